@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { BulkImportError, errorCode, errorMessage } from '../errors.js';
+import type { KeyTuple } from '../types.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+/** What makes two runs the same job. Secrets are masked before it is built (see redact.ts). */
+export interface JobFingerprint {
+  readonly source: string;
+  readonly table?: string;
+  readonly query?: string;
+  readonly key: readonly string[];
+  readonly where?: string;
+  readonly target: string;
+  readonly batchSize: number;
+}
+
+export interface RowCounts {
+  read: number;
+  delivered: number;
+  failed: number;
+  skipped: number;
+}
+
+export interface Checkpoint {
+  readonly version: 1;
+  readonly jobId: string;
+  readonly job: JobFingerprint;
+  /** Every row at or below this key is acknowledged (delivered, skipped or in the failed file). */
+  readonly watermark: KeyTuple | null;
+  readonly rows: RowCounts;
+  readonly complete: boolean;
+  readonly runs: number;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly failedFile?: string;
+  readonly stoppedBy?: string;
+}
+
+/** A stable id for the job; idempotency keys are derived from it, so it must not depend on secrets. */
+export function jobIdOf(job: JobFingerprint): string {
+  const canonical = JSON.stringify([job.source, job.table ?? null, job.query ?? null, job.key, job.where ?? null, job.target, job.batchSize]);
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const why = errorCode(err) === 'ENOENT' ? 'no such file' : errorMessage(err);
+    throw new BulkImportError('CHECKPOINT_UNREADABLE', `cannot read checkpoint ${path}: ${why}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is not valid JSON (corrupt or not a checkpoint)`, { cause: err });
+  }
+  if (!isCheckpoint(parsed)) throw new BulkImportError('CHECKPOINT_UNREADABLE', `${path} is not a bulk-import checkpoint (version 1)`);
+  return parsed;
+}
+
+/** Refuses, in one line, to resume a different job from this checkpoint. */
+export function assertSameJob(checkpoint: Checkpoint, job: JobFingerprint, path: string): void {
+  const fields: (keyof JobFingerprint)[] = ['source', 'table', 'query', 'key', 'where', 'target', 'batchSize'];
+  for (const f of fields) {
+    const was = JSON.stringify(checkpoint.job[f] ?? null);
+    const now = JSON.stringify(job[f] ?? null);
+    if (was !== now) {
+      throw new BulkImportError('CHECKPOINT_MISMATCH', `checkpoint ${path} is for another job: ${f} was ${was}, now ${now}`);
+    }
+  }
+}
+
+function isCheckpoint(v: unknown): v is Checkpoint {
+  if (!v || typeof v !== 'object') return false;
+  const c = v as Record<string, unknown>;
+  return (
+    c.version === 1 &&
+    typeof c.jobId === 'string' &&
+    !!c.job &&
+    typeof c.job === 'object' &&
+    (c.watermark === null || (Array.isArray(c.watermark) && c.watermark.every((k) => typeof k === 'string'))) &&
+    !!c.rows &&
+    typeof c.rows === 'object'
+  );
+}
+
+/**
+ * Writes the checkpoint at most once per `intervalMs` while rows complete, and on flush. Writes
+ * never overlap and never block the senders: `update` only records the newest state, and one
+ * background write at a time persists it. `beforeWrite` runs first (the failed-row file is
+ * fsynced there), so the checkpoint never claims a row whose failure is not on disk yet.
+ */
+export class CheckpointWriter {
+  #latest: Checkpoint | undefined;
+  #written: Checkpoint | undefined;
+  #writing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #lastWriteAt = 0;
+  #error: unknown;
+
+  constructor(
+    readonly path: string,
+    private readonly beforeWrite: () => Promise<void> = async () => {},
+    private readonly intervalMs = 1000,
+  ) {}
+
+  update(checkpoint: Checkpoint): void {
+    this.#latest = checkpoint;
+    if (this.#writing || this.#timer) return;
+    const wait = Math.max(0, this.#lastWriteAt + this.intervalMs - Date.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#writeLatest();
+    }, wait);
+    this.#timer.unref();
+  }
+
+  /** Writes the newest state now (waiting for a write in progress); rethrows a failed write. */
+  async flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#writing;
+    await this.#writeLatest();
+    if (this.#error) throw new BulkImportError('CHECKPOINT_UNREADABLE', `cannot write checkpoint ${this.path}: ${errorMessage(this.#error)}`);
+  }
+
+  async #writeLatest(): Promise<void> {
+    const state = this.#latest;
+    if (!state || state === this.#written) return;
+    this.#writing = (async () => {
+      try {
+        await this.beforeWrite();
+        await writeFileAtomic(this.path, `${JSON.stringify(state, null, 2)}\n`);
+        this.#written = state;
+      } catch (err) {
+        this.#error = err;
+      } finally {
+        this.#lastWriteAt = Date.now();
+        this.#writing = undefined;
+      }
+    })();
+    await this.#writing;
+    if (this.#latest !== this.#written && !this.#error) this.update(this.#latest as Checkpoint);
+  }
+}

@@ -1,0 +1,65 @@
+import { Command, CommanderError } from 'commander';
+import { BulkImportError, errorMessage } from '../errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { registerRun } from './run-command.js';
+import { registerReplay } from './replay-command.js';
+import { registerStatus } from './status-command.js';
+import { makeRedactor } from '../redact.js';
+import { extraCommands } from './extra-commands.js';
+
+/**
+ * The one try/catch of the CLI: every failure becomes one line on stderr (no stack trace) and
+ * an exit code from exit-codes.ts. Commands set process.exitCode themselves on success paths.
+ */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('bulk-import')
+    .description('Move a large PostgreSQL table (or NDJSON) into a service through its HTTP API: fast, resumable, sticky to load-balancer targets.')
+    .version(await version(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(oneLine(s)) });
+  registerRun(program);
+  registerReplay(program);
+  registerStatus(program);
+  for (const register of await extraCommands()) register(program);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else {
+      const redact = makeRedactor(secretArgs(argv));
+      const prefix = err instanceof BulkImportError ? 'bulk-import' : 'bulk-import: unexpected error';
+      process.stderr.write(`${prefix}: ${redact(errorMessage(err)).split('\n')[0]}\n`);
+      process.exitCode = exitCodeFor(err);
+    }
+  }
+  // Never hang at 2 a.m. on a handle someone forgot to close: the work is done, leave.
+  setTimeout(() => process.exit(), 3000).unref();
+}
+
+function oneLine(s: string): string {
+  const text = s.trim().replace(/\s*\n\s*/g, ' ');
+  return text ? `${text}\n` : '';
+}
+
+/** Values passed to --header and passwords in URLs anywhere on the command line. */
+function secretArgs(argv: string[]): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === '--header' || a === '-H') {
+      const v = argv[i + 1] ?? '';
+      const colon = v.indexOf(':');
+      if (colon > 0) out.push(v.slice(colon + 1).trim());
+    }
+    const m = /\/\/[^:/@\s]+:([^@\s/]+)@/.exec(a);
+    if (m?.[1]) out.push(m[1], decodeURIComponent(m[1]));
+  });
+  return out;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,0 +1,45 @@
+import { Option, type Command } from 'commander';
+import { DEFAULTS } from './config.js';
+
+/** The commander flags and nothing else; config.ts turns them into a checked RunConfig. */
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--from <source>', 'postgres:// URL, an .ndjson file, or - for stdin (default: $DATABASE_URL)')
+    .option('--table <name>', 'table to read, optionally schema-qualified ("public.Weird Name" works)')
+    .option('--query <sql>', 'a SELECT to read instead of a table; it is paged by --key')
+    .option('--key <cols>', `key column(s) for keyset paging, comma-separated`, DEFAULTS.key)
+    .option('--where <sql>', 'only rows matching this SQL condition')
+    .option('--limit <n>', 'stop after this many rows')
+    .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
+}
+
+export function addTargetOptions(cmd: Command): Command {
+  return cmd
+    .option('--to <url>', 'the API endpoint each batch is sent to')
+    .option('--method <method>', 'HTTP method', DEFAULTS.method)
+    .option('-H, --header <"Name: value">', 'request header, repeatable (secret values are never printed)', collect)
+    .option('--batch-size <n>', 'rows per request: 1 sends a JSON object, more a JSON array', String(DEFAULTS.batchSize))
+    .option('--concurrency <n>', 'requests in flight (one lane each)', String(DEFAULTS.concurrency))
+    .addOption(new Option('--sticky <mode>', 'cookie jar per lane, one shared jar, or no cookies').choices(['lane', 'shared', 'off']).default(DEFAULTS.sticky))
+    .option('--retries <n>', 'retries per request for network errors, timeouts, 408/429/5xx', String(DEFAULTS.retries))
+    .option('--timeout <duration>', 'per-request timeout (30s, 1500ms, 2m)', DEFAULTS.timeout)
+    .option('--rate <n>', 'at most n requests per second in total')
+    .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)');
+}
+
+export function addRunFlowOptions(cmd: Command): Command {
+  return cmd
+    .option('--transform <module>', 'a .js/.mjs module whose default export maps a row object to a payload (null skips it)')
+    .option('--dry-run', 'read and transform everything, send nothing; show the first body')
+    .option('--no-progress', 'no progress bar')
+    .option('--checkpoint <file>', 'checkpoint file (default: bulk-import-<job>.ckpt.json)')
+    .option('--no-checkpoint', 'do not write a checkpoint')
+    .option('--resume', 'carry on from the checkpoint')
+    .option('--restart', 'start over even though the checkpoint holds an unfinished run')
+    .option('--failed <file>', 'NDJSON file for rows that failed for good (default: bulk-import-<job>.failed.ndjson)')
+    .option('--max-failures <n|ratio>', 'stop (exit 1) after more than n failed rows, or a ratio like 0.05 of rows processed')
+    .option('--summary-json <file>', 'also write the summary as JSON');
+}

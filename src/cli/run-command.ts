@@ -1,0 +1,64 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { redactUrl } from '../redact.js';
+import { runImport, type RunResult } from '../run-import.js';
+import { parseRunConfig, type RunFlags } from './config.js';
+import { EXIT, exitCodeForSignal } from './exit-codes.js';
+import { addRunFlowOptions, addSourceOptions, addTargetOptions } from './options.js';
+import { progressView } from './progress-bar.js';
+import { trapStopSignals } from './signals.js';
+import { formatSummary, summaryJson } from './summary.js';
+
+const EXAMPLES = `
+Examples:
+  $ bulk-import run --from "$DATABASE_URL" --table listings --to https://api.example.com/listings \\
+      --batch-size 100 --concurrency 32 --header "Authorization: Bearer $TOKEN"
+  $ bulk-import run --from rows.ndjson --to http://localhost:8080/items --batch-size 1
+  $ bulk-import run … --checkpoint listings.ckpt.json --resume      # carry on after a stop
+  $ bulk-import run --from "$DATABASE_URL" --query "SELECT id, title FROM listings" --to … --dry-run`;
+
+export function registerRun(program: Command): void {
+  const cmd = program.command('run').description('import rows from PostgreSQL or NDJSON into an HTTP API').addHelpText('after', EXAMPLES);
+  addRunFlowOptions(addTargetOptions(addSourceOptions(cmd)));
+  cmd.action(async (flags: RunFlags) => {
+    const config = parseRunConfig(flags, process.env);
+    const view = progressView(config.progress);
+    const stop = trapStopSignals((sig) => {
+      view.stop();
+      process.stderr.write(`\n${sig}: stopping: no new reads, letting requests in flight finish (${sig} again to abort them)…\n`);
+    });
+    let result: RunResult;
+    try {
+      result = await runImport(config, { signal: stop.signal, hardSignal: stop.hardSignal, onProgress: (p) => view.update(p) });
+    } finally {
+      view.stop();
+      stop.dispose();
+    }
+    process.stdout.write(`${formatSummary(result)}\n`);
+    if (config.summaryJson) await writeFile(config.summaryJson, `${JSON.stringify(summaryJson(result), null, 2)}\n`);
+    if (result.stoppedBy === 'interrupted' || result.stoppedBy === 'aborted') {
+      if (result.checkpointPath) process.stderr.write(`resume with: ${resumeCommand(process.argv, result.checkpointPath)}\n`);
+      process.exitCode = exitCodeForSignal(stop.received());
+      return;
+    }
+    process.exitCode = result.stoppedBy === 'too-many-failures' || result.thisRun.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+  });
+}
+
+/** The command line as given, plus --resume (and the checkpoint path if it was the default), secrets masked. */
+function resumeCommand(argv: string[], checkpoint: string): string {
+  const args = argv.slice(2).filter((a) => a !== '--restart' && a !== '--resume');
+  const out: string[] = ['bulk-import', ...args.map((a, i) => (args[i - 1] === '--header' || args[i - 1] === '-H' ? maskHeader(a) : redactUrl(a)))];
+  if (!args.includes('--checkpoint')) out.push('--checkpoint', checkpoint);
+  out.push('--resume');
+  return out.map(shellQuote).join(' ');
+}
+
+function maskHeader(h: string): string {
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : `${h.slice(0, colon)}: ***`;
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,59 @@
+import type { RunResult } from '../run-import.js';
+
+/** The one-paragraph summary printed at the end of a run, and its JSON twin for scripts. */
+export function formatSummary(r: RunResult): string {
+  const run = r.thisRun;
+  const secs = r.elapsedMs / 1000;
+  const perSec = secs > 0 ? Math.round((run.delivered + run.failed + run.skipped) / secs) : 0;
+  const stuck = r.lanes.filter((l) => l.sticky).length;
+  const lines = [
+    `${headline(r)}: ${run.read} rows read, ${run.delivered} sent, ${run.failed} failed, ${run.skipped} skipped` +
+      ` in ${secs.toFixed(1)} s (${perSec} rows/s); ${r.requests} requests, ${r.retries} retries.`,
+    `  from ${r.source}`,
+    `  to   ${r.target}${lanesLine(r, stuck)}`,
+  ];
+  if (r.resumed) lines.push(`  job total so far: ${r.delivered} sent, ${r.failed} failed, ${r.skipped} skipped (resumed run)`);
+  if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
+  if (r.failedPath) lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
+  if (r.sampleBody !== undefined) lines.push(`  first request body: ${r.sampleBody.slice(0, 400)}${r.sampleBody.length > 400 ? '…' : ''}`);
+  return lines.join('\n');
+}
+
+function headline(r: RunResult): string {
+  switch (r.stoppedBy) {
+    case 'completed':
+      return r.thisRun.failed > 0 ? 'Finished with failures' : 'Done';
+    case 'interrupted':
+      return 'Stopped (in-flight requests finished)';
+    case 'aborted':
+      return 'Aborted';
+    case 'too-many-failures':
+      return 'Stopped: too many failures (--max-failures)';
+  }
+}
+
+function lanesLine(r: RunResult, stuck: number): string {
+  if (r.lanes.length === 0) return '';
+  const targets = r.targets > 0 ? `, ${r.targets} targets seen` : '';
+  return ` over ${r.lanes.length} lanes (${stuck} holding a sticky cookie${targets})`;
+}
+
+export function summaryJson(r: RunResult): Record<string, unknown> {
+  return {
+    jobId: r.jobId,
+    stoppedBy: r.stoppedBy,
+    source: r.source,
+    target: r.target,
+    thisRun: r.thisRun,
+    job: { read: r.read, delivered: r.delivered, failed: r.failed, skipped: r.skipped },
+    requests: r.requests,
+    retries: r.retries,
+    elapsedMs: r.elapsedMs,
+    rowsPerSecond: r.elapsedMs > 0 ? Math.round(((r.thisRun.delivered + r.thisRun.failed + r.thisRun.skipped) * 1000) / r.elapsedMs) : 0,
+    targets: r.targets,
+    lanes: r.lanes,
+    watermark: r.watermark,
+    checkpoint: r.checkpointPath,
+    failedFile: r.failedPath,
+  };
+}

@@ -1,0 +1,172 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'undici';
+import { errorCode, errorMessage } from '../errors.js';
+import { CookieState, cookieStatesFor, type StickyMode } from './cookie-lanes.js';
+import { RateLimiter } from './rate-limit.js';
+import { backoffDelay, classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
+
+export interface HttpClientConfig {
+  readonly url: string;
+  readonly method: string;
+  /** Sent on every request; values may be secrets and are never logged (see redact.ts). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly sticky: StickyMode;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  /** Requests per second across all lanes, or undefined for no limit. */
+  readonly rate?: number;
+  /** A response header that names the target that answered (for the summary), if the API has one. */
+  readonly targetHeader?: string;
+  /** After this many retryable failures in a row a lane drops its cookies to be placed afresh. */
+  readonly laneFailureLimit?: number;
+}
+
+export interface SendResult {
+  readonly ok: boolean;
+  readonly status: number | null;
+  /** A short reason when not ok: the API's answer (truncated) or the network error. */
+  readonly error: string;
+  readonly attempts: number;
+}
+
+export interface LaneReport {
+  readonly lane: number;
+  readonly requests: number;
+  /** Whether the lane holds a balancer cookie (its value is never reported: cookies are secrets). */
+  readonly sticky: boolean;
+  readonly target: string | undefined;
+}
+
+interface Lane {
+  readonly id: number;
+  readonly client: Client;
+  readonly cookies: CookieState | null;
+  requests: number;
+  failuresInARow: number;
+  target: string | undefined;
+}
+
+/**
+ * The HTTP client of direct mode and of the Lambda forwarder alike. A lane is one keep-alive
+ * connection (an undici Client, pipelining 1) with its own cookie jar under `--sticky lane`:
+ * a load balancer that routes each request independently spreads new lanes over its targets,
+ * and the sticky cookie then keeps each lane on the target it got. Lanes are made on demand,
+ * so the number in use follows whatever concurrency the caller allows at the moment.
+ */
+export class StickyHttpClient {
+  readonly stats = { requests: 0, retries: 0, targets: new Set<string>() };
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #baseHeaders: string[];
+  readonly #free: Lane[] = [];
+  readonly #all: Lane[] = [];
+  readonly #cookiesFor: () => CookieState | null;
+  readonly #rate: RateLimiter | undefined;
+  readonly #bodyType: string | undefined;
+
+  constructor(private readonly config: HttpClientConfig) {
+    const url = new URL(config.url);
+    this.#origin = url.origin;
+    this.#path = `${url.pathname}${url.search}`;
+    this.#cookiesFor = cookieStatesFor(config.sticky, config.url);
+    this.#rate = config.rate ? new RateLimiter(config.rate) : undefined;
+    const hasType = Object.keys(config.headers).some((h) => h.toLowerCase() === 'content-type');
+    this.#bodyType = hasType ? undefined : 'application/json';
+    this.#baseHeaders = Object.entries(config.headers).flat();
+  }
+
+  /** Sends one body, retrying as the policy says, on one lane from start to end. */
+  async send(body: string, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
+    const lane = this.#free.pop() ?? this.#newLane();
+    try {
+      return await this.#sendOn(lane, body, idempotencyKey, signal);
+    } finally {
+      this.#free.push(lane);
+    }
+  }
+
+  lanes(): LaneReport[] {
+    return this.#all.map((l) => ({
+      lane: l.id,
+      requests: l.requests,
+      sticky: l.cookies?.has('AWSALB') === true || l.cookies?.has('AWSALBAPP') === true,
+      target: l.target,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#all.map((l) => l.client.close().catch(() => l.client.destroy())));
+  }
+
+  #newLane(): Lane {
+    const { timeoutMs } = this.config;
+    const client = new Client(this.#origin, {
+      pipelining: 1,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { timeout: Math.min(timeoutMs, 10_000) },
+    });
+    const lane: Lane = { id: this.#all.length, client, cookies: this.#cookiesFor(), requests: 0, failuresInARow: 0, target: undefined };
+    this.#all.push(lane);
+    return lane;
+  }
+
+  async #sendOn(lane: Lane, body: string, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
+    const { retry, method, targetHeader } = this.config;
+    let last: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
+    for (let attempt = 1; attempt <= retry.retries + 1; attempt++) {
+      signal?.throwIfAborted();
+      if (this.#rate) await this.#rate.take(signal);
+      const now = Date.now();
+      const cookie = lane.cookies?.header(now);
+      const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
+      if (this.#bodyType) headers.push('content-type', this.#bodyType);
+      if (cookie) headers.push('cookie', cookie);
+      lane.requests++;
+      this.stats.requests++;
+      let retryAfterMs: number | undefined;
+      try {
+        const res = await lane.client.request({ path: this.#path, method: method as 'POST', headers, body, signal });
+        lane.cookies?.update(res.headers['set-cookie'], Date.now());
+        const target = targetHeader ? res.headers[targetHeader] : undefined;
+        if (typeof target === 'string') this.#noteTarget(lane, target);
+        const verdict = classifyStatus(res.statusCode);
+        if (verdict === 'ok') {
+          await res.body.dump();
+          lane.failuresInARow = 0;
+          return { ok: true, status: res.statusCode, error: '', attempts: attempt };
+        }
+        const text = (await res.body.text().catch(() => '')).slice(0, 300).replace(/\s+/g, ' ').trim();
+        last = { ok: false, status: res.statusCode, error: text || `HTTP ${res.statusCode}`, attempts: attempt };
+        if (verdict === 'permanent') return last;
+        retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+        if (res.statusCode >= 500) this.#laneFailed(lane);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
+        if (classifyError(errorCode(err)) === 'permanent') return last;
+        this.#laneFailed(lane);
+      }
+      if (attempt > retry.retries) break;
+      this.stats.retries++;
+      await sleep(backoffDelay(retry, attempt, retryAfterMs), undefined, { signal });
+    }
+    return last;
+  }
+
+  /** A lane whose target keeps failing forgets its cookies, so the balancer can re-place it. */
+  #laneFailed(lane: Lane): void {
+    lane.failuresInARow++;
+    if (lane.failuresInARow >= (this.config.laneFailureLimit ?? 3)) {
+      lane.cookies?.drop();
+      lane.failuresInARow = 0;
+    }
+  }
+
+  #noteTarget(lane: Lane, target: string): void {
+    if (lane.target !== target) {
+      lane.target = target;
+      this.stats.targets.add(target);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+import type { Checkpoint, CheckpointWriter, JobFingerprint, RowCounts } from './checkpoint/checkpoint-file.js';
+import type { FailedFileWriter } from './checkpoint/failed-file.js';
+import { Watermark } from './checkpoint/watermark.js';
+import { applyTransform, type TransformFn } from './transform.js';
+import type { FailedRow, KeyTuple, Sink, Source } from './types.js';
+
+export interface Progress extends RowCounts {
+  total: number | null;
+  elapsedMs: number;
+  inFlight: number;
+  requests: number;
+  retries: number;
+  targets: number;
+}
+
+export type StopReason = 'completed' | 'interrupted' | 'aborted' | 'too-many-failures';
+
+export interface PipelineResult extends Progress {
+  readonly stoppedBy: StopReason;
+  readonly watermark: KeyTuple | null;
+  /** Counts of this run only (the checkpoint carries the totals across resumed runs). */
+  readonly thisRun: RowCounts;
+}
+
+export interface MaxFailures {
+  readonly count?: number;
+  readonly ratio?: number;
+}
+
+export interface PipelineOptions {
+  readonly source: Source;
+  readonly sink: Sink;
+  readonly transform?: TransformFn;
+  readonly job: { id: string; fingerprint: JobFingerprint };
+  readonly checkpoint?: CheckpointWriter;
+  readonly failed?: FailedFileWriter;
+  /** The checkpoint a resumed run carries on from. */
+  readonly resume?: Checkpoint;
+  readonly maxFailures?: MaxFailures;
+  readonly signal: AbortSignal;
+  readonly hardSignal: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+  readonly progressIntervalMs?: number;
+}
+
+/** A ratio of failures is judged only after this many rows, so one early bad batch does not abort a big run. */
+const RATIO_MIN_ROWS = 1000;
+
+/**
+ * Wires source → transform → sink → checkpoint. It knows no concrete source or sink: it pulls
+ * receipts, records failures, advances the watermark and reports progress.
+ */
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  const started = Date.now();
+  const before: RowCounts = o.resume ? { ...o.resume.rows } : { read: 0, delivered: 0, failed: 0, skipped: 0 };
+  const run: RowCounts = { read: 0, delivered: 0, failed: 0, skipped: 0 };
+  const watermark = new Watermark(o.resume?.watermark ?? undefined);
+  const stop = new AbortController(); // our own soft stop (max failures), joined with the caller's
+  const soft = AbortSignal.any([o.signal, stop.signal]);
+  let total: number | null = null;
+  let stoppedBy: StopReason = 'completed';
+  void o.source.estimateTotal().then((n) => (total = n === null ? null : n + before.read), () => undefined);
+
+  const progress = (): Progress => {
+    const s = o.sink.stats;
+    return {
+      read: before.read + run.read,
+      delivered: before.delivered + run.delivered,
+      failed: before.failed + run.failed,
+      skipped: before.skipped + run.skipped,
+      total,
+      elapsedMs: Date.now() - started,
+      inFlight: s.inFlight,
+      requests: s.requests,
+      retries: s.retries,
+      targets: s.targets,
+    };
+  };
+  const checkpointState = (complete: boolean): Checkpoint => ({
+    version: 1,
+    jobId: o.job.id,
+    job: o.job.fingerprint,
+    watermark: watermark.key ?? null,
+    rows: { read: before.read + run.read, delivered: before.delivered + run.delivered, failed: before.failed + run.failed, skipped: before.skipped + run.skipped },
+    complete,
+    runs: (o.resume?.runs ?? 0) + 1,
+    startedAt: o.resume?.startedAt ?? new Date(started).toISOString(),
+    updatedAt: new Date().toISOString(),
+    ...(o.failed ? { failedFile: o.failed.path } : {}),
+    ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
+  });
+
+  const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
+  tick.unref();
+  const batches = o.source.batches({ after: watermark.key, signal: soft });
+  const { batches: toSend, settle } = applyTransform(batches, o.transform);
+  let error: unknown;
+  try {
+    for await (const receipt of o.sink.deliver(toSend, { signal: soft, hardSignal: o.hardSignal })) {
+      const extra = settle(receipt.seq);
+      const failed: FailedRow[] = extra.failed.length ? [...extra.failed, ...receipt.failed] : [...receipt.failed];
+      run.read += receipt.rows + extra.skipped + extra.failed.length;
+      run.delivered += receipt.delivered;
+      run.skipped += extra.skipped;
+      run.failed += failed.length;
+      if (failed.length > 0) await o.failed?.write(failed);
+      watermark.ack(receipt);
+      o.checkpoint?.update(checkpointState(false));
+      if (!stop.signal.aborted && tooManyFailures(o.maxFailures, before.failed + run.failed, before.read + run.read)) {
+        stoppedBy = 'too-many-failures';
+        stop.abort();
+      }
+    }
+  } catch (err) {
+    error = err; // the watermark is still true: persist it before reporting the failure
+  } finally {
+    clearInterval(tick);
+  }
+  if (error !== undefined) stoppedBy = 'aborted';
+  else if (stoppedBy === 'completed' && o.signal.aborted) stoppedBy = o.hardSignal.aborted ? 'aborted' : 'interrupted';
+  const complete = stoppedBy === 'completed';
+  o.checkpoint?.update(checkpointState(complete));
+  await o.failed?.sync();
+  await o.checkpoint?.flush();
+  if (error !== undefined) throw error;
+  o.onProgress?.(progress());
+  return { ...progress(), stoppedBy, watermark: watermark.key ?? null, thisRun: { ...run } };
+}
+
+function tooManyFailures(max: MaxFailures | undefined, failed: number, processed: number): boolean {
+  if (!max) return false;
+  if (max.count !== undefined && failed > max.count) return true;
+  return max.ratio !== undefined && processed >= RATIO_MIN_ROWS && failed / processed > max.ratio;
+}

@@ -1,0 +1,158 @@
+import { access } from 'node:fs/promises';
+import { BulkImportError } from './errors.js';
+import { assertSameJob, CheckpointWriter, jobIdOf, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
+import { FailedFileWriter } from './checkpoint/failed-file.js';
+import type { RunConfig } from './cli/config.js';
+import type { LaneReport } from './http/sticky-client.js';
+import { runPipeline, type PipelineResult, type Progress } from './pipeline.js';
+import { makeRedactor, redactUrl, secretsOf } from './redact.js';
+import { DryRunSink } from './sink/dry-run-sink.js';
+import { HttpSink } from './sink/http-sink.js';
+import { FailedRowsSource } from './source/failed-rows.js';
+import { NdjsonSource } from './source/ndjson.js';
+import { PostgresKeysetSource } from './source/postgres-keyset.js';
+import { loadTransform } from './transform.js';
+import type { Sink, Source } from './types.js';
+
+export interface RunResult extends PipelineResult {
+  readonly jobId: string;
+  readonly source: string;
+  readonly target: string;
+  readonly checkpointPath: string | null;
+  readonly failedPath: string | null;
+  readonly lanes: LaneReport[];
+  readonly resumed: boolean;
+  /** For --dry-run: the first request body that would have been sent. */
+  readonly sampleBody?: string;
+}
+
+export interface RunHooks {
+  readonly signal: AbortSignal;
+  /** A second interrupt: cancel requests in flight instead of letting them finish. */
+  readonly hardSignal: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+  /** Lets queue mode supply its own sink; direct mode builds an HttpSink. */
+  readonly makeSink?: (config: RunConfig) => Sink;
+  readonly targetDescription?: string;
+}
+
+/** The library entry point: one import, from flags already checked by parseRunConfig. */
+export async function runImport(config: RunConfig, hooks: RunHooks): Promise<RunResult> {
+  const fingerprint = fingerprintOf(config, hooks.targetDescription);
+  const jobId = jobIdOf(fingerprint);
+  const source = makeSource(config, jobId);
+  const checkpointPath = config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
+  const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
+  const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
+  const transform = config.transform ? await loadTransform(config.transform) : undefined;
+  const redact = makeRedactor(secretsOf([config.source.kind === 'postgres' ? config.source.url : ''], config.target.headers));
+  const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
+  const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
+  const sink: Sink = config.dryRun ? new DryRunSink(config.batchSize) : (hooks.makeSink?.(config) ?? new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize }));
+  try {
+    await source.open?.();
+    if (resume?.complete) {
+      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath, lanes: [], resumed: true };
+    }
+    const result = await runPipeline({
+      source,
+      sink,
+      ...(transform ? { transform } : {}),
+      job: { id: jobId, fingerprint },
+      ...(checkpoint ? { checkpoint } : {}),
+      ...(failed ? { failed } : {}),
+      ...(resume ? { resume } : {}),
+      ...(config.maxFailures ? { maxFailures: config.maxFailures } : {}),
+      signal: hooks.signal,
+      hardSignal: hooks.hardSignal,
+      ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+    });
+    const lanes = sink instanceof HttpSink ? sink.client.lanes() : [];
+    const sampleBody = sink instanceof DryRunSink ? sink.firstBody : undefined;
+    return {
+      ...result,
+      jobId,
+      source: source.describe,
+      target: sink.describe,
+      checkpointPath,
+      failedPath: failed && failed.count > 0 ? failedPath : null,
+      lanes,
+      resumed: resume !== undefined,
+      ...(sampleBody !== undefined ? { sampleBody } : {}),
+    };
+  } finally {
+    await Promise.all([source.close(), sink.close(), failed?.close()]);
+  }
+}
+
+export function fingerprintOf(config: RunConfig, targetDescription?: string): JobFingerprint {
+  const s = config.source;
+  const target = targetDescription ?? `${config.target.method} ${redactUrl(config.target.url)}`;
+  if (s.kind === 'ndjson') return { source: s.path, key: ['byte offset'], target, batchSize: config.batchSize };
+  if (s.kind === 'failed-rows') return { source: `replay ${s.path}`, key: ['line'], target, batchSize: config.batchSize };
+  return {
+    source: redactUrl(s.url),
+    ...(s.table ? { table: s.table } : {}),
+    ...(s.query ? { query: s.query } : {}),
+    key: s.key,
+    ...(s.where ? { where: s.where } : {}),
+    target,
+    batchSize: config.batchSize,
+  };
+}
+
+function makeSource(config: RunConfig, jobId: string): Source {
+  const s = config.source;
+  const limit = config.limit !== undefined ? { limit: config.limit } : {};
+  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, batchSize: config.batchSize, jobId, ...limit });
+  if (s.kind === 'failed-rows') return new FailedRowsSource({ path: s.path, batchSize: config.batchSize, jobId });
+  return new PostgresKeysetSource({
+    url: s.url,
+    ...(s.table ? { table: s.table } : {}),
+    ...(s.query ? { query: s.query } : {}),
+    key: s.key,
+    ...(s.where ? { where: s.where } : {}),
+    batchSize: config.batchSize,
+    pageRows: s.pageRows,
+    jobId,
+    ...limit,
+  });
+}
+
+/**
+ * With --resume the checkpoint must exist and be this job's. Without it, an unfinished
+ * checkpoint is not silently overwritten: that would throw away the record of where a
+ * production import stopped.
+ */
+async function loadResumePoint(config: RunConfig, path: string, job: JobFingerprint): Promise<Checkpoint | undefined> {
+  if (config.resume) {
+    const ckpt = await readCheckpoint(path);
+    assertSameJob(ckpt, job, path);
+    return ckpt;
+  }
+  if (config.restart || !(await exists(path))) return undefined;
+  const ckpt = await readCheckpoint(path).catch(() => undefined);
+  if (ckpt && !ckpt.complete) {
+    throw new BulkImportError('USAGE', `checkpoint ${path} holds an unfinished run: add --resume to carry on, or --restart to start over`);
+  }
+  return undefined;
+}
+
+function fromCheckpoint(c: Checkpoint): PipelineResult {
+  return {
+    ...c.rows,
+    total: c.rows.read,
+    elapsedMs: 0,
+    inFlight: 0,
+    requests: 0,
+    retries: 0,
+    targets: 0,
+    stoppedBy: 'completed',
+    watermark: c.watermark,
+    thisRun: { read: 0, delivered: 0, failed: 0, skipped: 0 },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}

@@ -1,0 +1,74 @@
+import type { LimitFunction } from 'p-limit';
+import type { Batch, Receipt } from '../types.js';
+
+/**
+ * Runs `work` over batches with at most `limit.concurrency` in flight and yields receipts in
+ * completion order. It pulls the next batch only when there is room, so the source never reads
+ * ahead of the window; the limit can change while running (adaptive concurrency) and the window
+ * follows at the next pull.
+ *
+ * On `signal` it stops pulling and lets in-flight work finish (their receipts are yielded). Work
+ * that throws because `hardSignal` aborted is dropped without a receipt: its rows were not
+ * acknowledged, so the watermark stays before them and a resume sends them again.
+ */
+export async function* deliverWindowed(
+  batches: AsyncIterable<Batch>,
+  limit: LimitFunction,
+  work: (batch: Batch) => Promise<Receipt>,
+  opts: { signal: AbortSignal; hardSignal: AbortSignal },
+): AsyncIterable<Receipt> {
+  const source = batches[Symbol.asyncIterator]();
+  const done: Receipt[] = [];
+  let inFlight = 0;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const stopWaiting = () => notify();
+  opts.signal.addEventListener('abort', stopWaiting, { once: true });
+  let exhausted = false;
+  try {
+    for (;;) {
+      while (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency) {
+        let next: IteratorResult<Batch>;
+        try {
+          next = await source.next();
+        } catch (error) {
+          // A broken source: stop pulling, let what is in flight finish, then report it.
+          failure = { error };
+          exhausted = true;
+          break;
+        }
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        inFlight++;
+        limit(() => work(next.value)).then(
+          (receipt) => {
+            inFlight--;
+            done.push(receipt);
+            notify();
+          },
+          (error: unknown) => {
+            inFlight--;
+            if (!opts.hardSignal.aborted) failure ??= { error };
+            notify();
+          },
+        );
+      }
+      while (done.length > 0) yield done.shift() as Receipt;
+      if (failure && inFlight === 0) throw failure.error;
+      if (inFlight === 0 && (exhausted || opts.signal.aborted || failure)) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (done.length > 0 || (inFlight === 0)) notify();
+      });
+    }
+  } finally {
+    opts.signal.removeEventListener('abort', stopWaiting);
+    if (!exhausted) await source.return?.();
+  }
+}

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { Batch, KeyTuple } from '../types.js';
+
+/**
+ * A batch holds either its rows or their JSON array text (or both) and makes the other only
+ * when asked: the PostgreSQL source gets whole arrays from the server and the HTTP sink sends
+ * them as they are, so the hot path never splits or joins rows.
+ */
+export class LazyBatch implements Batch {
+  #rows: readonly string[] | undefined;
+  #json: string | undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly count: number,
+    readonly firstKey: KeyTuple,
+    readonly lastKey: KeyTuple,
+    readonly idempotencyKey: string,
+    content: { rows: readonly string[] } | { json: string },
+  ) {
+    if ('rows' in content) this.#rows = content.rows;
+    else this.#json = content.json;
+  }
+
+  get rows(): readonly string[] {
+    return (this.#rows ??= splitJsonArray(this.#json as string));
+  }
+
+  get json(): string {
+    return (this.#json ??= `[${(this.#rows as readonly string[]).join(',')}]`);
+  }
+}
+
+/**
+ * The idempotency key of a batch: a hash of the job and the batch's key range. The same job
+ * cuts the same batches from the same watermark, so a resumed run sends the same keys again.
+ */
+export function idempotencyKeyFor(jobId: string, firstKey: KeyTuple, lastKey: KeyTuple): string {
+  return createHash('sha256')
+    .update(jobId)
+    .update('\0')
+    .update(JSON.stringify(firstKey))
+    .update('\0')
+    .update(JSON.stringify(lastKey))
+    .digest('base64url')
+    .slice(0, 32);
+}
+
+/**
+ * Splits the text of a JSON array into the texts of its elements without parsing them, so a
+ * bigint or a 30-digit numeric keeps every digit. Only strings and nesting need tracking.
+ */
+export function splitJsonArray(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (depth === 0) start = i + 1;
+      depth++;
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
+      depth--;
+      if (depth === 0) {
+        pushElement(out, text, start, i);
+      }
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      pushElement(out, text, start, i);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+function pushElement(out: string[], text: string, start: number, end: number): void {
+  const element = text.slice(start, end).trim();
+  if (element.length > 0) out.push(element);
+}

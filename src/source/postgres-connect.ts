@@ -1,0 +1,74 @@
+import pg from 'pg';
+import { BulkImportError, errorCode, errorMessage } from '../errors.js';
+import { redactUrl } from '../redact.js';
+
+/** Every value stays PostgreSQL's text: the source never lets pg turn a key into a Number or Date. */
+const asText = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
+/**
+ * One connection with settings that make key text stable: ISO dates and UTC, so a checkpoint's
+ * watermark and the idempotency keys derived from key text are the same whatever the server's or
+ * the laptop's time zone. (timestamptz values in rows therefore arrive with a +00:00 offset.)
+ */
+export async function connectPostgres(url: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    types: asText,
+    application_name: 'bulk-import',
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  });
+  // A connection that dies mid-run emits 'error' on the client; the failing query reports it.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'`);
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw wrapPgError(err, { url });
+  }
+  return client;
+}
+
+/** Maps pg and socket errors by their codes (SQLSTATE or errno), never by message text. */
+export function wrapPgError(err: unknown, ctx: { url: string; table?: string; key?: readonly string[] }): BulkImportError {
+  if (err instanceof BulkImportError) return err;
+  const code = errorCode(err);
+  const where = redactUrl(ctx.url);
+  const detail = scrub(errorMessage(err), ctx.url);
+  switch (code) {
+    case '42P01':
+      return new BulkImportError('NO_SUCH_TABLE', `no such table: ${ctx.table ?? '(query)'} (${detail})`, { cause: err });
+    case '42703':
+      return new BulkImportError('NO_SUCH_COLUMN', `no such column: ${detail}`, { cause: err });
+    case '42601':
+    case '42883':
+    case '42804':
+    case '22P02':
+      return new BulkImportError('CONFIG', `the database rejected the query: ${detail}`, { cause: err });
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ECONNRESET':
+    case '28P01':
+    case '28000':
+    case '3D000':
+      return new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${where}: ${detail}`, { cause: err });
+  }
+  if (code === undefined && /timeout/i.test(errorMessage(err)))
+    return new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${where}: connection timed out`, { cause: err });
+  return new BulkImportError('SOURCE_FAILED', `database error${code ? ` ${code}` : ''}: ${detail}`, { cause: err });
+}
+
+function scrub(message: string, url: string): string {
+  let out = message;
+  try {
+    const pw = new URL(url).password;
+    if (pw) out = out.split(decodeURIComponent(pw)).join('***');
+  } catch {
+    /* not a URL */
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+/**
+ * The contracts every source, sink and the pipeline share.
+ *
+ * A Source turns a table (or an NDJSON stream) into numbered batches, cut deterministically
+ * from key order. A Sink delivers batches and answers each one with a Receipt, possibly out of
+ * order. The pipeline pulls receipts from the sink, the sink pulls batches from the source:
+ * backpressure comes from pulling, so nothing reads ahead of what the sink has room for.
+ */
+
+/**
+ * A key as PostgreSQL renders it in text, one string per key column (or, for NDJSON, the byte
+ * offset just past the batch's last line). Keys never travel through a JS Number or Date, so a
+ * bigint above 2^53 or a timestamptz with microseconds pages exactly.
+ */
+export type KeyTuple = readonly string[];
+
+export interface Batch {
+  /** 0, 1, 2, … in key order within one run; receipts come back with the same seq. */
+  readonly seq: number;
+  readonly count: number;
+  /**
+   * The rows as one JSON array text, exactly as the source rendered them. Rows are not parsed
+   * unless a transform asks for objects, so numerics and bigints arrive as stored.
+   */
+  readonly json: string;
+  /** Each row's JSON text; materialised on demand (failures, transforms, batch size 1). */
+  readonly rows: readonly string[];
+  /** The key of the first and last row; the watermark moves to `lastKey` once acknowledged. */
+  readonly firstKey: KeyTuple;
+  readonly lastKey: KeyTuple;
+  /**
+   * Stable across retries and across resumed runs: derived from the job and the batch's key
+   * range, so an API can deduplicate what a resumed run re-sends.
+   */
+  readonly idempotencyKey: string;
+}
+
+/** One row (or a whole batch, when rows cannot be told apart) that failed for good. */
+export interface FailedRow {
+  readonly row: string;
+  readonly status: number | null;
+  readonly error: string;
+  readonly attempts: number;
+}
+
+export interface Receipt {
+  readonly seq: number;
+  readonly firstKey: KeyTuple;
+  readonly lastKey: KeyTuple;
+  readonly rows: number;
+  readonly delivered: number;
+  readonly failed: readonly FailedRow[];
+}
+
+export interface Source {
+  /** A short description without secrets, for the summary and the checkpoint fingerprint. */
+  readonly describe: string;
+  /** Connects and validates (table, columns, file) so a typo fails before anything is sent. */
+  open?(): Promise<void>;
+  /** Rows the source expects to produce, when it can tell cheaply; null when unknown. */
+  estimateTotal(): Promise<number | null>;
+  /** Batches strictly after `after` (the watermark of a resumed run), in key order. */
+  batches(from: { after?: KeyTuple; signal: AbortSignal }): AsyncIterable<Batch>;
+  close(): Promise<void>;
+}
+
+/** Live counters a sink keeps; the pipeline copies them into progress reports. */
+export interface SinkStats {
+  requests: number;
+  retries: number;
+  inFlight: number;
+  /** Distinct targets seen (by the balancer's sticky cookie or a target header), if known. */
+  targets: number;
+}
+
+export interface Sink {
+  readonly describe: string;
+  readonly stats: SinkStats;
+  /**
+   * Deliver batches with at most the sink's concurrency in flight, yielding a receipt per batch
+   * as each completes. Rows that fail permanently are reported in the receipt, not thrown.
+   * When `signal` aborts, the sink stops pulling new batches, lets in-flight ones finish (their
+   * receipts are still yielded) and ends; a second abort (`hardSignal`) cancels in-flight work.
+   */
+  deliver(
+    batches: AsyncIterable<Batch>,
+    opts: { signal: AbortSignal; hardSignal: AbortSignal },
+  ): AsyncIterable<Receipt>;
+  close(): Promise<void>;
+}
