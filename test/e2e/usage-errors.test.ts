@@ -1,0 +1,52 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectOneLine, runCli } from '../helpers/cli.js';
+
+const TO = ['--to', 'http://127.0.0.1:9/x'];
+
+describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => {
+  it.each([
+    [['run', '--bogus'], /unknown option '--bogus'/],
+    [['run', ...TO], /--from is required/],
+    [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--concurrency', 'abc'], /--concurrency must be a whole number from 1 to 1024 \(got "abc"\)/],
+    [['run', '--from', 'postgres://h/db', '--table', 't', '--to', 'not a url'], /--to must be an http\(s\) URL/],
+    [['run', '--from', 'postgres://h/db', ...TO], /exactly one of --table and --query/],
+    [['run', '--from', 'postgres://h/db', '--table', 'a..b', ...TO], /empty name part/],
+    [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--sticky', 'maybe'], /--sticky/],
+    [['run', '--from', 'missing-file.ndjson', ...TO], /cannot read missing-file.ndjson/],
+    [['status', 'no-such.ckpt.json'], /cannot read checkpoint no-such.ckpt.json: no such file/],
+  ])('%j', async (args, message) => {
+    const r = await runCli(args as string[]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(expectOneLine(r.stderr)).toMatch(message as RegExp);
+  });
+
+  it('an unreachable database is exit 2 and the password never shows', async () => {
+    const r = await runCli(['run', '--from', 'postgres://app:hunter2secret@127.0.0.1:1/db', '--table', 't', ...TO, '-H', 'Authorization: Bearer tok-abcdef']);
+    expect(r.code).toBe(2);
+    const line = expectOneLine(r.stderr);
+    expect(line).toMatch(/cannot connect to postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/db/);
+    expect(r.stderr + r.stdout).not.toContain('hunter2secret');
+    expect(r.stderr + r.stdout).not.toContain('tok-abcdef');
+  });
+
+  it('a corrupt checkpoint with --resume is exit 2, one line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bi-'));
+    const ckpt = join(dir, 'x.ckpt.json');
+    await writeFile(ckpt, '{"version":1,"jobId":"abc","watermark":[');
+    await writeFile(join(dir, 'rows.ndjson'), '{"id":1}\n');
+    const r = await runCli(['run', '--from', join(dir, 'rows.ndjson'), ...TO, '--checkpoint', ckpt, '--resume']);
+    expect(r.code).toBe(2);
+    expect(expectOneLine(r.stderr)).toMatch(/not valid JSON/);
+  });
+
+  it('every command has --help with examples', async () => {
+    for (const cmd of ['run', 'replay', 'status']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Example/);
+    }
+  });
+});
