@@ -124,7 +124,7 @@ export class PostgresKeysetSource implements Source {
       .map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`)
       .join(', ');
     const sql =
-      `SELECT string_agg(j, ',' ORDER BY n), count(*), ${firstLast} FROM (` +
+      `SELECT ${batchSize === 1 ? 'min(j)' : `'[' || string_agg(j, ',' ORDER BY n) || ']'`}, count(*), ${firstLast} FROM (` +
       `SELECT row_to_json(t)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
       ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`;
     let result: pg.QueryArrayResult<string[]>;
@@ -136,7 +136,7 @@ export class PostgresKeysetSource implements Source {
     return result.rows.map((r, i) => {
       const firstKey = key.map((_, k) => r[2 + 2 * k] as string);
       const lastKey = key.map((_, k) => r[3 + 2 * k] as string);
-      const content = batchSize === 1 ? { rows: [r[0] as string] } : { json: `[${r[0]}]` };
+      const content = batchSize === 1 ? { rows: [r[0] as string] } : { json: r[0] as string };
       return new LazyBatch(seq0 + i, Number(r[1]), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), content);
     });
   }
