@@ -9,7 +9,8 @@ import { BulkImportError, type ErrorCode } from '../errors.js';
  * | 1    | finished, but some rows failed for good (see the failed file); |
  * |      | also --max-failures tripped, or the source broke mid-run       |
  * | 2    | usage or configuration: bad flag, unreachable database, no     |
- * |      | such table/column, checkpoint of another job or corrupt        |
+ * |      | such table/column, checkpoint of another job or corrupt, a     |
+ * |      | broken NDJSON line (checkpoint written up to the rows before)  |
  * | 130  | stopped by SIGINT (Ctrl-C), checkpoint written                  |
  * | 143  | stopped by SIGTERM, checkpoint written                          |
  */
@@ -24,6 +25,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   TARGET_UNREACHABLE: EXIT.usage,
   CHECKPOINT_MISMATCH: EXIT.usage,
   CHECKPOINT_UNREADABLE: EXIT.usage,
+  BAD_INPUT: EXIT.usage,
   SOURCE_FAILED: EXIT.rowsFailed,
   TOO_MANY_FAILURES: EXIT.rowsFailed,
   INTERRUPTED: EXIT.sigint,

@@ -74,7 +74,7 @@ export class NdjsonSource implements Source {
           if (offset <= skipUntil) continue;
           const line = raw.trim();
           if (line.length === 0) continue;
-          checkLine(line, lineNo, path);
+          checkLine(line, lineNo, path, start);
           if (rows.length === 0) firstKey = [String(lineStart)];
           rows.push(line);
           remaining--;
@@ -85,7 +85,7 @@ export class NdjsonSource implements Source {
       const tail = pending.trim();
       if (tail.length > 0 && remaining > 0 && !from.signal.aborted) {
         lineNo++;
-        checkLine(tail, lineNo, path);
+        checkLine(tail, lineNo, path, start);
         if (rows.length === 0) firstKey = [String(offset)];
         offset += Buffer.byteLength(pending, 'utf8');
         rows.push(tail);
@@ -100,11 +100,13 @@ export class NdjsonSource implements Source {
   async close(): Promise<void> {}
 }
 
-function checkLine(line: string, lineNo: number, path: string): void {
+/** Line numbers count from where this run started reading (byte `start` of a resumed run). */
+function checkLine(line: string, lineNo: number, path: string, start: number): void {
   try {
     JSON.parse(line);
   } catch (err) {
     const where = path === '-' ? 'standard input' : path;
-    throw new BulkImportError('SOURCE_FAILED', `${where} line ${lineNo}: not valid JSON (${errorMessage(err)})`, { cause: err });
+    const at = start > 0 ? `line ${lineNo} after byte ${start}` : `line ${lineNo}`;
+    throw new BulkImportError('BAD_INPUT', `${where} ${at}: not valid JSON (${errorMessage(err)})`, { cause: err });
   }
 }

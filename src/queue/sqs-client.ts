@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { BulkImportError, errorCode, errorMessage, usage } from '../errors.js';
+import { classifyError } from '../http/retry-policy.js';
+
+/** Where and how to reach SQS, resolved once at the edge from flags and environment. */
+export interface SqsConnection {
+  /** An explicit endpoint (an emulator, a VPC endpoint), or undefined for the AWS default. */
+  readonly endpoint?: string;
+  readonly region: string;
+  /**
+   * Emulators accept any signature; with an endpoint and no credentials configured anywhere we
+   * sign with placeholders instead of letting the chain probe instance metadata for seconds.
+   */
+  readonly placeholderCredentials: boolean;
+}
+
+/** `--queue` and `--sqs-endpoint` (else AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL) → a connection. */
+export function resolveSqsConnection(queueUrl: string, endpointFlag: string | undefined, env: NodeJS.ProcessEnv): SqsConnection {
+  const raw = endpointFlag ?? env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL;
+  const endpoint = raw === undefined || raw === '' ? undefined : checkUrl(endpointFlag !== undefined ? '--sqs-endpoint' : 'AWS_ENDPOINT_URL(_SQS)', raw);
+  // The queue's own region is what SigV4 must sign for; the environment only fills in when the
+  // URL does not say (an emulator on 127.0.0.1).
+  const region = regionOfQueueUrl(queueUrl) ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return { ...(endpoint ? { endpoint } : {}), region, placeholderCredentials: endpoint !== undefined && !credentialsConfigured(env) };
+}
+
+/** Checks `--queue`: an http(s) SQS queue URL; FIFO queues are refused (ordering buys nothing here). */
+export function checkQueueUrl(flag: string, raw: string | undefined): string {
+  if (!raw) throw usage(`${flag} is required: the SQS queue URL`);
+  const url = checkUrl(flag, raw);
+  if (!/\/[^/]+\/[^/]+\/?$/.test(new URL(url).pathname)) throw usage(`${flag} must be a queue URL like https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (got ${JSON.stringify(raw)})`);
+  if (url.replace(/\/$/, '').endsWith('.fifo')) throw usage(`${flag}: FIFO queues are not supported (got ${JSON.stringify(raw)}); use a standard queue`);
+  return raw;
+}
+
+function checkUrl(flag: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usage(`${flag} must be an http(s) URL (got ${JSON.stringify(raw)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`${flag} must be an http(s) URL (got ${JSON.stringify(raw)})`);
+  return raw;
+}
+
+/** `sqs.eu-west-1.amazonaws.com`, `eu-west-1.queue.amazonaws.com`, `sqs.us-east-1.localhost` → the region. */
+export function regionOfQueueUrl(raw: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(raw).hostname;
+  } catch {
+    return undefined;
+  }
+  const m = /^sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d+)\./.exec(host) ?? /^([a-z]{2}(?:-[a-z]+)+-\d+)\.queue\.amazonaws\.com/.exec(host);
+  if (m) return m[1];
+  return host === 'queue.amazonaws.com' ? 'us-east-1' : undefined;
+}
+
+function credentialsConfigured(env: NodeJS.ProcessEnv): boolean {
+  if (env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE || env.AWS_WEB_IDENTITY_TOKEN_FILE) return true;
+  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) return true;
+  const files = [env.AWS_SHARED_CREDENTIALS_FILE ?? join(homedir(), '.aws', 'credentials'), env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config')];
+  return files.some((f) => existsSync(f));
+}
+
+/**
+ * One SQS client. The endpoint goes into the client's own config: otherwise the SDK sends each
+ * call to the host in the queue URL, and emulators hand out hosts that do not resolve.
+ * `maxAttempts: 1` when the caller retries itself (the sink backs off with its own policy).
+ */
+export function createSqsClient(c: SqsConnection, opts: { maxAttempts?: number } = {}): SQSClient {
+  quietNodeVersionWarning();
+  return new SQSClient({
+    region: c.region,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    ...(c.placeholderCredentials ? { credentials: { accessKeyId: 'bulk-import', secretAccessKey: 'bulk-import' } } : {}),
+    ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+  });
+}
+
+/**
+ * The SDK warns on Node < 22 with a nine-line process warning, which would turn the CLI's
+ * one-line errors into ten lines. It has an opt-out read when a client is built
+ * (@aws-sdk/core emitWarningIfUnsupportedVersion); a user who sets it to anything keeps their choice.
+ */
+function quietNodeVersionWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+export type SqsVerdict = 'retry' | 'fatal';
+
+/** Throttling, server faults and socket failures are worth another try; the rest is a setup problem. */
+export function classifySqsError(err: unknown): SqsVerdict {
+  const e = err as { name?: string; $fault?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  if (e?.$retryable || e?.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429))) return 'retry';
+  if (typeof e?.name === 'string' && /throttl|TooManyRequests|RequestTimeout|ServiceUnavailable|InternalError|TimeoutError/i.test(e.name)) return 'retry';
+  return classifyError(errorCode(err)) === 'retry' ? 'retry' : 'fatal';
+}
+
+/** Wraps an SDK error where it enters, by its name (the SQS error code), into one line. */
+export function sqsFailure(what: string, queueUrl: string, err: unknown): BulkImportError {
+  const name = (err as { name?: string })?.name ?? '';
+  const code = errorCode(err);
+  if (/QueueDoesNotExist|NonExistentQueue/.test(name)) return new BulkImportError('TARGET_UNREACHABLE', `${what}: queue ${queueUrl} does not exist`, { cause: err });
+  if (/CredentialsProviderError|InvalidClientTokenId|UnrecognizedClient|SignatureDoesNotMatch|ExpiredToken/.test(name)) {
+    return new BulkImportError('CONFIG', `${what}: AWS credentials were refused or not found (${name})`, { cause: err });
+  }
+  if (/AccessDenied/.test(name)) return new BulkImportError('CONFIG', `${what}: access to ${queueUrl} denied (${name})`, { cause: err });
+  const why = code ?? name ?? 'error';
+  return new BulkImportError('TARGET_UNREACHABLE', `${what}: SQS call failed (${why}: ${errorMessage(err).split('\n')[0]})`, { cause: err });
+}
