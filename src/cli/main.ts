@@ -4,6 +4,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { registerRun } from './run-command.js';
 import { registerReplay } from './replay-command.js';
 import { registerStatus } from './status-command.js';
+import { registerDemo } from './demo-command.js';
 import { makeRedactor } from '../redact.js';
 import { extraCommands } from './extra-commands.js';
 
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
   registerRun(program);
   registerReplay(program);
   registerStatus(program);
+  registerDemo(program);
   for (const register of await extraCommands()) register(program);
   try {
     await program.parseAsync(argv);

@@ -3,19 +3,15 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /** One request as a sink saw it (kept only with `record: 'full'`). */
 export interface RecordedRequest {
-  /** 1-based arrival order on this sink: the `n` the fault script saw. */
-  seq: number;
-  /** Date.now() once the body had arrived. */
-  at: number;
+  seq: number; // 1-based arrival order on this sink: the `n` the fault script saw
+  at: number; // Date.now() once the body had arrived
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
   ids: string[];
-  /** Status answered, or 0 when the connection was reset instead. */
-  status: number;
-  /** The client connection that carried it: unique in the process, the same id the balancer reports. */
-  socketId: number;
+  status: number; // 0 when the connection was reset instead
+  socketId: number; // the client connection: unique in the process, as in the balancer's routes()
   backend: string;
 }
 
@@ -25,16 +21,14 @@ export interface FaultContext { n: number; method: string; path: string; headers
 export type FaultScript = (req: FaultContext) => Fault | undefined;
 
 export interface HttpSinkOptions {
-  host?: string;
-  port?: number;
-  /** Backend name, sent as `x-backend` on every answer. Default 'sink'. */
-  name?: string;
-  /** full: every request with its body; ids: accepted ids only; count: counters only (bench). Default full. */
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0
+  name?: string; // backend name, sent as `x-backend` on every answer; default 'sink'
+  /** full: every request with its body (default); ids: accepted ids only; count: counters only (bench). */
   record?: 'full' | 'ids' | 'count';
-  idField?: string;
-  /** Status of a successful answer. Default 200. */
-  okStatus?: 200 | 201;
-  latencyMs?: number;
+  idField?: string; // default 'id'
+  okStatus?: 200 | 201; // default 200
+  latencyMs?: number; // added to every answer
   fault?: FaultScript;
   /** A request whose body holds one of these ids is answered 400, naming them. */
   rejectIds?: Iterable<string>;
@@ -45,16 +39,8 @@ export interface HttpSinkOptions {
   sessionSetupMs?: number;
 }
 
-export interface SinkCounts {
-  requests: number;
-  accepted: number;
-  /** Answered with a non-2xx status. */
-  rejected: number;
-  resets: number;
-  /** Rows in accepted requests. */
-  rows: number;
-  sessions: number;
-}
+/** rejected: non-2xx answers; rows: rows in accepted requests; sessions: sessions built. */
+export interface SinkCounts { requests: number; accepted: number; rejected: number; resets: number; rows: number; sessions: number }
 
 /** What a front (the balancer) adds to an answer, and how it reports a reset (an ALB answers 502). */
 export interface Via { headers: readonly string[]; reset?(res: ServerResponse): void }
@@ -114,7 +100,12 @@ export async function listen(host: string, port: number, onBody: (req: IncomingM
     req.on('error', () => {}); // a client that hangs up mid-body is not the sink's failure
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const actual = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;
   return {
@@ -128,75 +119,39 @@ export async function listen(host: string, port: number, onBody: (req: IncomingM
 }
 
 const JSON_TYPE = ['content-type', 'application/json'];
+const OK_BODY = '{"ok":true}';
 
-class Sink implements HttpSink {
-  url = '';
-  port = 0;
-  readonly name: string;
-  readonly requests: RecordedRequest[] = [];
-  readonly counts: SinkCounts = { requests: 0, accepted: 0, rejected: 0, resets: 0, rows: 0, sessions: 0 };
-  healthy = true;
-  #accepted: string[] = [];
-  #latency: number;
-  #fault: FaultScript | undefined;
-  #sessionsIssued = 0;
-  readonly #reject: Set<string>;
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #okHeaders: string[];
-  #listening: Listening | undefined;
+/** Starts a recording HTTP sink on a real port (127.0.0.1:0 by default). */
+export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSink> {
+  const { name = 'sink', record = 'full', idField = 'id', okStatus = 200, sessionSetupMs = 0 } = opts;
+  const requests: RecordedRequest[] = [];
+  const counts: SinkCounts = { requests: 0, accepted: 0, rejected: 0, resets: 0, rows: 0, sessions: 0 };
+  const reject = new Set(opts.rejectIds ?? []);
+  const timers = new Set<NodeJS.Timeout>();
+  const okHeaders = [...JSON_TYPE, 'x-backend', name, 'content-length', String(OK_BODY.length)];
+  let accepted: string[] = [];
+  let latency = opts.latencyMs ?? 0;
+  let script = opts.fault;
+  let healthy = true;
+  let sessionsIssued = 0;
 
-  constructor(private readonly opts: HttpSinkOptions) {
-    this.name = opts.name ?? 'sink';
-    this.#latency = opts.latencyMs ?? 0;
-    this.#fault = opts.fault;
-    this.#reject = new Set(opts.rejectIds ?? []);
-    this.#okHeaders = [...JSON_TYPE, 'x-backend', this.name, 'content-length', '11']; // {"ok":true}
-  }
+  // Stateless check (no set of issued sessions to grow at bench rates): this sink's prefix, a number it issued.
+  const validSession = (cookie: string | undefined): boolean => {
+    const v = cookieValue(cookie, 'SESSION');
+    const k = v?.startsWith(`${name}-`) ? Number(v.slice(name.length + 1)) : NaN;
+    return Number.isInteger(k) && k >= 1 && k <= sessionsIssued;
+  };
 
-  async start(): Promise<this> {
-    this.#listening = await listen(this.opts.host ?? '127.0.0.1', this.opts.port ?? 0, (req, res, body) => this.handle(req, res, body));
-    this.url = this.#listening.url;
-    this.port = this.#listening.port;
-    return this;
-  }
-
-  acceptedIds(): string[] { return [...this.#accepted]; }
-  idCounts(): Map<string, number> {
-    const m = new Map<string, number>();
-    for (const id of this.#accepted) m.set(id, (m.get(id) ?? 0) + 1);
-    return m;
-  }
-  setLatency(ms: number): void { this.#latency = ms; }
-  setFault(fn?: FaultScript): void { this.#fault = fn; }
-  setHealthy(healthy: boolean): void { this.healthy = healthy; }
-  clear(): void {
-    this.requests.length = 0;
-    this.#accepted = [];
-    for (const k of Object.keys(this.counts) as (keyof SinkCounts)[]) this.counts[k] = 0;
-  }
-
-  handle(req: IncomingMessage, res: ServerResponse, body: string, via?: Via): void {
-    const n = ++this.counts.requests;
-    const { record = 'full', idField = 'id', sessionSetupMs = 0 } = this.opts;
-    let rows: unknown[] | undefined;
-    let error = '';
-    try {
-      const v: unknown = JSON.parse(body);
-      rows = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? [v] : undefined;
-      if (!rows) error = 'expected a JSON object or array';
-    } catch { error = 'invalid JSON'; }
-    const ids: string[] = [];
-    for (const row of rows ?? []) {
-      const id = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)[idField] : undefined;
-      if (id !== undefined && id !== null) ids.push(String(id));
-    }
+  function handle(req: IncomingMessage, res: ServerResponse, body: string, via?: Via): void {
+    const n = ++counts.requests;
+    const { rows, ids, error } = parseRows(body, idField);
     const path = req.url ?? '/';
-    const fault: Fault | undefined = !this.healthy
+    const fault: Fault | undefined = !healthy
       ? { status: 503, body: '{"error":"unhealthy"}' }
-      : this.#fault?.({ n, method: req.method ?? '', path, headers: req.headers, body, ids });
-    let delay = this.#latency;
-    let status: number = this.opts.okStatus ?? 200;
-    let answer = '';
+      : script?.({ n, method: req.method ?? '', path, headers: req.headers, body, ids });
+    let delay = latency;
+    let status: number = okStatus;
+    let answer = OK_BODY;
     const extra: string[] = [];
     if (fault && 'reset' in fault) {
       status = 0;
@@ -205,14 +160,14 @@ class Sink implements HttpSink {
       answer = fault.body ?? `{"error":"injected ${status}"}`;
       if (fault.retryAfter !== undefined) extra.push('retry-after', fault.retryAfter);
     } else {
-      // Past the scripted front-door faults the request reaches the "application".
+      // Past the front-door faults the request reaches the "application".
       if (fault) delay += fault.delayMs;
-      if (sessionSetupMs > 0 && !this.#validSession(req.headers.cookie)) {
+      if (sessionSetupMs > 0 && !validSession(req.headers.cookie)) {
         delay += sessionSetupMs;
-        this.counts.sessions++;
-        extra.push('set-cookie', `SESSION=${this.name}-${++this.#sessionsIssued}; Path=/; HttpOnly`);
+        counts.sessions++;
+        extra.push('set-cookie', `SESSION=${name}-${++sessionsIssued}; Path=/; HttpOnly`);
       }
-      const hit = error || this.#reject.size === 0 ? [] : ids.filter((id) => this.#reject.has(id));
+      const hit = error || reject.size === 0 ? [] : ids.filter((id) => reject.has(id));
       if (error || hit.length > 0) {
         status = 400;
         answer = JSON.stringify(error ? { error } : { error: 'rejected ids', ids: hit });
@@ -220,49 +175,65 @@ class Sink implements HttpSink {
     }
     const ok = status >= 200 && status < 300;
     if (ok) {
-      this.counts.accepted++;
-      this.counts.rows += rows?.length ?? 0;
-      if (record !== 'count') for (const id of ids) this.#accepted.push(id);
-    } else if (status === 0) this.counts.resets++;
-    else this.counts.rejected++;
+      counts.accepted++;
+      counts.rows += rows.length;
+      if (record !== 'count') for (const id of ids) accepted.push(id);
+    } else if (status === 0) counts.resets++;
+    else counts.rejected++;
     if (record === 'full') {
       const socketId = socketIdOf(req.socket);
-      this.requests.push({ seq: n, at: Date.now(), method: req.method ?? '', path, headers: req.headers, body, ids, status, socketId, backend: this.name });
+      requests.push({ seq: n, at: Date.now(), method: req.method ?? '', path, headers: req.headers, body, ids, status, socketId, backend: name });
     }
     const respond = (): void => {
       if (res.destroyed || res.headersSent) return;
       if (status === 0) {
         if (via?.reset) via.reset(res);
-        else res.socket?.destroy();
-      } else if (ok && extra.length === 0 && !via) {
-        res.writeHead(status, this.#okHeaders).end('{"ok":true}'); // the bench's path: no allocation
+        else res.socket?.resetAndDestroy(); // RST, as a crashed server's kernel would send
+      } else if (answer === OK_BODY && extra.length === 0 && !via) {
+        res.writeHead(status, okHeaders).end(answer); // the bench's path: nothing allocated
       } else {
-        if (ok) answer = '{"ok":true}';
         const length = String(Buffer.byteLength(answer));
-        res.writeHead(status, [...JSON_TYPE, 'x-backend', this.name, 'content-length', length, ...extra, ...(via?.headers ?? [])]).end(answer);
+        const headers = [...JSON_TYPE, 'x-backend', name, 'content-length', length, ...extra, ...(via?.headers ?? [])];
+        res.writeHead(status, headers).end(answer);
       }
     };
     if (delay <= 0) return respond();
-    const t = setTimeout(() => { this.#timers.delete(t); respond(); }, delay);
-    this.#timers.add(t);
+    const t = setTimeout(() => { timers.delete(t); respond(); }, delay);
+    timers.add(t);
   }
 
-  #validSession(cookie: string | undefined): boolean {
-    const v = cookieValue(cookie, 'SESSION');
-    if (!v?.startsWith(`${this.name}-`)) return false;
-    const k = Number(v.slice(this.name.length + 1));
-    return Number.isInteger(k) && k >= 1 && k <= this.#sessionsIssued;
-  }
-
-  async close(): Promise<void> {
-    for (const t of this.#timers) clearTimeout(t); // delayed answers must not keep the process alive
-    this.#timers.clear();
-    await this.#listening?.close();
-  }
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+  const server = await listen(opts.host ?? '127.0.0.1', opts.port ?? 0, handle);
+  const close = async (): Promise<void> => {
+    for (const t of timers) clearTimeout(t); // delayed answers must not keep the process alive
+    timers.clear();
+    await server.close();
+  };
+  return {
+    url: server.url, port: server.port, name, requests, counts, handle, close, [Symbol.asyncDispose]: close,
+    get healthy() { return healthy; },
+    acceptedIds: () => [...accepted],
+    idCounts: () => accepted.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>()),
+    setLatency: (ms) => { latency = ms; },
+    setFault: (fn) => { script = fn; },
+    setHealthy: (h) => { healthy = h; },
+    clear() {
+      requests.length = 0;
+      accepted = [];
+      for (const k of Object.keys(counts) as (keyof SinkCounts)[]) counts[k] = 0;
+    },
+  };
 }
 
-/** Starts a recording HTTP sink on a real port (127.0.0.1:0 by default). */
-export function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSink> {
-  return new Sink(opts).start();
+/** One row (object) or a batch (array), with the ids of rows that have the id field. */
+function parseRows(body: string, idField: string): { rows: unknown[]; ids: string[]; error: string } {
+  let v: unknown;
+  try { v = JSON.parse(body); } catch { return { rows: [], ids: [], error: 'invalid JSON' }; }
+  const rows = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? [v] : undefined;
+  if (!rows) return { rows: [], ids: [], error: 'expected a JSON object or array' };
+  const ids: string[] = [];
+  for (const row of rows) {
+    const id = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)[idField] : undefined;
+    if (id !== undefined && id !== null) ids.push(String(id));
+  }
+  return { rows, ids, error: '' };
 }

@@ -79,7 +79,7 @@ describe('http sink', () => {
     const limited = await post(c, { id: 1 });
     expect(limited).toMatchObject({ status: 429, text: '{"slow":"down"}' });
     expect(limited.headers['retry-after']).toBe('3');
-    await expect(post(c, { id: 1 })).rejects.toThrow();
+    await expect(post(c, { id: 1 })).rejects.toMatchObject({ code: 'ECONNRESET' });
     const late = await post(c, { id: 1 });
     expect(late.status).toBe(200);
     expect(late.ms).toBeGreaterThanOrEqual(190);
@@ -106,6 +106,8 @@ describe('http sink', () => {
     sink.setLatency(0);
     sink.setFault(() => ({ status: 500 }));
     expect((await post(c, { id: 1 })).status).toBe(500);
+    sink.setFault(() => ({ status: 202, body: '{"queued":true}' }));
+    expect(await post(c, { id: 1 })).toMatchObject({ status: 202, text: '{"queued":true}' });
     sink.setFault();
     expect((await post(c, { id: 1 })).status).toBe(200);
   });
