@@ -88,7 +88,9 @@ function isCheckpoint(v: unknown): v is Checkpoint {
 }
 
 /**
- * Writes the checkpoint at most once per `intervalMs` while rows complete, and on flush. Writes
+ * Writes the checkpoint every `intervalMs` while rows complete, and on flush. A write costs
+ * ~1 ms and ~0.4 ms of CPU here, so 10 a second are cheap, and they bound what a kill -9 makes
+ * a resumed run send again: the rows in flight plus at most one interval's worth. Writes
  * never overlap and never block the senders: `update` only records the newest state, and one
  * background write at a time persists it. `beforeWrite` runs first (the failed-row file is
  * fsynced there), so the checkpoint never claims a row whose failure is not on disk yet.
@@ -104,7 +106,7 @@ export class CheckpointWriter {
   constructor(
     readonly path: string,
     private readonly beforeWrite: () => Promise<void> = async () => {},
-    private readonly intervalMs = 1000,
+    private readonly intervalMs = 100,
   ) {}
 
   update(checkpoint: Checkpoint): void {
