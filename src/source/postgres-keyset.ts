@@ -125,7 +125,7 @@ export class PostgresKeysetSource implements Source {
       .join(', ');
     const sql =
       `SELECT ${batchSize === 1 ? 'min(j)' : `'[' || string_agg(j, ',' ORDER BY n) || ']'`}, count(*), ${firstLast} FROM (` +
-      `SELECT row_to_json(t)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
+      `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
       ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`;
     let result: pg.QueryArrayResult<string[]>;
     try {

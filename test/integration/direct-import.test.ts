@@ -65,6 +65,22 @@ describe('direct import from PostgreSQL', () => {
     expect(sink.acceptedIds()).toHaveLength(5000);
   });
 
+  it('reads a table whose columns are named like the SQL aliases it uses (t, j, n, k0)', async () => {
+    const client = new pg.Client(db.url);
+    const t = schema.qualified('Weird Name');
+    await client.connect();
+    try {
+      await client.query(`CREATE TABLE ${t} (id int PRIMARY KEY, t text, j text, n int, k0 text, s text)`);
+      await client.query(`INSERT INTO ${t} SELECT g, 't' || g, 'j', g, 'k', 's' FROM generate_series(1, 250) g`);
+    } finally {
+      await client.end();
+    }
+    await using sink = await startHttpSink();
+    const result = await importWith({ from: db.url, table: t, to: sink.url, batchSize: '20', pageRows: '60' });
+    expect(result.thisRun.delivered).toBe(250);
+    expect(JSON.parse(sink.requests[0]!.body)[0]).toEqual({ id: 1, t: 't1', j: 'j', n: 1, k0: 'k', s: 's' });
+  });
+
   it('fails fast with a clear error for a missing table or key column', async () => {
     await using sink = await startHttpSink();
     await expect(importWith({ from: db.url, table: schema.qualified('nope'), to: sink.url })).rejects.toMatchObject({ code: 'NO_SUCH_TABLE' });
