@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { redactUrl } from '../redact.js';
+import { isSecretHeader, redactUrl } from '../redact.js';
 import { runImport, type RunResult } from '../run-import.js';
 import { parseRunConfig, type RunFlags } from './config.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
@@ -56,7 +56,7 @@ function resumeCommand(argv: string[], checkpoint: string): string {
 
 function maskHeader(h: string): string {
   const colon = h.indexOf(':');
-  return colon < 0 ? h : `${h.slice(0, colon)}: ***`;
+  return colon > 0 && isSecretHeader(h.slice(0, colon).trim()) ? `${h.slice(0, colon)}: ***` : h;
 }
 
 function shellQuote(s: string): string {

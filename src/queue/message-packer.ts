@@ -1,5 +1,5 @@
 import type { Batch, KeyTuple } from '../types.js';
-import { attributesBytes, envelopeAttributes, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
+import { attributesBytes, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call (body + attributes). */
 export const SQS_MAX_BYTES = 1_048_576;
@@ -59,9 +59,10 @@ export class MessagePacker {
     const sealed: PackedMessage[] = [];
     const oversize: OversizeRow[] = [];
     if (batch.count === 0) return { sealed, oversize };
-    const whole = utf8(batch.json) - 2;
+    const inner = batch.json.trim().slice(1, -1);
+    const whole = utf8(inner);
     if (this.#fits(batch, whole, batch.count)) {
-      this.#append(batch, batch.json.slice(1, -1).trim(), whole, 0, batch.count);
+      this.#append(batch, inner, whole, 0, batch.count);
       return { sealed, oversize };
     }
     const rows = batch.rows;
@@ -120,34 +121,21 @@ export class MessagePacker {
   }
 }
 
-/** The rows of a message, materialised only when something needs them one by one. */
-export function rowsOf(m: PackedMessage): string[] {
-  return m.segments.flatMap((s) => s.batch.rows.slice(s.start, s.end));
-}
-
 /**
  * Splits a message SQS refused for its content into two halves, so one bad row cannot take
  * hundreds of good ones down with it; a one-row message cannot be split.
  */
-export function splitMessage(m: PackedMessage, job: string): [PackedMessage, PackedMessage] | undefined {
+export function splitMessage(m: PackedMessage): [PackedMessage, PackedMessage] | undefined {
   if (m.meta.rows < 2) return undefined;
   const rows = m.segments.flatMap((s) => Array.from({ length: s.end - s.start }, (_, i) => ({ batch: s.batch, index: s.start + i })));
   const half = Math.ceil(rows.length / 2);
-  const make = (part: typeof rows): PackedMessage => {
-    const packer = new MessagePacker({ job, messageBytes: SQS_MAX_BYTES });
-    for (const r of part) packer.add(singleRow(r.batch, r.index));
-    const out = packer.flush() as PackedMessage;
-    // Segments must point at the real batches, not the one-row views used to pack.
-    return { ...out, segments: part.map((r) => ({ batch: r.batch, start: r.index, end: r.index + 1 })) };
-  };
-  return [make(rows.slice(0, half)), make(rows.slice(half))];
+  return [messageOf(m.meta.job, rows.slice(0, half)), messageOf(m.meta.job, rows.slice(half))];
 }
 
-function singleRow(batch: Batch, index: number): Batch {
-  const row = batch.rows[index] as string;
-  return { seq: batch.seq, count: 1, json: `[${row}]`, rows: [row], firstKey: batch.firstKey, lastKey: batch.lastKey, idempotencyKey: batch.idempotencyKey };
-}
-
-export function attributesFor(m: PackedMessage): ReturnType<typeof envelopeAttributes> {
-  return envelopeAttributes(m.meta);
+function messageOf(job: string, rows: readonly { batch: Batch; index: number }[]): PackedMessage {
+  const first = rows[0] as { batch: Batch };
+  const last = rows[rows.length - 1] as { batch: Batch };
+  const meta: EnvelopeMeta = { job, firstKey: first.batch.firstKey, lastKey: last.batch.lastKey, rows: rows.length };
+  const body = envelopeBody(job, rows.map((r) => r.batch.rows[r.index] as string));
+  return { body, meta, bytes: utf8(body) + attributesBytes(meta), segments: rows.map((r) => ({ batch: r.batch, start: r.index, end: r.index + 1 })) };
 }
