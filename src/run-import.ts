@@ -22,6 +22,7 @@ export interface RunResult extends PipelineResult {
   readonly failedPath: string | null;
   readonly lanes: LaneReport[];
   readonly resumed: boolean;
+  readonly dryRun: boolean;
   /** For --dry-run: the first request body that would have been sent. */
   readonly sampleBody?: string;
 }
@@ -52,7 +53,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   try {
     await source.open?.();
     if (resume?.complete) {
-      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath, lanes: [], resumed: true };
+      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath, lanes: [], resumed: true, dryRun: false };
     }
     const result = await runPipeline({
       source,
@@ -78,6 +79,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       failedPath: failed && failed.count > 0 ? failedPath : null,
       lanes,
       resumed: resume !== undefined,
+      dryRun: config.dryRun,
       ...(sampleBody !== undefined ? { sampleBody } : {}),
     };
   } finally {
