@@ -90,6 +90,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
   });
 
+  // Written before the first read, so even a run killed in its first second can be resumed.
+  o.checkpoint?.update(checkpointState(false));
+  await o.checkpoint?.flush();
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
   const batches = o.source.batches({ after: watermark.key, signal: soft });

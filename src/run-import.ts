@@ -4,6 +4,7 @@ import { assertSameJob, CheckpointWriter, jobIdOf, readCheckpoint, type Checkpoi
 import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { RunConfig } from './cli/config.js';
 import type { LaneReport } from './http/sticky-client.js';
+import type { EnqueueCounters } from './queue/send-batch.js';
 import { runPipeline, type PipelineResult, type Progress } from './pipeline.js';
 import { makeRedactor, redactUrl, secretsOf } from './redact.js';
 import { DryRunSink } from './sink/dry-run-sink.js';
@@ -23,6 +24,8 @@ export interface RunResult extends PipelineResult {
   readonly lanes: LaneReport[];
   readonly resumed: boolean;
   readonly dryRun: boolean;
+  /** Queue mode: messages, SendMessageBatch calls and billed requests. */
+  readonly queue?: EnqueueCounters;
   /** For --dry-run: the first request body that would have been sent. */
   readonly sampleBody?: string;
 }
@@ -32,24 +35,21 @@ export interface RunHooks {
   /** A second interrupt: cancel requests in flight instead of letting them finish. */
   readonly hardSignal: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
-  /** Lets queue mode supply its own sink; direct mode builds an HttpSink. */
-  readonly makeSink?: (config: RunConfig) => Sink;
-  readonly targetDescription?: string;
 }
 
 /** The library entry point: one import, from flags already checked by parseRunConfig. */
 export async function runImport(config: RunConfig, hooks: RunHooks): Promise<RunResult> {
-  const fingerprint = fingerprintOf(config, hooks.targetDescription);
+  const fingerprint = fingerprintOf(config);
   const jobId = jobIdOf(fingerprint);
   const source = makeSource(config, jobId);
   const checkpointPath = config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
   const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
   const transform = config.transform ? await loadTransform(config.transform) : undefined;
-  const redact = makeRedactor(secretsOf([config.source.kind === 'postgres' ? config.source.url : ''], config.target.headers));
+  const redact = makeRedactor(secretsOf([config.source.kind === 'postgres' ? config.source.url : ''], config.target?.headers ?? {}));
   const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
   const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
-  const sink: Sink = config.dryRun ? new DryRunSink(config.batchSize) : (hooks.makeSink?.(config) ?? new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize }));
+  const sink = await makeSink(config, jobId);
   try {
     await source.open?.();
     if (resume?.complete) {
@@ -69,6 +69,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
     });
     const lanes = sink instanceof HttpSink ? sink.client.lanes() : [];
+    const queue = 'counters' in sink ? (sink.counters as EnqueueCounters) : undefined;
     const sampleBody = sink instanceof DryRunSink ? sink.firstBody : undefined;
     return {
       ...result,
@@ -80,6 +81,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       lanes,
       resumed: resume !== undefined,
       dryRun: config.dryRun,
+      ...(queue ? { queue } : {}),
       ...(sampleBody !== undefined ? { sampleBody } : {}),
     };
   } finally {
@@ -87,9 +89,9 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   }
 }
 
-export function fingerprintOf(config: RunConfig, targetDescription?: string): JobFingerprint {
+export function fingerprintOf(config: RunConfig): JobFingerprint {
   const s = config.source;
-  const target = targetDescription ?? `${config.target.method} ${redactUrl(config.target.url)}`;
+  const target = config.queue ? `SQS ${config.queue.queueUrl}` : `${config.target?.method} ${redactUrl(config.target?.url ?? '')}`;
   if (s.kind === 'ndjson') return { source: s.path, key: ['byte offset'], target, batchSize: config.batchSize };
   if (s.kind === 'failed-rows') return { source: `replay ${s.path}`, key: ['line'], target, batchSize: config.batchSize };
   return {
@@ -101,6 +103,17 @@ export function fingerprintOf(config: RunConfig, targetDescription?: string): Jo
     target,
     batchSize: config.batchSize,
   };
+}
+
+async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
+  if (config.dryRun) return new DryRunSink(config.batchSize);
+  if (config.queue) {
+    // Imported on first use: direct mode never loads the AWS SDK.
+    const { SqsSink } = await import('./sink/sqs-sink.js');
+    return SqsSink.forRun(config.queue, jobId, config.concurrency);
+  }
+  if (!config.target) throw new BulkImportError('CONFIG', 'no target: give --to (or --queue)');
+  return new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize });
 }
 
 function makeSource(config: RunConfig, jobId: string): Source {

@@ -4,6 +4,7 @@ import { usage } from '../errors.js';
 import type { MaxFailures } from '../pipeline.js';
 import { parseKeyColumns, parseQualifiedName } from '../source/sql.js';
 import * as v from './parse-values.js';
+import { parseQueueConfig, type QueueConfig, type QueueFlags } from './queue-options.js';
 
 /** Defaults live here, next to their checks, and nowhere else. */
 export const DEFAULTS = {
@@ -35,7 +36,10 @@ export interface TargetConfig {
 
 export interface RunConfig {
   readonly source: SourceConfig;
-  readonly target: TargetConfig;
+  /** Direct mode's API; absent in queue mode. */
+  readonly target?: TargetConfig;
+  /** Queue mode (--queue): rows go to SQS, and `forward` or the Lambda delivers them. */
+  readonly queue?: QueueConfig;
   readonly limit?: number;
   readonly batchSize: number;
   readonly concurrency: number;
@@ -53,7 +57,7 @@ export interface RunConfig {
 }
 
 /** The raw flags as commander hands them over (strings, booleans, repeatables). */
-export interface RunFlags {
+export interface RunFlags extends QueueFlags {
   from?: string;
   table?: string;
   query?: string;
@@ -105,7 +109,7 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
 }
 
 export function parseTarget(flags: RunFlags): TargetConfig {
-  if (!flags.to) throw usage('--to is required: the API endpoint rows are sent to');
+  if (!flags.to) throw usage('--to is required: the API endpoint rows are sent to (or --queue for queue mode)');
   const retries = flags.retries === undefined ? DEFAULTS.retries : v.wholeNumber('--retries', flags.retries, 0, 100);
   const method = (flags.method ?? DEFAULTS.method).toUpperCase();
   if (!['POST', 'PUT', 'PATCH'].includes(method)) throw usage(`--method must be POST, PUT or PATCH (got ${JSON.stringify(flags.method)})`);
@@ -123,12 +127,15 @@ export function parseTarget(flags: RunFlags): TargetConfig {
 
 export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
   const source = parseSource(flags, env);
-  const target = parseTarget(flags);
+  const queue = parseQueueConfig(flags, env);
+  if (queue && flags.to) throw usage('--to and --queue do not go together: queue mode enqueues rows; `bulk-import forward --to …` delivers them');
+  const target = queue ? undefined : parseTarget(flags);
   if (flags.resume && flags.restart) throw usage('--resume and --restart contradict each other');
   if (flags.resume && flags.checkpoint === false) throw usage('--resume needs a checkpoint (drop --no-checkpoint)');
   return Object.freeze({
     source,
-    target,
+    ...(target ? { target } : {}),
+    ...(queue ? { queue } : {}),
     ...(flags.limit !== undefined ? { limit: v.wholeNumber('--limit', flags.limit, 1) } : {}),
     batchSize: flags.batchSize === undefined ? DEFAULTS.batchSize : v.wholeNumber('--batch-size', flags.batchSize, 1, 100_000),
     concurrency: flags.concurrency === undefined ? DEFAULTS.concurrency : v.wholeNumber('--concurrency', flags.concurrency, 1, 1024),

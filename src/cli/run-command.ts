@@ -6,6 +6,7 @@ import { parseRunConfig, type RunFlags } from './config.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { addRunFlowOptions, addSourceOptions, addTargetOptions } from './options.js';
 import { progressView } from './progress-bar.js';
+import { addQueueOptions } from './queue-options.js';
 import { trapStopSignals } from './signals.js';
 import { formatSummary, summaryJson } from './summary.js';
 
@@ -15,11 +16,12 @@ Examples:
       --batch-size 100 --concurrency 32 --header "Authorization: Bearer $TOKEN"
   $ bulk-import run --from rows.ndjson --to http://localhost:8080/items --batch-size 1
   $ bulk-import run … --checkpoint listings.ckpt.json --resume      # carry on after a stop
-  $ bulk-import run --from "$DATABASE_URL" --query "SELECT id, title FROM listings" --to … --dry-run`;
+  $ bulk-import run --from "$DATABASE_URL" --query "SELECT id, title FROM listings" --to … --dry-run
+  $ bulk-import run --from "$DATABASE_URL" --table listings --queue "$QUEUE_URL" --checkpoint q.ckpt.json   # queue mode`;
 
 export function registerRun(program: Command): void {
   const cmd = program.command('run').description('import rows from PostgreSQL or NDJSON into an HTTP API').addHelpText('after', EXAMPLES);
-  addRunFlowOptions(addTargetOptions(addSourceOptions(cmd)));
+  addQueueOptions(addRunFlowOptions(addTargetOptions(addSourceOptions(cmd))));
   cmd.action(async (flags: RunFlags) => {
     const config = parseRunConfig(flags, process.env);
     const view = progressView(config.progress);

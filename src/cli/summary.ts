@@ -1,4 +1,5 @@
 import type { RunResult } from '../run-import.js';
+import { formatQueueSummary } from './queue-options.js';
 
 /** The one-paragraph summary printed at the end of a run, and its JSON twin for scripts. */
 export function formatSummary(r: RunResult): string {
@@ -12,6 +13,7 @@ export function formatSummary(r: RunResult): string {
     `  from ${r.source}`,
     `  to   ${r.target}${lanesLine(r, stuck)}`,
   ];
+  if (r.queue) lines.push(formatQueueSummary(r.queue, run.delivered));
   if (r.resumed) lines.push(`  job total so far: ${r.delivered} sent, ${r.failed} failed, ${r.skipped} skipped (resumed run)`);
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
   if (r.failedPath) lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
@@ -56,5 +58,6 @@ export function summaryJson(r: RunResult): Record<string, unknown> {
     watermark: r.watermark,
     checkpoint: r.checkpointPath,
     failedFile: r.failedPath,
+    ...(r.queue ? { queue: { messages: r.queue.messages, calls: r.queue.calls, billedRequests: r.queue.billed } } : {}),
   };
 }

@@ -52,8 +52,14 @@ export function envelopeAttributes(m: EnvelopeMeta): Record<string, MessageAttri
  * UTF-8 bytes): they count towards the 1 MiB limit and the 64 KiB billing chunks alike.
  */
 export function attributesBytes(m: EnvelopeMeta): number {
-  const fixed = 'job'.length + 'firstKey'.length + 'lastKey'.length + 'rows'.length + 3 * 'String'.length + 'Number'.length;
-  return fixed + utf8(m.job) + utf8(JSON.stringify(m.firstKey)) + utf8(JSON.stringify(m.lastKey)) + String(m.rows).length;
+  return attributesBytesOf(utf8(m.job), utf8(JSON.stringify(m.firstKey)), utf8(JSON.stringify(m.lastKey)), m.rows);
+}
+
+const FIXED_ATTRIBUTE_BYTES = 'job'.length + 'firstKey'.length + 'lastKey'.length + 'rows'.length + 3 * 'String'.length + 'Number'.length;
+
+/** The same from byte counts a packer keeps, so it need not re-serialise keys for every row. */
+export function attributesBytesOf(jobBytes: number, firstKeyBytes: number, lastKeyBytes: number, rows: number): number {
+  return FIXED_ATTRIBUTE_BYTES + jobBytes + firstKeyBytes + lastKeyBytes + String(rows).length;
 }
 
 export function utf8(s: string): number {

@@ -1,5 +1,6 @@
 import type { Batch, KeyTuple } from '../types.js';
-import { attributesBytes, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
+import { cutRows, type Cut } from './cut-rows.js';
+import { attributesBytes, attributesBytesOf, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call (body + attributes). */
 export const SQS_MAX_BYTES = 1_048_576;
@@ -36,45 +37,57 @@ export interface OversizeRow {
 /**
  * Packs rows of consecutive batches into envelopes of at most `messageBytes`. A message may hold
  * the end of one batch and the start of the next: SQS bills every 64 KiB of a call, so messages
- * filled to the limit whatever --batch-size is keep the bill at its floor. A batch that fits
- * whole is spliced in as its JSON text without splitting it into rows.
+ * filled to the limit whatever --batch-size is keep the bill at its floor. Rows are never split
+ * into an array: a batch's JSON text goes in whole when it fits, else it is cut at a row boundary
+ * found by scanning only as far as the room left.
  */
 export class MessagePacker {
-  readonly #head: string;
   readonly #frame: number;
+  readonly #jobBytes: number;
   #parts: string[] = [];
   #segments: Segment[] = [];
   #bodyBytes = 0;
   #rows = 0;
   #firstKey: KeyTuple = [];
+  #firstKeyBytes = 0;
   #lastKey: KeyTuple = [];
 
   constructor(private readonly limits: PackerLimits) {
-    this.#head = envelopeHead(limits.job);
-    this.#frame = utf8(this.#head) + utf8(ENVELOPE_TAIL);
+    this.#frame = utf8(envelopeHead(limits.job)) + utf8(ENVELOPE_TAIL);
+    this.#jobBytes = utf8(limits.job);
   }
 
   /** Adds a batch; returns the messages it filled, and rows too large to send at all. */
   add(batch: Batch): { sealed: PackedMessage[]; oversize: OversizeRow[] } {
     const sealed: PackedMessage[] = [];
     const oversize: OversizeRow[] = [];
-    if (batch.count === 0) return { sealed, oversize };
-    const inner = batch.json.trim().slice(1, -1);
-    const whole = utf8(inner);
-    if (this.#fits(batch, whole, batch.count)) {
-      this.#append(batch, inner, whole, 0, batch.count);
-      return { sealed, oversize };
-    }
-    const rows = batch.rows;
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as string;
-      const bytes = utf8(row);
-      if (!this.#fits(batch, bytes, 1) && this.#rows > 0) sealed.push(this.#seal());
-      if (this.#rows === 0 && this.#sizeWith(batch, bytes, 1) > SQS_MAX_BYTES) {
-        oversize.push({ batch, index: i, bytes });
+    const keys = { first: utf8(JSON.stringify(batch.firstKey)), last: utf8(JSON.stringify(batch.lastKey)) };
+    let text = batch.count === 0 ? '' : batch.json.trim().slice(1, -1);
+    let bytes = utf8(text);
+    let start = 0;
+    for (let rows = batch.count; rows > 0; ) {
+      const room = this.#room(keys, batch.count);
+      if (bytes <= room.bytes && rows <= room.rows) {
+        this.#append(batch, keys.first, text, bytes, start, start + rows);
+        break;
+      }
+      let cut = room.bytes > 0 && room.rows > 0 ? cutRows(text, room.bytes, room.rows) : undefined;
+      if (!cut && this.#rows > 0) {
+        sealed.push(this.#seal());
         continue;
       }
-      this.#append(batch, row, bytes, i, i + 1);
+      if (cut) this.#append(batch, keys.first, text.slice(0, cut.chars), cut.bytes, start, start + cut.rows);
+      else {
+        // Not even one row fits an empty message of the target size: it goes alone, if SQS takes it.
+        cut = cutRows(text, Number.POSITIVE_INFINITY, 1) as Cut;
+        if (this.#frame + cut.bytes + attributesBytesOf(this.#jobBytes, keys.first, keys.last, 1) > SQS_MAX_BYTES) oversize.push({ batch, index: start, bytes: cut.bytes });
+        else this.#append(batch, keys.first, text.slice(0, cut.chars), cut.bytes, start, start + 1);
+      }
+      if (this.#rows > 0) sealed.push(this.#seal());
+      text = text.slice(cut.chars + 1);
+      bytes -= cut.bytes + 1;
+      start += cut.rows;
+      rows -= cut.rows;
     }
     return { sealed, oversize };
   }
@@ -84,21 +97,21 @@ export class MessagePacker {
     return this.#rows > 0 ? this.#seal() : undefined;
   }
 
-  #fits(batch: Batch, bytes: number, rows: number): boolean {
+  /** Bytes and rows the current message can still take from this batch (its comma included). */
+  #room(keys: { first: number; last: number }, batchRows: number): { bytes: number; rows: number } {
     const { messageBytes, rowsPerMessage } = this.limits;
-    if (rowsPerMessage !== undefined && this.#rows + rows > rowsPerMessage) return false;
-    return this.#sizeWith(batch, bytes, rows) <= messageBytes;
+    const firstKey = this.#rows === 0 ? keys.first : this.#firstKeyBytes;
+    // The row count's digits are bounded by what the whole batch would make it.
+    const attributes = attributesBytesOf(this.#jobBytes, firstKey, keys.last, this.#rows + batchRows);
+    const used = this.#frame + this.#bodyBytes + (this.#parts.length > 0 ? 1 : 0) + attributes;
+    return { bytes: messageBytes - used, rows: rowsPerMessage === undefined ? Number.POSITIVE_INFINITY : rowsPerMessage - this.#rows };
   }
 
-  #sizeWith(batch: Batch, bytes: number, rows: number): number {
-    const first = this.#rows === 0 ? batch.firstKey : this.#firstKey;
-    const commas = this.#parts.length;
-    const meta = { job: this.limits.job, firstKey: first, lastKey: batch.lastKey, rows: this.#rows + rows };
-    return this.#frame + this.#bodyBytes + commas + bytes + attributesBytes(meta);
-  }
-
-  #append(batch: Batch, text: string, bytes: number, start: number, end: number): void {
-    if (this.#rows === 0) this.#firstKey = batch.firstKey;
+  #append(batch: Batch, firstKeyBytes: number, text: string, bytes: number, start: number, end: number): void {
+    if (this.#rows === 0) {
+      this.#firstKey = batch.firstKey;
+      this.#firstKeyBytes = firstKeyBytes;
+    }
     this.#lastKey = batch.lastKey;
     if (this.#parts.length > 0) this.#bodyBytes += 1;
     this.#parts.push(text);

@@ -2,7 +2,7 @@ import type { LimitFunction } from 'p-limit';
 import type { Batch, Receipt } from '../types.js';
 
 /**
- * Runs `work` over batches with at most `limit.concurrency` in flight and yields receipts in
+ * Runs `work` over items (batches, or queue mode's SendMessageBatch calls) with at most `limit.concurrency` in flight and yields receipts in
  * completion order. It pulls the next batch only when there is room, so the source never reads
  * ahead of the window; the limit can change while running (adaptive concurrency) and the window
  * follows at the next pull.
@@ -11,14 +11,14 @@ import type { Batch, Receipt } from '../types.js';
  * that throws because `hardSignal` aborted is dropped without a receipt: its rows were not
  * acknowledged, so the watermark stays before them and a resume sends them again.
  */
-export async function* deliverWindowed(
-  batches: AsyncIterable<Batch>,
+export async function* deliverWindowed<T = Batch, R = Receipt>(
+  batches: AsyncIterable<T>,
   limit: LimitFunction,
-  work: (batch: Batch) => Promise<Receipt>,
+  work: (batch: T) => Promise<R>,
   opts: { signal: AbortSignal; hardSignal: AbortSignal },
-): AsyncIterable<Receipt> {
+): AsyncIterable<R> {
   const source = batches[Symbol.asyncIterator]();
-  const done: Receipt[] = [];
+  const done: R[] = [];
   let inFlight = 0;
   let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
@@ -32,7 +32,7 @@ export async function* deliverWindowed(
   try {
     for (;;) {
       while (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency) {
-        let next: IteratorResult<Batch>;
+        let next: IteratorResult<T>;
         try {
           next = await source.next();
         } catch (error) {
@@ -59,7 +59,7 @@ export async function* deliverWindowed(
           },
         );
       }
-      while (done.length > 0) yield done.shift() as Receipt;
+      while (done.length > 0) yield done.shift() as R;
       if (failure && inFlight === 0) throw failure.error;
       if (inFlight === 0 && (exhausted || opts.signal.aborted || failure)) return;
       await new Promise<void>((resolve) => {

@@ -47,8 +47,10 @@ describe('kill -9 at random points, then --resume', () => {
     let unaccounted = 0; // rows at the sink that no checkpoint accounts for (re-sent ones included)
     for (let kill = 0; kill < KILLS; kill++) {
       const cli = startCli(kill === 0 ? args : [...args, '--resume']);
-      // Sample the sink while the run goes, to know its peak rate (rows/s over 100 ms windows).
-      const killAt = Date.now() + 300 + Math.random() * 600;
+      // Kill at a random point once rows flow; sample the sink meanwhile, to know its peak rate.
+      const rowsBefore = sink.counts.rows;
+      for (const end = Date.now() + 30_000; sink.counts.rows === rowsBefore && Date.now() < end; ) await sleep(10);
+      const killAt = Date.now() + 100 + Math.random() * 600;
       let peakRate = 0;
       for (let last = sink.counts.rows, t = Date.now(); Date.now() < killAt; ) {
         await sleep(100);

@@ -20,7 +20,7 @@ describe('flag values', () => {
     const c = parseRunConfig({ from: 'postgres://h/db', table: 'listings', to: 'http://127.0.0.1:1/x' }, {});
     expect(Object.isFrozen(c)).toBe(true);
     expect(c.batchSize).toBe(100);
-    expect(c.target.sticky).toBe('lane');
+    expect(c.target?.sticky).toBe('lane');
     expect(c.source).toMatchObject({ kind: 'postgres', key: ['id'], table: 'listings' });
   });
 

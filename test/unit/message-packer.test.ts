@@ -1,0 +1,95 @@
+import { describe, expect, test } from 'vitest';
+import { attributesBytes, parseEnvelope } from '../../src/queue/envelope.js';
+import { cutRows } from '../../src/queue/cut-rows.js';
+import { MessagePacker, splitMessage, SQS_MAX_BYTES, type PackedMessage } from '../../src/queue/message-packer.js';
+import type { Batch } from '../../src/types.js';
+import { makeBatches, makeRow } from '../helpers/queue-fixtures.js';
+
+async function pack(batches: AsyncIterable<Batch>, limits: { messageBytes: number; rowsPerMessage?: number }) {
+  const packer = new MessagePacker({ job: 'j', ...limits });
+  const out: PackedMessage[] = [];
+  for await (const b of batches) out.push(...packer.add(b).sealed);
+  const last = packer.flush();
+  if (last) out.push(last);
+  return out;
+}
+
+const ids = (m: PackedMessage) => (parseEnvelope(m.body).ok ? (JSON.parse(m.body) as { rows: { id: number }[] }).rows.map((r) => r.id) : []);
+
+describe('MessagePacker', () => {
+  test('fills messages up to the byte limit across batch boundaries, in key order', async () => {
+    const messages = await pack(makeBatches(1000, 7), { messageBytes: 8192 });
+    expect(messages.flatMap(ids)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    for (const m of messages) {
+      expect(m.bytes).toBe(Buffer.byteLength(m.body) + attributesBytes(m.meta));
+      expect(m.bytes).toBeLessThanOrEqual(8192);
+    }
+    expect(messages.slice(0, -1).every((m) => m.bytes > 8192 - 310)).toBe(true);
+    expect(messages[0]?.meta.firstKey).toEqual(['1']);
+    expect(messages.at(-1)?.meta.lastKey).toEqual(['1000']);
+  });
+
+  test('--rows-per-message caps rows', async () => {
+    const messages = await pack(makeBatches(95, 10), { messageBytes: 65_536, rowsPerMessage: 20 });
+    expect(messages.map((m) => m.meta.rows)).toEqual([20, 20, 20, 20, 15]);
+  });
+
+  test('segments say which rows of which batch each message holds', async () => {
+    const messages = await pack(makeBatches(30, 10, 300), { messageBytes: 4000 });
+    const covered = messages.flatMap((m) => m.segments.flatMap((s) => s.batch.rows.slice(s.start, s.end)));
+    expect(covered.map((r) => (JSON.parse(r) as { id: number }).id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  test('a row larger than the target goes alone; one larger than SQS allows is reported', async () => {
+    async function* batches(): AsyncGenerator<Batch> {
+      const rows = [makeRow(1, 100), makeRow(2, 5000), makeRow(3, SQS_MAX_BYTES + 10), makeRow(4, 100)];
+      yield { seq: 0, count: 4, json: `[${rows.join(',')}]`, rows, firstKey: ['1'], lastKey: ['4'], idempotencyKey: 'k' };
+    }
+    const packer = new MessagePacker({ job: 'j', messageBytes: 2048 });
+    let oversize: number[] = [];
+    const out: PackedMessage[] = [];
+    for await (const b of batches()) {
+      const r = packer.add(b);
+      out.push(...r.sealed);
+      oversize = r.oversize.map((o) => o.index);
+    }
+    out.push(packer.flush() as PackedMessage);
+    expect(out.map(ids)).toEqual([[1], [2], [4]]);
+    expect(oversize).toEqual([2]);
+  });
+
+  test('splitMessage halves a message and keeps every row once', async () => {
+    const [m] = await pack(makeBatches(9, 9), { messageBytes: 65_536 });
+    const halves = splitMessage(m as PackedMessage);
+    expect(halves?.map(ids)).toEqual([[1, 2, 3, 4, 5], [6, 7, 8, 9]]);
+    const [one] = await pack(makeBatches(1, 1), { messageBytes: 65_536 });
+    expect(splitMessage(one as PackedMessage)).toBeUndefined();
+  });
+});
+
+describe('cutRows', () => {
+  const text = ['{"a":"x,y}"}', '{"b":[1,{"c":2}]}', '{"d":"Zürich ✓"}', '[3]'].join(',');
+
+  test('cuts only between rows, never inside strings or nesting', () => {
+    expect(cutRows(text, 1000, 1)).toMatchObject({ chars: 12, rows: 1 });
+    expect(cutRows(text, 1000, 2)).toMatchObject({ chars: 30, rows: 2 });
+    expect(cutRows(text, 1000, 10)).toMatchObject({ chars: text.length, rows: 4, bytes: Buffer.byteLength(text) });
+  });
+
+  test('counts UTF-8 bytes, not characters', () => {
+    const third = text.indexOf(',[3]');
+    expect(Buffer.byteLength(text.slice(0, third))).toBeGreaterThan(third);
+    expect(cutRows(text, third, 10)).toMatchObject({ rows: 2 }); // the third row fits by characters, not by bytes
+    expect(cutRows(text, 11, 10)).toBeUndefined();
+  });
+
+  test('a multi-byte batch is packed within the byte limit', async () => {
+    async function* batches(): AsyncGenerator<Batch> {
+      const rows = Array.from({ length: 200 }, (_, i) => `{"id":${i + 1},"city":"${'Gdańsk–Kraków ✓'.repeat(8)}"}`);
+      yield { seq: 0, count: rows.length, json: `[${rows.join(',')}]`, rows, firstKey: ['1'], lastKey: ['200'], idempotencyKey: 'k' };
+    }
+    const messages = await pack(batches(), { messageBytes: 4096 });
+    expect(messages.flatMap(ids)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    for (const m of messages) expect(Buffer.byteLength(m.body) + attributesBytes(m.meta)).toBeLessThanOrEqual(4096);
+  });
+});
