@@ -7,6 +7,7 @@ const EXAMPLES = `
 Examples:
   $ npx bulk-import demo                 # 100,000 rows, sticky lanes vs --sticky off
   $ npx bulk-import demo --rows 20000
+  $ npx bulk-import demo --queue         # then the same rows through SQS (emulator) and forward
   $ npx bulk-import demo --serve         # leave PostgreSQL and the API running, print commands to try`;
 
 export function registerDemo(program: Command): void {
@@ -16,9 +17,10 @@ export function registerDemo(program: Command): void {
     .option('--rows <n>', 'rows to seed', '100000')
     .option('--batch-size <n>', 'rows per request', '100')
     .option('--concurrency <n>', 'lanes', '10')
-    .option('--serve', 'leave the database and the API running and print commands to try; Ctrl-C stops them')
+    .option('--queue', 'also run the queue path: enqueue into an SQS emulator (fauxqs), then `forward` into the API')
+    .option('--serve', 'leave the database and the API (and with --queue the queue) running and print commands to try; Ctrl-C stops them')
     .addHelpText('after', EXAMPLES)
-    .action(async (flags: { rows: string; batchSize: string; concurrency: string; serve?: boolean }) => {
+    .action(async (flags: { rows: string; batchSize: string; concurrency: string; serve?: boolean; queue?: boolean }) => {
       const rows = wholeNumber('--rows', flags.rows, 1, 10_000_000);
       const batchSize = wholeNumber('--batch-size', flags.batchSize, 1, 10_000);
       const concurrency = wholeNumber('--concurrency', flags.concurrency, 1, 256);
@@ -29,6 +31,7 @@ export function registerDemo(program: Command): void {
           batchSize,
           concurrency,
           serve: flags.serve === true,
+          queue: flags.queue === true,
           signal: stop.signal,
           out: (line) => process.stdout.write(`${line}\n`),
         });

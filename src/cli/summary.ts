@@ -8,7 +8,7 @@ export function formatSummary(r: RunResult): string {
   const perSec = secs > 0 ? Math.round((run.delivered + run.failed + run.skipped) / secs) : 0;
   const stuck = r.lanes.filter((l) => l.sticky).length;
   const lines = [
-    `${headline(r)}: ${run.read} rows read, ${run.delivered} ${r.dryRun ? 'would be sent' : 'sent'}, ${run.failed} failed, ${run.skipped} skipped` +
+    `${headline(r)}: ${run.read} rows read, ${run.delivered} ${r.dryRun ? 'would be sent' : r.queue ? 'enqueued' : 'sent'}, ${run.failed} failed, ${run.skipped} skipped` +
       ` in ${secs.toFixed(1)} s (${perSec} rows/s); ${r.requests} requests, ${r.retries} retries.`,
     `  from ${r.source}`,
     `  to   ${r.target}${lanesLine(r, stuck)}`,

@@ -58,13 +58,13 @@ export interface ImportRun {
 }
 
 /**
- * Runs the real `bulk-import run` as a user would, with the progress bar on this terminal.
+ * Runs the real `bulk-import <command>` as a user would, with the progress bar on this terminal.
  * The child gets the same V8 flag as the binary's shebang.
  */
-export function runImportChild(children: Children, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ImportRun> {
+export function runCliChild(children: Children, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ImportRun> {
   const started = Date.now();
   const child = children.track(
-    spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'run', ...args], { stdio: ['ignore', 'pipe', 'inherit'], env }),
+    spawn(process.execPath, ['--max-semi-space-size=2', BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env }),
   );
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -47,3 +47,12 @@ export function describeSpread(s: LaneSpread): string {
     `  cookies: ${s.withCookie} of ${s.requests} requests carried the balancer cookie; the API built ${s.sessions} sessions`,
   ].join('\n');
 }
+
+/** Indents a child's output under the demo's numbered steps. */
+export function indent(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}

@@ -42,6 +42,18 @@ describe('bulk-import demo', () => {
     for (const p of used) expect(await portOpen(p), `port ${p}`).toBe(false);
   });
 
+  it('--queue also goes through SQS (emulator) and forward, every id arriving and the queue left empty', async () => {
+    const marker = `BULK_IMPORT_TEST_${randomUUID()}`;
+    const r = await runCli(['demo', '--rows', '2000', '--queue'], { env: { [marker]: '1' }, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/2000 rows read, 2000 enqueued, 0 failed/);
+    expect(r.stdout).toMatch(/queue: \d+ messages in \d+ SendMessageBatch calls/);
+    expect(r.stdout).toMatch(/forward: \d+ messages \(\d+ deleted, 0 left for redelivery\), 2000 rows delivered, 0 rejected/);
+    expect(r.stdout).toMatch(/arrived: 2,000 distinct listing ids; messages left in the queue: 0/);
+    expect(await processesWith(marker)).toEqual([]);
+    for (const p of ports(r.stdout)) expect(await portOpen(p), `port ${p}`).toBe(false);
+  });
+
   it('--serve keeps everything up, prints commands that work, and Ctrl-C stops it all', async () => {
     const marker = `BULK_IMPORT_TEST_${randomUUID()}`;
     const demo = startCli(['demo', '--serve', '--rows', '500'], { env: { [marker]: '1' } });
