@@ -13,6 +13,10 @@ import { extraCommands } from './extra-commands.js';
  * an exit code from exit-codes.ts. Commands set process.exitCode themselves on success paths.
  */
 export async function main(argv: string[]): Promise<void> {
+  // `bulk-import … | head` closes our stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   const program = new Command('bulk-import')
     .description('Move a large PostgreSQL table (or NDJSON) into a service through its HTTP API: fast, resumable, sticky to load-balancer targets.')
     .version(await version(), '-V, --version')
