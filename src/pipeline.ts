@@ -91,7 +91,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   });
 
   // Written before the first read, so even a run killed in its first second can be resumed.
-  o.checkpoint?.update(checkpointState(false));
+  o.checkpoint?.update(() => checkpointState(false));
   await o.checkpoint?.flush();
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
@@ -108,7 +108,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       run.failed += failed.length;
       if (failed.length > 0) await o.failed?.write(failed);
       watermark.ack(receipt);
-      o.checkpoint?.update(checkpointState(false));
+      o.checkpoint?.update(() => checkpointState(false));
       if (!stop.signal.aborted && tooManyFailures(o.maxFailures, before.failed + run.failed, before.read + run.read)) {
         stoppedBy = 'too-many-failures';
         stop.abort();
@@ -122,7 +122,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (error !== undefined) stoppedBy = 'aborted';
   else if (stoppedBy === 'completed' && o.signal.aborted) stoppedBy = o.hardSignal.aborted ? 'aborted' : 'interrupted';
   const complete = stoppedBy === 'completed';
-  o.checkpoint?.update(checkpointState(complete));
+  o.checkpoint?.update(() => checkpointState(complete));
   await o.failed?.sync();
   await o.checkpoint?.flush();
   if (error !== undefined) throw error;

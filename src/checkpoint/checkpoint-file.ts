@@ -96,8 +96,10 @@ function isCheckpoint(v: unknown): v is Checkpoint {
  * fsynced there), so the checkpoint never claims a row whose failure is not on disk yet.
  */
 export class CheckpointWriter {
-  #latest: Checkpoint | undefined;
-  #written: Checkpoint | undefined;
+  /** Builds the newest state; called only when a write happens, not on every receipt. */
+  #latest: (() => Checkpoint) | undefined;
+  #version = 0;
+  #writtenVersion = 0;
   #writing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastWriteAt = 0;
@@ -109,8 +111,9 @@ export class CheckpointWriter {
     private readonly intervalMs = 100,
   ) {}
 
-  update(checkpoint: Checkpoint): void {
-    this.#latest = checkpoint;
+  update(state: () => Checkpoint): void {
+    this.#latest = state;
+    this.#version++;
     if (this.#writing || this.#timer) return;
     const wait = Math.max(0, this.#lastWriteAt + this.intervalMs - Date.now());
     this.#timer = setTimeout(() => {
@@ -130,13 +133,16 @@ export class CheckpointWriter {
   }
 
   async #writeLatest(): Promise<void> {
-    const state = this.#latest;
-    if (!state || state === this.#written) return;
+    const version = this.#version;
+    if (!this.#latest || version === this.#writtenVersion) return;
+    // Snapshot first, then sync the failed file: every failure the snapshot counts was written
+    // before its batch was acknowledged, so after the sync it is on disk too.
+    const snapshot = `${JSON.stringify(this.#latest(), null, 2)}\n`;
     this.#writing = (async () => {
       try {
         await this.beforeWrite();
-        await writeFileAtomic(this.path, `${JSON.stringify(state, null, 2)}\n`);
-        this.#written = state;
+        await writeFileAtomic(this.path, snapshot);
+        this.#writtenVersion = version;
       } catch (err) {
         this.#error = err;
       } finally {
@@ -145,6 +151,7 @@ export class CheckpointWriter {
       }
     })();
     await this.#writing;
-    if (this.#latest !== this.#written && !this.#error) this.update(this.#latest as Checkpoint);
+    const latest = this.#latest;
+    if (this.#version !== this.#writtenVersion && !this.#error && latest) this.update(latest);
   }
 }

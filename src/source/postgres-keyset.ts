@@ -120,25 +120,36 @@ export class PostgresKeysetSource implements Source {
       `SELECT s.* FROM ${this.#from()} s${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}` +
       ` ORDER BY ${this.#keyList('s')} LIMIT ${limit}`;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
-    const firstLast = key
-      .map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`)
-      .join(', ');
-    const sql =
-      `SELECT ${batchSize === 1 ? 'min(j)' : `'[' || string_agg(j, ',' ORDER BY n) || ']'`}, count(*), ${firstLast} FROM (` +
-      `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
-      ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`;
+    const sql = batchSize === 1 ? `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${inner}) t` : this.#batchedSql(inner, keyCols);
     let result: pg.QueryArrayResult<string[]>;
     try {
       result = await client.query<string[]>({ text: sql, values: after ? [...after] : [], rowMode: 'array' });
     } catch (err) {
       throw wrapPgError(err, this.config);
     }
+    if (batchSize === 1) {
+      // One row, one batch: its key is both ends of the range.
+      return result.rows.map((r, i) => {
+        const k = r.slice(1) as string[];
+        return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
+      });
+    }
     return result.rows.map((r, i) => {
       const firstKey = key.map((_, k) => r[2 + 2 * k] as string);
       const lastKey = key.map((_, k) => r[3 + 2 * k] as string);
-      const content = batchSize === 1 ? { rows: [r[0] as string] } : { json: r[0] as string };
-      return new LazyBatch(seq0 + i, Number(r[1]), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), content);
+      return new LazyBatch(seq0 + i, Number(r[1]), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { json: r[0] as string });
     });
+  }
+
+  /** Rows numbered in key order and glued into one JSON array per batch, with each batch's first and last key. */
+  #batchedSql(inner: string, keyCols: string): string {
+    const { key, batchSize } = this.config;
+    const firstLast = key.map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`).join(', ');
+    return (
+      `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']', count(*), ${firstLast} FROM (` +
+      `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
+      ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`
+    );
   }
 }
 
