@@ -69,7 +69,9 @@ describe('kill -9 at random points, then --resume', () => {
       const nowUnaccounted = sink.acceptedIds().length - checkpoint.rows.delivered;
       const resent = nowUnaccounted - unaccounted;
       unaccounted = nowUnaccounted;
-      const bound = CONCURRENCY * BATCH + peakRate * 0.25; // in flight + one checkpoint interval (100 ms), a write, and slack
+      // In flight + one checkpoint interval (100 ms) and a write, with slack for a loaded machine
+      // whose timers run late: a 1 s interval would allow ~10× more.
+      const bound = CONCURRENCY * BATCH + peakRate * 0.5;
       worstResent = Math.max(worstResent, resent);
       worstBound = Math.max(worstBound, bound);
       expect(resent).toBeLessThanOrEqual(bound);
