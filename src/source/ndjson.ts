@@ -46,54 +46,62 @@ export class NdjsonSource implements Source {
     const start = from.after ? Number(from.after[0]) : 0;
     const input: Readable =
       path === '-' ? (this.config.stdin ?? process.stdin) : createReadStream(path, { start, highWaterMark: 256 * 1024 });
+    // A stop must not wait for a producer that has gone quiet (stdin from a pipe): end the read.
+    const stop = () => input.destroy();
+    from.signal.addEventListener('abort', stop, { once: true });
+    const skipUntil = path === '-' ? start : 0; // stdin cannot seek: read and drop what was done
     let offset = path === '-' ? 0 : start;
-    let skipUntil = path === '-' ? start : 0; // stdin cannot seek: read and drop what was done
     let remaining = this.config.limit ?? Number.POSITIVE_INFINITY;
     let lineNo = 0;
     let seq = 0;
     let rows: string[] = [];
     let firstKey: KeyTuple = [];
-    let pending = '';
+    let pending: Buffer = Buffer.alloc(0);
     const cut = (): LazyBatch => {
       const lastKey = [String(offset)];
       const batch = new LazyBatch(seq++, rows.length, firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { rows });
       rows = [];
       return batch;
     };
+    /** Takes one line's bytes (newline excluded); `length` is what it occupies in the file. */
+    const take = (bytes: Buffer, length: number): void => {
+      lineNo++;
+      const lineStart = offset;
+      offset += length;
+      if (offset <= skipUntil) return;
+      // Lines are cut on the byte 0x0A before decoding, so a character split across two reads
+      // stays whole and offsets count bytes exactly (CRLF's \r is trimmed as white space).
+      const line = bytes.toString('utf8').trim();
+      if (line.length === 0) return;
+      checkLine(line, lineNo, path, start);
+      if (rows.length === 0) firstKey = [String(lineStart)];
+      rows.push(line);
+      remaining--;
+    };
     try {
       for await (const chunk of input) {
         if (from.signal.aborted) break;
-        pending += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0 && remaining > 0) {
-          const raw = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          lineNo++;
-          const lineStart = offset;
-          offset += Buffer.byteLength(raw, 'utf8') + 1;
-          if (offset <= skipUntil) continue;
-          const line = raw.trim();
-          if (line.length === 0) continue;
-          checkLine(line, lineNo, path, start);
-          if (rows.length === 0) firstKey = [String(lineStart)];
-          rows.push(line);
-          remaining--;
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+        let from0 = 0;
+        for (let nl = buf.indexOf(0x0a); nl >= 0 && remaining > 0; nl = buf.indexOf(0x0a, from0)) {
+          const part = buf.subarray(from0, nl);
+          const bytes = pending.length > 0 ? Buffer.concat([pending, part]) : part;
+          pending = Buffer.alloc(0);
+          take(bytes, bytes.length + 1);
+          from0 = nl + 1;
           if (rows.length === batchSize) yield cut();
         }
         if (remaining <= 0) break;
+        pending = Buffer.concat([pending, buf.subarray(from0)]);
       }
-      const tail = pending.trim();
-      if (tail.length > 0 && remaining > 0 && !from.signal.aborted) {
-        lineNo++;
-        checkLine(tail, lineNo, path, start);
-        if (rows.length === 0) firstKey = [String(offset)];
-        offset += Buffer.byteLength(pending, 'utf8');
-        rows.push(tail);
-      }
+      if (pending.length > 0 && remaining > 0 && !from.signal.aborted) take(pending, pending.length);
       if (rows.length > 0 && !from.signal.aborted) yield cut();
+    } catch (err) {
+      if (from.signal.aborted) return; // the read was ended on purpose
+      throw err;
     } finally {
+      from.signal.removeEventListener('abort', stop);
       if (input !== process.stdin) input.destroy();
-      skipUntil = 0;
     }
   }
 
