@@ -7,8 +7,11 @@ import { dirname, basename, join } from 'node:path';
  * one (atomic within a directory on POSIX), then fsync the directory so the rename itself
  * survives a power cut.
  */
+let writes = 0;
+
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  // A name of its own per write: two writers (or a stale temp of a killed run) never share one.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${++writes}.tmp`);
   const file = await open(tmp, 'w', 0o600);
   try {
     await file.writeFile(content, 'utf8');

@@ -114,30 +114,39 @@ export class CheckpointWriter {
   update(state: () => Checkpoint): void {
     this.#latest = state;
     this.#version++;
-    if (this.#writing || this.#timer) return;
+    this.#arm();
+  }
+
+  /** Writes the newest state now (after a write in progress); rethrows a failed write. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      if (this.#writing) await this.#writing;
+      else if (this.#latest && this.#version !== this.#writtenVersion) await this.#write();
+      else break;
+      if (this.#error) break;
+    }
+    if (this.#error) throw new BulkImportError('CHECKPOINT_UNREADABLE', `cannot write checkpoint ${this.path}: ${errorMessage(this.#error)}`);
+  }
+
+  /** One timer at a time, and never while a write runs: writes must not overlap on the temp file. */
+  #arm(): void {
+    if (this.#writing || this.#timer || this.#error) return;
     const wait = Math.max(0, this.#lastWriteAt + this.intervalMs - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#writeLatest();
+      if (!this.#writing) void this.#write();
     }, wait);
     this.#timer.unref();
   }
 
-  /** Writes the newest state now (waiting for a write in progress); rethrows a failed write. */
-  async flush(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#writing;
-    await this.#writeLatest();
-    if (this.#error) throw new BulkImportError('CHECKPOINT_UNREADABLE', `cannot write checkpoint ${this.path}: ${errorMessage(this.#error)}`);
-  }
-
-  async #writeLatest(): Promise<void> {
+  #write(): Promise<void> {
     const version = this.#version;
-    if (!this.#latest || version === this.#writtenVersion) return;
+    const latest = this.#latest as () => Checkpoint;
     // Snapshot first, then sync the failed file: every failure the snapshot counts was written
     // before its batch was acknowledged, so after the sync it is on disk too.
-    const snapshot = `${JSON.stringify(this.#latest(), null, 2)}\n`;
+    const snapshot = `${JSON.stringify(latest(), null, 2)}\n`;
     this.#writing = (async () => {
       try {
         await this.beforeWrite();
@@ -149,9 +158,8 @@ export class CheckpointWriter {
         this.#lastWriteAt = Date.now();
         this.#writing = undefined;
       }
+      if (this.#version !== this.#writtenVersion) this.#arm();
     })();
-    await this.#writing;
-    const latest = this.#latest;
-    if (this.#version !== this.#writtenVersion && !this.#error && latest) this.update(latest);
+    return this.#writing;
   }
 }

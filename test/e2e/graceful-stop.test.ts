@@ -61,7 +61,7 @@ describe('a second signal aborts in-flight requests', () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(2000));
     const ckpt = `${dir.path}/job.ckpt.json`;
-    await using sink = await startHttpSink({ latencyMs: 5000, record: 'ids' });
+    await using sink = await startHttpSink({ latencyMs: 30_000, record: 'ids' });
     const cli = startCli(['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--checkpoint', ckpt, '--no-progress']);
     await until(() => sink.counts.requests >= 4);
     cli.child.kill('SIGINT');
@@ -70,7 +70,7 @@ describe('a second signal aborts in-flight requests', () => {
     const t0 = Date.now();
     const r = await cli.done();
     expect(r.code).toBe(130);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // not the 30 s the API would take to answer
     const checkpoint = JSON.parse(await readFile(ckpt, 'utf8'));
     expect(checkpoint.watermark).toBeNull();
   });
