@@ -46,7 +46,8 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
   const transform = config.transform ? await loadTransform(config.transform) : undefined;
-  const redact = makeRedactor(secretsOf([config.source.kind === 'postgres' ? config.source.url : ''], config.target?.headers ?? {}));
+  const urls = [config.source.kind === 'postgres' ? config.source.url : '', config.target?.url ?? ''];
+  const redact = makeRedactor(secretsOf(urls, config.target?.headers ?? {}));
   const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
   const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
   const sink = await makeSink(config, jobId);

@@ -7,6 +7,7 @@ import { registerStatus } from './status-command.js';
 import { registerDemo } from './demo-command.js';
 import { makeRedactor } from '../redact.js';
 import { extraCommands } from './extra-commands.js';
+import { secretArgs } from './argv-secrets.js';
 
 /**
  * The one try/catch of the CLI: every failure becomes one line on stderr (no stack trace) and
@@ -49,20 +50,6 @@ function oneLine(s: string): string {
   return text ? `${text}\n` : '';
 }
 
-/** Values passed to --header and passwords in URLs anywhere on the command line. */
-function secretArgs(argv: string[]): string[] {
-  const out: string[] = [];
-  argv.forEach((a, i) => {
-    if (a === '--header' || a === '-H') {
-      const v = argv[i + 1] ?? '';
-      const colon = v.indexOf(':');
-      if (colon > 0) out.push(v.slice(colon + 1).trim());
-    }
-    const m = /\/\/[^:/@\s]+:([^@\s/]+)@/.exec(a);
-    if (m?.[1]) out.push(m[1], decodeURIComponent(m[1]));
-  });
-  return out;
-}
 
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');

@@ -44,7 +44,8 @@ export function headers(list: readonly string[]): Record<string, string> {
   for (const raw of list) {
     const colon = raw.indexOf(':');
     const name = colon < 0 ? '' : raw.slice(0, colon).trim();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usage(`--header must look like "Name: value" (got ${JSON.stringify(raw.slice(0, 40))})`);
+    // The value is never echoed: a mistyped header is often an Authorization one.
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw usage(`--header must look like "Name: value" (got one without a valid name and colon)`);
     const value = raw.slice(colon + 1).trim();
     if (/[\r\n\0]/.test(value)) throw usage(`--header ${name}: the value has a line break or NUL`);
     out[name] = value;

@@ -1,12 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { isSecretHeader, redactUrl } from '../redact.js';
 import { runImport, type RunResult } from '../run-import.js';
 import { parseRunConfig, type RunFlags } from './config.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { addRunFlowOptions, addSourceOptions, addTargetOptions } from './options.js';
 import { progressView } from './progress-bar.js';
 import { addQueueOptions } from './queue-options.js';
+import { maskArgv } from './argv-secrets.js';
 import { trapStopSignals } from './signals.js';
 import { formatSummary, summaryJson } from './summary.js';
 
@@ -49,16 +49,11 @@ export function registerRun(program: Command): void {
 
 /** The command line as given, plus --resume (and the checkpoint path if it was the default), secrets masked. */
 function resumeCommand(argv: string[], checkpoint: string): string {
-  const args = argv.slice(2).filter((a) => a !== '--restart' && a !== '--resume');
-  const out: string[] = ['bulk-import', ...args.map((a, i) => (args[i - 1] === '--header' || args[i - 1] === '-H' ? maskHeader(a) : redactUrl(a)))];
-  if (!args.includes('--checkpoint')) out.push('--checkpoint', checkpoint);
+  const args = maskArgv(argv.slice(2).filter((a) => a !== '--restart' && a !== '--resume'));
+  const out = ['bulk-import', ...args];
+  if (!args.some((a) => a === '--checkpoint' || a.startsWith('--checkpoint='))) out.push('--checkpoint', checkpoint);
   out.push('--resume');
   return out.map(shellQuote).join(' ');
-}
-
-function maskHeader(h: string): string {
-  const colon = h.indexOf(':');
-  return colon > 0 && isSecretHeader(h.slice(0, colon).trim()) ? `${h.slice(0, colon)}: ***` : h;
 }
 
 function shellQuote(s: string): string {
