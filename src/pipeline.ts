@@ -37,6 +37,8 @@ export interface PipelineOptions {
   /** The checkpoint a resumed run carries on from. */
   readonly resume?: Checkpoint;
   readonly maxFailures?: MaxFailures;
+  /** The job's --limit: a resumed run reads only what earlier runs did not. */
+  readonly limit?: number;
   readonly signal: AbortSignal;
   readonly hardSignal: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
@@ -59,7 +61,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const soft = AbortSignal.any([o.signal, stop.signal]);
   let total: number | null = null;
   let stoppedBy: StopReason = 'completed';
-  void o.source.estimateTotal().then((n) => (total = n === null ? null : n + before.read), () => undefined);
+  void o.source.estimateTotal().then((n) => (total = n), () => undefined);
 
   const progress = (): Progress => {
     const s = o.sink.stats;
@@ -95,7 +97,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   await o.checkpoint?.flush();
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
-  const batches = o.source.batches({ after: watermark.key, signal: soft });
+  const limit = o.limit === undefined ? {} : { limit: Math.max(0, o.limit - before.read) };
+  const batches = o.source.batches({ after: watermark.key, signal: soft, ...limit });
   const { batches: toSend, settle } = applyTransform(batches, o.transform);
   let error: unknown;
   try {

@@ -65,6 +65,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       ...(failed ? { failed } : {}),
       ...(resume ? { resume } : {}),
       ...(config.maxFailures ? { maxFailures: config.maxFailures } : {}),
+      ...(config.limit !== undefined ? { limit: config.limit } : {}),
       signal: hooks.signal,
       hardSignal: hooks.hardSignal,
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),

@@ -57,10 +57,13 @@ export interface Source {
   readonly describe: string;
   /** Connects and validates (table, columns, file) so a typo fails before anything is sent. */
   open?(): Promise<void>;
-  /** Rows the source expects to produce, when it can tell cheaply; null when unknown. */
+  /** Rows of the whole job (ignoring any watermark), when it can tell cheaply; null when unknown. */
   estimateTotal(): Promise<number | null>;
-  /** Batches strictly after `after` (the watermark of a resumed run), in key order. */
-  batches(from: { after?: KeyTuple; signal: AbortSignal }): AsyncIterable<Batch>;
+  /**
+   * Batches strictly after `after` (the watermark of a resumed run), in key order, at most
+   * `limit` rows (a resumed run passes the job's --limit less what earlier runs read).
+   */
+  batches(from: { after?: KeyTuple; limit?: number; signal: AbortSignal }): AsyncIterable<Batch>;
   close(): Promise<void>;
 }
 

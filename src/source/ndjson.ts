@@ -41,7 +41,7 @@ export class NdjsonSource implements Source {
     }
   }
 
-  async *batches(from: { after?: KeyTuple; signal: AbortSignal }): AsyncIterable<Batch> {
+  async *batches(from: { after?: KeyTuple; limit?: number; signal: AbortSignal }): AsyncIterable<Batch> {
     const { path, batchSize, jobId } = this.config;
     const start = from.after ? Number(from.after[0]) : 0;
     const input: Readable =
@@ -51,7 +51,7 @@ export class NdjsonSource implements Source {
     from.signal.addEventListener('abort', stop, { once: true });
     const skipUntil = path === '-' ? start : 0; // stdin cannot seek: read and drop what was done
     let offset = path === '-' ? 0 : start;
-    let remaining = this.config.limit ?? Number.POSITIVE_INFINITY;
+    let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;
     let lineNo = 0;
     let seq = 0;
     let rows: string[] = [];

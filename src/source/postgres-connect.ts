@@ -11,6 +11,8 @@ const asText = { getTypeParser: () => (value: string) => value } as unknown as p
  * the laptop's time zone. (timestamptz values in rows therefore arrive with a +00:00 offset.)
  */
 export async function connectPostgres(url: string): Promise<pg.Client> {
+  // pg reports its own connect timeout as a plain Error without a code: any failure to connect
+  // is "unreachable", so it is mapped here, where we know it happened while connecting.
   const client = new pg.Client({
     connectionString: url,
     types: asText,
@@ -25,14 +27,21 @@ export async function connectPostgres(url: string): Promise<pg.Client> {
     await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'`);
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw wrapPgError(err, { url });
+    const wrapped = wrapPgError(err, { url });
+    if (wrapped.code !== 'SOURCE_FAILED') throw wrapped;
+    throw new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${scrub(errorMessage(err), url)}`, { cause: err });
   }
   return client;
 }
 
 /** Maps pg and socket errors by their codes (SQLSTATE or errno), never by message text. */
-export function wrapPgError(err: unknown, ctx: { url: string; table?: string; key?: readonly string[] }): BulkImportError {
+export function wrapPgError(err: unknown, ctx: { url: string; table?: string; key?: readonly string[] }, when: 'start' | 'mid-run' = 'start'): BulkImportError {
   if (err instanceof BulkImportError) return err;
+  if (when === 'mid-run') {
+    // Rows were already sent: a lost connection now is a broken run (exit 1, checkpoint kept), not bad config.
+    const detail = scrub(errorMessage(err), ctx.url);
+    return new BulkImportError('SOURCE_FAILED', `reading ${redactUrl(ctx.url)} failed mid-run: ${detail} (resume with --resume)`, { cause: err });
+  }
   const code = errorCode(err);
   const where = redactUrl(ctx.url);
   const detail = scrub(errorMessage(err), ctx.url);
@@ -57,8 +66,6 @@ export function wrapPgError(err: unknown, ctx: { url: string; table?: string; ke
     case '3D000':
       return new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${where}: ${detail}`, { cause: err });
   }
-  if (code === undefined && /timeout/i.test(errorMessage(err)))
-    return new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${where}: connection timed out`, { cause: err });
   return new BulkImportError('SOURCE_FAILED', `database error${code ? ` ${code}` : ''}: ${detail}`, { cause: err });
 }
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Batch, KeyTuple, Source } from '../types.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
+import { BulkImportError } from '../errors.js';
 import { quoteIdent, qualifiedTable } from './sql.js';
 import { connectPostgres, wrapPgError } from './postgres-connect.js';
 import { redactUrl } from '../redact.js';
@@ -39,14 +40,37 @@ export class PostgresKeysetSource implements Source {
     this.#pageRows = Math.ceil(config.pageRows / config.batchSize) * config.batchSize;
   }
 
-  /** Connects and checks that the table and key columns exist, so a typo fails before any send. */
+  /**
+   * Connects and checks that the table and key columns exist, so a typo fails before any send,
+   * and that no key is NULL: `(key) > ($last)` is never true for NULL, so such rows would be
+   * skipped without a word. The NULL check scans only when a key column is nullable.
+   */
   async open(): Promise<void> {
     this.#client = await connectPostgres(this.config.url);
     try {
-      await this.#client.query(`SELECT ${this.#keyList('t')} FROM ${this.#from()} t LIMIT 0`);
+      const probe = await this.#client.query(`SELECT ${this.#keyList('t')} FROM ${this.#from()} t LIMIT 0`);
+      if (await this.#mayHoldNulls(probe.fields.map((f) => ({ table: f.tableID, column: f.columnID })))) {
+        const anyNull = this.config.key.map((k) => `t.${quoteIdent(k)} IS NULL`).join(' OR ');
+        const where = this.config.where ? ` AND (${this.config.where})` : '';
+        const found = await this.#client.query({ text: `SELECT 1 FROM ${this.#from()} t WHERE (${anyNull})${where} LIMIT 1`, rowMode: 'array' });
+        if (found.rows.length > 0) {
+          throw new BulkImportError('CONFIG', `--key ${this.config.key.join(',')}: some rows have a NULL key, which keyset paging would skip; choose a NOT NULL key (or add --where "… IS NOT NULL")`);
+        }
+      }
     } catch (err) {
       throw wrapPgError(err, this.config);
     }
+  }
+
+  /** True unless every key column is a table column declared NOT NULL (as a primary key is). */
+  async #mayHoldNulls(cols: { table: number; column: number }[]): Promise<boolean> {
+    if (cols.some((c) => !c.table)) return true; // an expression of a --query: cannot tell
+    const res = await (this.#client as pg.Client).query({
+      text: `SELECT bool_and(attnotnull) FROM pg_attribute a JOIN unnest($1::oid[], $2::int2[]) AS c(rel, num) ON a.attrelid = c.rel AND a.attnum = c.num`,
+      values: [`{${cols.map((c) => c.table).join(',')}}`, `{${cols.map((c) => c.column).join(',')}}`],
+      rowMode: 'array',
+    });
+    return res.rows[0]?.[0] !== 't';
   }
 
   async estimateTotal(): Promise<number | null> {
@@ -70,10 +94,10 @@ export class PostgresKeysetSource implements Source {
     return estimate;
   }
 
-  async *batches(from: { after?: KeyTuple; signal: AbortSignal }): AsyncIterable<Batch> {
+  async *batches(from: { after?: KeyTuple; limit?: number; signal: AbortSignal }): AsyncIterable<Batch> {
     const client = this.#client ?? (await this.#openAndGet());
     let after = from.after;
-    let remaining = this.config.limit ?? Number.POSITIVE_INFINITY;
+    let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;
     let seq = 0;
     let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(client, after, remaining, seq) : null;
     while (next && !from.signal.aborted) {
@@ -125,7 +149,7 @@ export class PostgresKeysetSource implements Source {
     try {
       result = await client.query<string[]>({ text: sql, values: after ? [...after] : [], rowMode: 'array' });
     } catch (err) {
-      throw wrapPgError(err, this.config);
+      throw wrapPgError(err, this.config, 'mid-run');
     }
     if (batchSize === 1) {
       // One row, one batch: its key is both ends of the range.

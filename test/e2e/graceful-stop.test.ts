@@ -56,6 +56,22 @@ describe.each([
   });
 });
 
+describe('--limit across a resume', () => {
+  it('counts the rows earlier runs read: the job stops at the limit, not the limit again', async () => {
+    await using dir = await tempDir();
+    const from = await dir.file('rows.ndjson', makeRows(5000));
+    const ckpt = `${dir.path}/job.ckpt.json`;
+    await using sink = await startHttpSink({ latencyMs: 20, record: 'ids' });
+    const args = ['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--concurrency', '4', '--limit', '3000', '--checkpoint', ckpt, '--no-progress'];
+    const cli = startCli(args);
+    await until(() => sink.counts.requests >= 30);
+    cli.child.kill('SIGINT');
+    expect((await cli.done()).code).toBe(130);
+    expect((await runCli([...args, '--resume'])).code).toBe(0);
+    expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 3000)));
+  });
+});
+
 describe('a second signal aborts in-flight requests', () => {
   it('exits promptly with the checkpoint still consistent', async () => {
     await using dir = await tempDir();

@@ -81,6 +81,22 @@ describe('direct import from PostgreSQL', () => {
     expect(JSON.parse(sink.requests[0]!.body)[0]).toEqual({ id: 1, t: 't1', j: 'j', n: 1, k0: 'k', s: 's' });
   });
 
+  it('refuses a key with NULLs instead of skipping those rows silently', async () => {
+    const client = new pg.Client(db.url);
+    const t = schema.qualified('nullable');
+    await client.connect();
+    try {
+      await client.query(`CREATE TABLE ${t} (code int, v text)`);
+      await client.query(`INSERT INTO ${t} SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 'x' FROM generate_series(1, 100) g`);
+    } finally {
+      await client.end();
+    }
+    await using sink = await startHttpSink();
+    await expect(importWith({ from: db.url, table: t, key: 'code', to: sink.url })).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('NULL key') });
+    const ok = await importWith({ from: db.url, table: t, key: 'code', where: 'code IS NOT NULL', to: sink.url, batchSize: '7' });
+    expect(ok.thisRun.delivered).toBe(90);
+  });
+
   it('fails fast with a clear error for a missing table or key column', async () => {
     await using sink = await startHttpSink();
     await expect(importWith({ from: db.url, table: schema.qualified('nope'), to: sink.url })).rejects.toMatchObject({ code: 'NO_SUCH_TABLE' });
