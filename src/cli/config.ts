@@ -1,4 +1,5 @@
 import type { StickyMode } from '../http/cookie-lanes.js';
+import type { HttpClientConfig } from '../http/sticky-client.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../http/retry-policy.js';
 import { usage } from '../errors.js';
 import type { MaxFailures } from '../pipeline.js';
@@ -23,16 +24,8 @@ export type SourceConfig =
   | { kind: 'ndjson'; path: string }
   | { kind: 'failed-rows'; path: string };
 
-export interface TargetConfig {
-  readonly url: string;
-  readonly method: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly sticky: StickyMode;
-  readonly timeoutMs: number;
-  readonly retry: RetryPolicy;
-  readonly rate?: number;
-  readonly targetHeader?: string;
-}
+/** Direct mode's HTTP target: exactly what the sticky client takes. */
+export type TargetConfig = HttpClientConfig;
 
 export interface RunConfig {
   readonly source: SourceConfig;
@@ -56,14 +49,8 @@ export interface RunConfig {
   readonly summaryJson?: string;
 }
 
-/** The raw flags as commander hands them over (strings, booleans, repeatables). */
-export interface RunFlags extends QueueFlags {
-  from?: string;
-  table?: string;
-  query?: string;
-  key?: string;
-  where?: string;
-  limit?: string;
+/** The HTTP target's raw flags, shared by run, replay and forward. */
+export interface TargetFlags {
   to?: string;
   method?: string;
   header?: string[];
@@ -74,6 +61,16 @@ export interface RunFlags extends QueueFlags {
   timeout?: string;
   rate?: string;
   targetHeader?: string;
+}
+
+/** The raw flags as commander hands them over (strings, booleans, repeatables). */
+export interface RunFlags extends QueueFlags, TargetFlags {
+  from?: string;
+  table?: string;
+  query?: string;
+  key?: string;
+  where?: string;
+  limit?: string;
   transform?: string;
   dryRun?: boolean;
   progress?: boolean;
@@ -108,9 +105,9 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
   return { kind: 'ndjson', path: from };
 }
 
-export function parseTarget(flags: RunFlags): TargetConfig {
+export function parseTarget(flags: TargetFlags, defaults: { retries: number; timeout: string } = DEFAULTS): TargetConfig {
   if (!flags.to) throw usage('--to is required: the API endpoint rows are sent to (or --queue for queue mode)');
-  const retries = flags.retries === undefined ? DEFAULTS.retries : v.wholeNumber('--retries', flags.retries, 0, 100);
+  const retries = flags.retries === undefined ? defaults.retries : v.wholeNumber('--retries', flags.retries, 0, 100);
   const method = (flags.method ?? DEFAULTS.method).toUpperCase();
   if (!['POST', 'PUT', 'PATCH'].includes(method)) throw usage(`--method must be POST, PUT or PATCH (got ${JSON.stringify(flags.method)})`);
   return {
@@ -118,7 +115,7 @@ export function parseTarget(flags: RunFlags): TargetConfig {
     method,
     headers: v.headers(flags.header ?? []),
     sticky: v.oneOf('--sticky', flags.sticky ?? DEFAULTS.sticky, ['lane', 'shared', 'off'] as const),
-    timeoutMs: v.duration('--timeout', flags.timeout ?? DEFAULTS.timeout),
+    timeoutMs: v.duration('--timeout', flags.timeout ?? defaults.timeout),
     retry: { ...DEFAULT_RETRY_POLICY, retries },
     ...(flags.rate ? { rate: v.positiveNumber('--rate', flags.rate) } : {}),
     ...(flags.targetHeader ? { targetHeader: flags.targetHeader.toLowerCase() } : {}),

@@ -16,16 +16,32 @@ export function addSourceOptions(cmd: Command): Command {
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
 }
 
-export function addTargetOptions(cmd: Command): Command {
+/** The HTTP flags of `run`, `replay` and `forward`; `forward` has other defaults and words. */
+export interface TargetFlagDefaults {
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly retries: number;
+  readonly timeout: string;
+  readonly concurrencyHelp: string;
+  readonly retriesHelp: string;
+}
+
+export const RUN_TARGET_DEFAULTS: TargetFlagDefaults = {
+  ...DEFAULTS,
+  concurrencyHelp: 'requests in flight (one lane each)',
+  retriesHelp: 'retries per request for network errors, timeouts, 408/429/5xx',
+};
+
+export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGET_DEFAULTS): Command {
   return cmd
     .option('--to <url>', 'the API endpoint each batch is sent to')
     .option('--method <method>', 'HTTP method', DEFAULTS.method)
     .option('-H, --header <"Name: value">', 'request header, repeatable (secret values are never printed)', collect)
-    .option('--batch-size <n>', 'rows per request: 1 sends a JSON object, more a JSON array', String(DEFAULTS.batchSize))
-    .option('--concurrency <n>', 'requests in flight (one lane each)', String(DEFAULTS.concurrency))
+    .option('--batch-size <n>', 'rows per request: 1 sends a JSON object, more a JSON array', String(d.batchSize))
+    .option('--concurrency <n>', d.concurrencyHelp, String(d.concurrency))
     .addOption(new Option('--sticky <mode>', 'cookie jar per lane, one shared jar, or no cookies').choices(['lane', 'shared', 'off']).default(DEFAULTS.sticky))
-    .option('--retries <n>', 'retries per request for network errors, timeouts, 408/429/5xx', String(DEFAULTS.retries))
-    .option('--timeout <duration>', 'per-request timeout (30s, 1500ms, 2m)', DEFAULTS.timeout)
+    .option('--retries <n>', d.retriesHelp, String(d.retries))
+    .option('--timeout <duration>', 'per-request timeout (30s, 1500ms, 2m)', d.timeout)
     .option('--rate <n>', 'at most n requests per second in total')
     .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)');
 }
