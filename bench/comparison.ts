@@ -1,0 +1,81 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scratch } from './child-processes.js';
+import { autocannonCeiling, bulkImport, naive, plain, type Contender } from './contenders.js';
+import { measure, type Measurement } from './measure.js';
+import type { BenchOptions } from './options.js';
+import { resultsTable, summarize, targetsTable } from './report.js';
+import type { SinkProcess } from './sink-process.js';
+
+export interface ComparisonInput {
+  readonly opts: BenchOptions;
+  readonly db: string;
+  /** The embedded database, which runs inside the bench process. */
+  readonly embedded: boolean;
+  readonly table: string;
+  readonly sink: SinkProcess;
+  readonly sampleRow: string;
+  readonly log: (line: string) => void;
+}
+
+/** The contenders in table order; batch 1 and the naive client read a prefix of the table. */
+export function comparisonContenders({ opts, db, table, sink, sampleRow }: ComparisonInput): Contender[] {
+  const to = sink.url;
+  const subset = (rows: number) => (rows < opts.rows ? { limit: rows } : {});
+  const bodyFile = join(scratch, 'one-row.json');
+  writeFileSync(bodyFile, sampleRow);
+  return [
+    bulkImport({ db, table, to, rows: opts.rows, batch: 100, concurrency: 16, sticky: 'lane' }),
+    bulkImport({ db, table, to, rows: opts.rows, batch: 100, concurrency: 16, sticky: 'off' }),
+    plain(db, table, to, opts.rows),
+    bulkImport({ db, table, to, rows: opts.batch1Rows, ...subset(opts.batch1Rows), batch: 1, concurrency: 32, sticky: 'lane' }),
+    bulkImport({ db, table, to, rows: opts.batch1Rows, ...subset(opts.batch1Rows), batch: 1, concurrency: 32, sticky: 'off' }),
+    naive(db, table, to, opts.naiveRows),
+    autocannonCeiling(to, bodyFile, opts.autocannonSeconds),
+  ];
+}
+
+/** A run that saw more of the machine busy with unrelated work than this is measured again. */
+const NOISY = 0.1;
+
+/**
+ * Every contender once per round, the starting one rotated each round: the machine is shared
+ * and noisy, and interleaving spreads a slow minute over all contenders instead of one. A run
+ * squeezed by foreign load (see host-cpu.ts) is re-measured, within a budget of half a round
+ * per round, so a busy neighbour costs minutes, not an unbounded loop.
+ */
+export async function runComparison(input: ComparisonInput): Promise<{ markdown: string; failed: boolean }> {
+  const { opts, sink, log } = input;
+  const contenders = comparisonContenders(input);
+  const runs = new Map<string, Measurement[]>(contenders.map((c) => [c.id, []]));
+  let retriesLeft = Math.ceil((opts.runs * contenders.length) / 2);
+  let remeasured = 0;
+  for (let round = 0; round < opts.runs; round++) {
+    const k = round % contenders.length;
+    for (const c of [...contenders.slice(k), ...contenders.slice(0, k)]) {
+      let m = await measure(c, sink, input.embedded);
+      logRun(log, round, opts.runs, c.id, m);
+      while (m.foreignShare > NOISY && retriesLeft > 0) {
+        retriesLeft--;
+        remeasured++;
+        m = await measure(c, sink, input.embedded);
+        logRun(log, round, opts.runs, c.id, m);
+      }
+      runs.get(c.id)?.push(m);
+    }
+  }
+  const summaries = contenders.map((c) => summarize(c, runs.get(c.id) ?? []));
+  const failed = summaries.some((s) => s.good < s.runs.length);
+  const note = remeasured > 0
+    ? `\n\n${remeasured} run(s) saw more than ${NOISY * 100} % of the machine busy with unrelated work and were measured again (noisy ones are not in the table).`
+    : '';
+  const markdown = [resultsTable(summaries) + note, '', '**Targets** (issue 2), from the medians above:', '', targetsTable(summaries, opts.rows)].join('\n');
+  return { markdown, failed };
+}
+
+function logRun(log: (line: string) => void, round: number, rounds: number, id: string, m: Measurement): void {
+  const n = (x: number) => Math.round(x).toLocaleString('en');
+  log(`round ${round + 1}/${rounds}  ${id.padEnd(12)} ${n(m.rowsPerSec).padStart(8)} rows/s ${n(m.requestsPerSec).padStart(7)} req/s  ` +
+    `${m.cpuPerMillion.toFixed(1).padStart(5)} CPU-s/M  ${m.rssMB.toFixed(0).padStart(4)} MB  foreign ${Math.round(m.foreignShare * 100)} %` +
+    `${m.problems.length ? `  ✗ ${m.problems.join('; ')}` : ''}`);
+}

@@ -1,0 +1,90 @@
+import type { Contender } from './contenders.js';
+import type { Measurement } from './measure.js';
+
+/** Medians over a contender's runs that passed the counts check. */
+export interface Summary {
+  readonly contender: Contender;
+  readonly runs: Measurement[];
+  readonly good: number;
+  readonly rows: number;
+  readonly rowsPerSec: number;
+  readonly requestsPerSec: number;
+  readonly cpuPerMillion: number;
+  readonly rssMB: number;
+  readonly sinkCpuPerMillion: number;
+  readonly dbCpuPerMillion: number;
+  readonly foreignShare: number;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function summarize(contender: Contender, runs: Measurement[]): Summary {
+  const ok = runs.filter((m) => m.problems.length === 0);
+  const med = (f: (m: Measurement) => number) => median(ok.map(f));
+  return {
+    contender, runs, good: ok.length,
+    rows: med((m) => m.rows), rowsPerSec: med((m) => m.rowsPerSec), requestsPerSec: med((m) => m.requestsPerSec),
+    cpuPerMillion: med((m) => m.cpuPerMillion), rssMB: med((m) => m.rssMB), sinkCpuPerMillion: med((m) => m.sinkCpuPerMillion),
+    dbCpuPerMillion: med((m) => m.dbCpuPerMillion), foreignShare: med((m) => m.foreignShare),
+  };
+}
+
+const int = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '–');
+const fix = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)} %` : '–');
+const times = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} ×` : '–');
+
+/** The side-by-side table; ratios are of medians, taken from this same run. */
+export function resultsTable(all: readonly Summary[]): string {
+  const byId = new Map(all.map((s) => [s.contender.id, s]));
+  const plainRate = byId.get('plain')?.rowsPerSec ?? NaN;
+  const naiveRate = byId.get('naive')?.rowsPerSec ?? NaN;
+  const cannon = byId.get('autocannon')?.requestsPerSec ?? NaN;
+  const lines = [
+    '| contender | rows | rows/s | requests/s | client CPU s / 1M rows | peak RSS MB | × plain (rows/s) | × naive (rows/s) | × autocannon (req/s) | sink CPU s / 1M rows | PostgreSQL CPU s / 1M rows | foreign load | counts check | rows/s of each run |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|---|',
+  ];
+  for (const s of all) {
+    const c = s.contender;
+    const batch1 = c.kind === 'bulk-import' && c.args.includes('--batch-size') && c.args[c.args.indexOf('--batch-size') + 1] === '1';
+    const check = s.good === s.runs.length ? `✅ ${s.good}/${s.runs.length}` : `❌ ${s.good}/${s.runs.length}`;
+    lines.push(`| ${c.label} | ${int(s.rows)} | ${int(s.rowsPerSec)} | ${int(s.requestsPerSec)} | ${fix(s.cpuPerMillion)} | ${fix(s.rssMB, 0)} | ` +
+      `${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / plainRate)} | ${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / naiveRate)} | ` +
+      `${batch1 ? times(s.requestsPerSec / cannon) : '–'} | ${fix(s.sinkCpuPerMillion)} | ${fix(s.dbCpuPerMillion)} | ${pct(s.foreignShare)} | ${check} | ${s.runs.map((m) => int(m.rowsPerSec)).join(', ')} |`);
+  }
+  return lines.join('\n');
+}
+
+interface Target { readonly what: string; readonly measured: string; readonly pass: boolean }
+
+/** The issue's targets, judged on the medians above. */
+export function targetsTable(all: readonly Summary[], fullRows: number): string {
+  const get = (id: string) => all.find((s) => s.contender.id === id);
+  const b100 = get('bi-b100-lane');
+  const b100off = get('bi-b100-off');
+  const b1 = get('bi-b1-lane');
+  const b1off = get('bi-b1-off');
+  const plain = get('plain');
+  const naive = get('naive');
+  const cannon = get('autocannon');
+  const targets: Target[] = [];
+  const ratio = (what: string, a: number | undefined, b: number | undefined, min: number) => {
+    const r = (a ?? NaN) / (b ?? NaN);
+    targets.push({ what, measured: `${times(r)} (${int(a ?? NaN)} / ${int(b ?? NaN)})`, pass: r >= min });
+  };
+  ratio('batch 100, lane: rows/s ≥ 1.8 × plain script', b100?.rowsPerSec, plain?.rowsPerSec, 1.8);
+  const cpu = b100?.cpuPerMillion ?? NaN;
+  targets.push({ what: 'batch 100, lane: ≤ 7 client CPU-s per 1M rows', measured: `${fix(cpu)} s`, pass: cpu <= 7 });
+  ratio('batch 1, lane: requests/s ≥ 0.75 × autocannon', b1?.requestsPerSec, cannon?.requestsPerSec, 0.75);
+  ratio('batch 1, lane: rows/s ≥ 3 × naive client', b1?.rowsPerSec, naive?.rowsPerSec, 3);
+  ratio('batch 1: --sticky lane ≥ 0.9 × --sticky off (rows/s)', b1?.rowsPerSec, b1off?.rowsPerSec, 0.9);
+  const worst = Math.max(b100?.rssMB ?? NaN, b100off?.rssMB ?? NaN);
+  const at = fullRows === 1_000_000 ? 'at 1M rows' : `at ${int(fullRows)} rows (the target is stated for 1M)`;
+  targets.push({ what: `peak RSS ≤ 150 MB ${at}, batch 100 (worse of lane and off)`, measured: `${fix(worst, 0)} MB`, pass: worst <= 150 });
+  return ['| target | measured | |', '|---|--:|:-:|', ...targets.map((t) => `| ${t.what} | ${t.measured} | ${t.pass ? '✅' : '❌'} |`)].join('\n');
+}
