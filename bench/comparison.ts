@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { scratch } from './child-processes.js';
 import { autocannonCeiling, bulkImport, naive, plain, type Contender } from './contenders.js';
+import { waitForQuiet } from './host-cpu.js';
 import { measure, type Measurement } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { resultsTable, summarize, targetsTable } from './report.js';
@@ -39,26 +41,36 @@ export function comparisonContenders({ opts, db, table, sink, sampleRow }: Compa
 const NOISY = 0.1;
 
 /**
- * Every contender once per round, the starting one rotated each round: the machine is shared
- * and noisy, and interleaving spreads a slow minute over all contenders instead of one. A run
- * squeezed by foreign load (see host-cpu.ts) is re-measured, within a budget of half a round
- * per round, so a busy neighbour costs minutes, not an unbounded loop.
+ * Every contender once per round, in table order and then reversed (A…G, G…A, …): the machine
+ * is shared and noisy, and interleaving spreads a slow minute over all contenders instead of
+ * one, while the pairs that are compared (lane and off, batch 100 and plain) stay next to each
+ * other in time and every contender takes the first and the last slot equally often.
+ * Before each run the bench waits (a little, within a budget) for a busy neighbour to calm
+ * down, and a run squeezed by foreign load anyway (see host-cpu.ts) is measured once more,
+ * also within a budget: a busy box costs minutes, never an unbounded loop.
  */
 export async function runComparison(input: ComparisonInput): Promise<{ markdown: string; failed: boolean }> {
   const { opts, sink, log } = input;
   const contenders = comparisonContenders(input);
   const runs = new Map<string, Measurement[]>(contenders.map((c) => [c.id, []]));
-  let retriesLeft = Math.ceil((opts.runs * contenders.length) / 2);
+  let retriesLeft = Math.ceil((opts.runs * contenders.length) / 3);
+  let waitLeftMs = opts.quick ? 10_000 : 180_000;
   let remeasured = 0;
+  let waitedMs = 0;
+  const quietThenMeasure = async (c: Contender): Promise<Measurement> => {
+    const waited = await waitForQuiet(NOISY, Math.min(20_000, waitLeftMs), availableParallelism());
+    waitLeftMs -= waited;
+    waitedMs += waited;
+    return measure(c, sink, input.embedded);
+  };
   for (let round = 0; round < opts.runs; round++) {
-    const k = round % contenders.length;
-    for (const c of [...contenders.slice(k), ...contenders.slice(0, k)]) {
-      let m = await measure(c, sink, input.embedded);
+    for (const c of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+      let m = await quietThenMeasure(c);
       logRun(log, round, opts.runs, c.id, m);
-      while (m.foreignShare > NOISY && retriesLeft > 0) {
+      if (m.foreignShare > NOISY && retriesLeft > 0) {
         retriesLeft--;
         remeasured++;
-        m = await measure(c, sink, input.embedded);
+        m = await quietThenMeasure(c);
         logRun(log, round, opts.runs, c.id, m);
       }
       runs.get(c.id)?.push(m);
@@ -66,9 +78,8 @@ export async function runComparison(input: ComparisonInput): Promise<{ markdown:
   }
   const summaries = contenders.map((c) => summarize(c, runs.get(c.id) ?? []));
   const failed = summaries.some((s) => s.good < s.runs.length);
-  const note = remeasured > 0
-    ? `\n\n${remeasured} run(s) saw more than ${NOISY * 100} % of the machine busy with unrelated work and were measured again (noisy ones are not in the table).`
-    : '';
+  const note = `\n\nNoise: waited ${(waitedMs / 1000).toFixed(0)} s in all for the machine to be quiet (< ${NOISY * 100} % busy) before runs; ` +
+    `${remeasured} run(s) that saw more foreign load than that were measured once more (the first try is not in the table).`;
   const markdown = [resultsTable(summaries) + note, '', '**Targets** (issue 2), from the medians above:', '', targetsTable(summaries, opts.rows)].join('\n');
   return { markdown, failed };
 }

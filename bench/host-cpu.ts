@@ -45,3 +45,19 @@ function readQuietly(path: string): string {
     return ''; // the process exited between readdir and read
   }
 }
+
+/**
+ * Waits, at most `maxMs`, until less than `share` of the machine is busy over half a second.
+ * Called between runs, when the bench's own processes are idle, so whatever is busy is foreign.
+ * Returns how long it waited.
+ */
+export async function waitForQuiet(share: number, maxMs: number, cores: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const a = sampleHostCpu();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const b = sampleHostCpu();
+    const busy = (b.busy - a.busy) / (0.5 * cores);
+    if (busy < share || b.busy === 0 || Date.now() - started >= maxMs) return Date.now() - started;
+  }
+}
