@@ -2,6 +2,9 @@ import { CookieJar } from 'tough-cookie';
 
 export type StickyMode = 'lane' | 'shared' | 'off';
 
+/** A Set-Cookie that deletes: it must reach the jar even when its name=value did not change. */
+const DELETES = /;\s*max-age\s*=\s*(0|-)/i;
+
 /** How long a cached Cookie header is trusted before the jar is asked again (expiry, deletions). */
 const REFRESH_MS = 1000;
 
@@ -17,6 +20,8 @@ export class CookieState {
   readonly #jar = new CookieJar(undefined, { looseMode: true });
   #header = '';
   #signature = '';
+  /** The name=value pairs of the last response, as sent: the common case repeats them exactly. */
+  #lastPairs = '';
   #refreshedAt = 0;
 
   constructor(private readonly url: string) {}
@@ -31,6 +36,10 @@ export class CookieState {
   update(setCookie: string | string[] | undefined, now: number): void {
     if (setCookie === undefined) return;
     const list = typeof setCookie === 'string' ? [setCookie] : setCookie;
+    // Fast path, every ALB response: the same pairs as last time, only Expires moved on.
+    const pairs = list.length === 1 ? pairOf(list[0] as string) : list.map(pairOf).join('\n');
+    if (pairs === this.#lastPairs && now - this.#refreshedAt <= REFRESH_MS && !list.some((c) => DELETES.test(c))) return;
+    this.#lastPairs = pairs;
     const signature = signatureOf(list, this.#signature);
     if (signature === this.#signature && now - this.#refreshedAt <= REFRESH_MS) return;
     for (const c of list) this.#jar.setCookieSync(c, this.url, { ignoreError: true });
@@ -43,6 +52,7 @@ export class CookieState {
     this.#jar.removeAllCookiesSync();
     this.#header = '';
     this.#signature = '';
+    this.#lastPairs = '';
     this.#refreshedAt = 0;
   }
 
@@ -80,8 +90,13 @@ function signatureOf(list: readonly string[], previous: string): string {
   }
   // An attribute that deletes (Max-Age=0 or a past Expires) must reach the jar even when the pair
   // is unchanged: mark the signature so it differs from one without the mark.
-  if (list.some((c) => /;\s*max-age=(0|-)/i.test(c))) sig += '\n!';
+  if (list.some((c) => DELETES.test(c))) sig += '\n!';
   return sig;
+}
+
+function pairOf(setCookie: string): string {
+  const semi = setCookie.indexOf(';');
+  return semi < 0 ? setCookie : setCookie.slice(0, semi);
 }
 
 /** Gives each lane its cookie state according to --sticky. */

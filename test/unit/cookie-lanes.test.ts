@@ -49,3 +49,13 @@ describe('cookie lanes', () => {
     expect(cookieStatesFor('off', url)()).toBeNull();
   });
 });
+
+describe('cookie lanes, fast path', () => {
+  it('still applies a Max-Age=0 deletion whose name=value repeats the previous response', () => {
+    const c = new CookieState(url);
+    c.update(['S=1; Path=/'], 1000);
+    expect(c.header(1001)).toBe('S=1');
+    c.update(['S=1; Max-Age=0; Path=/'], 1002);
+    expect(c.header(1003)).toBe('');
+  });
+});
