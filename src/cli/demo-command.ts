@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runDemo } from '../demo/run-demo.js';
 import { wholeNumber } from './parse-values.js';
 import { trapStopSignals } from './signals.js';
 
@@ -24,6 +23,8 @@ export function registerDemo(program: Command): void {
       const rows = wholeNumber('--rows', flags.rows, 1, 10_000_000);
       const batchSize = wholeNumber('--batch-size', flags.batchSize, 1, 10_000);
       const concurrency = wholeNumber('--concurrency', flags.concurrency, 1, 256);
+      // The demo's servers and children load only when the demo runs, not with every command.
+      const { runDemo } = await import('../demo/run-demo.js');
       const stop = trapStopSignals();
       try {
         process.exitCode = await runDemo({
