@@ -43,7 +43,7 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
   });
 
   it('every command has --help with examples', async () => {
-    for (const cmd of ['run', 'replay', 'status']) {
+    for (const cmd of ['run', 'replay', 'status', 'demo', 'forward', 'queue-status']) {
       const r = await runCli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(/Example/);
