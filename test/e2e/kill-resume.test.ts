@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedListings } from '../../src/testkit/seed.js';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
-import { freshSchema, testDatabase } from '../helpers/database.js';
+import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -20,13 +19,9 @@ let schema: Awaited<ReturnType<typeof freshSchema>>;
 beforeAll(async () => {
   db = await testDatabase();
   schema = await freshSchema(db.url);
-  const client = new pg.Client(db.url);
-  await client.connect();
-  try {
+  await withClient(db.url, async (client) => {
     await seedListings(client, { table: schema.qualified('listings'), rows: ROWS });
-  } finally {
-    await client.end();
-  }
+  });
 }, 180_000);
 
 afterAll(async () => {

@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedListings } from '../../src/testkit/seed.js';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
-import { freshSchema, testDatabase } from '../helpers/database.js';
+import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { importWith, range } from '../helpers/import.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -13,13 +12,9 @@ beforeAll(async () => {
   db = await testDatabase();
   schema = await freshSchema(db.url);
   table = schema.qualified('listings');
-  const client = new pg.Client(db.url);
-  await client.connect();
-  try {
+  await withClient(db.url, async (client) => {
     await seedListings(client, { table, rows: 5000 });
-  } finally {
-    await client.end();
-  }
+  });
 });
 
 afterAll(async () => {
@@ -66,15 +61,11 @@ describe('direct import from PostgreSQL', () => {
   });
 
   it('reads a table whose columns are named like the SQL aliases it uses (t, j, n, k0)', async () => {
-    const client = new pg.Client(db.url);
     const t = schema.qualified('Weird Name');
-    await client.connect();
-    try {
+    await withClient(db.url, async (client) => {
       await client.query(`CREATE TABLE ${t} (id int PRIMARY KEY, t text, j text, n int, k0 text, s text)`);
       await client.query(`INSERT INTO ${t} SELECT g, 't' || g, 'j', g, 'k', 's' FROM generate_series(1, 250) g`);
-    } finally {
-      await client.end();
-    }
+    });
     await using sink = await startHttpSink();
     const result = await importWith({ from: db.url, table: t, to: sink.url, batchSize: '20', pageRows: '60' });
     expect(result.thisRun.delivered).toBe(250);
@@ -82,15 +73,11 @@ describe('direct import from PostgreSQL', () => {
   });
 
   it('refuses a key with NULLs instead of skipping those rows silently', async () => {
-    const client = new pg.Client(db.url);
     const t = schema.qualified('nullable');
-    await client.connect();
-    try {
+    await withClient(db.url, async (client) => {
       await client.query(`CREATE TABLE ${t} (code int, v text)`);
       await client.query(`INSERT INTO ${t} SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 'x' FROM generate_series(1, 100) g`);
-    } finally {
-      await client.end();
-    }
+    });
     await using sink = await startHttpSink();
     await expect(importWith({ from: db.url, table: t, key: 'code', to: sink.url })).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('NULL key') });
     const ok = await importWith({ from: db.url, table: t, key: 'code', where: 'code IS NOT NULL', to: sink.url, batchSize: '7' });

@@ -1,9 +1,8 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../../src/source/postgres-connect.js';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
 import { seedTypes } from '../../src/testkit/seed.js';
-import { freshSchema, testDatabase } from '../helpers/database.js';
+import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { importWith } from '../helpers/import.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
@@ -16,13 +15,9 @@ beforeAll(async () => {
   db = await testDatabase();
   schema = await freshSchema(db.url);
   table = schema.qualified('types');
-  const seeder = new pg.Client(db.url);
-  await seeder.connect();
-  try {
+  await withClient(db.url, async (seeder) => {
     await seedTypes(seeder, table);
-  } finally {
-    await seeder.end();
-  }
+  });
   const client = await connectPostgres(db.url);
   try {
     const res = await client.query<string[]>({ text: `SELECT t.n::text, row_to_json(t)::text FROM ${table} t ORDER BY n`, rowMode: 'array' });
