@@ -23,6 +23,11 @@ export interface Batch {
    * unless a transform asks for objects, so numerics and bigints arrive as stored.
    */
   readonly json: string;
+  /**
+   * The JSON array to send: `json`, or the same as UTF-8 bytes when the source read it as
+   * bytes (then no JS string of it is ever made unless something asks for `json` or `rows`).
+   */
+  readonly payload: string | Uint8Array;
   /** Each row's JSON text; materialised on demand (failures, transforms, batch size 1). */
   readonly rows: readonly string[];
   /** The key of the first and last row; the watermark moves to `lastKey` once acknowledged. */

@@ -76,7 +76,7 @@ export class StickyHttpClient {
   }
 
   /** Sends one body, retrying as the policy says, on one lane from start to end. */
-  async send(body: string, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
+  async send(body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
     const lane = this.#free.pop() ?? this.#newLane();
     try {
       return await this.#sendOn(lane, body, idempotencyKey, signal);
@@ -111,7 +111,7 @@ export class StickyHttpClient {
     return lane;
   }
 
-  async #sendOn(lane: Lane, body: string, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
+  async #sendOn(lane: Lane, body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
     const { retry, method, targetHeader } = this.config;
     let last: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
     for (let attempt = 1; attempt <= retry.retries + 1; attempt++) {

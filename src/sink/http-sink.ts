@@ -44,7 +44,7 @@ export class HttpSink implements Sink {
     const { seq, firstKey, lastKey, count } = batch;
     // A batch the transform emptied still has to be acknowledged, but not sent.
     if (count === 0) return { seq, firstKey, lastKey, rows: 0, delivered: 0, failed: [] };
-    const body = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.json;
+    const body = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
     this.#inFlight++;
     let result;
     try {

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Batch, KeyTuple } from '../types.js';
 
 /**
- * A batch holds either its rows or their JSON array text (or both) and makes the other only
- * when asked: the PostgreSQL source gets whole arrays from the server and the HTTP sink sends
- * them as they are, so the hot path never splits or joins rows.
+ * A batch holds its rows, or their JSON array as text or as UTF-8 bytes, and makes the other
+ * forms only when asked: the PostgreSQL source gets whole arrays from the server as bytes and
+ * the HTTP sink sends them as they are, so the hot path never decodes, splits or joins rows.
  */
 export class LazyBatch implements Batch {
   #rows: readonly string[] | undefined;
   #json: string | undefined;
+  #bytes: Buffer | undefined;
 
   constructor(
     readonly seq: number,
@@ -16,10 +17,11 @@ export class LazyBatch implements Batch {
     readonly firstKey: KeyTuple,
     readonly lastKey: KeyTuple,
     readonly idempotencyKey: string,
-    content: { rows: readonly string[] } | { json: string },
+    content: { rows: readonly string[] } | { json: string } | { bytes: Buffer },
   ) {
     if ('rows' in content) this.#rows = content.rows;
-    else this.#json = content.json;
+    else if ('json' in content) this.#json = content.json;
+    else this.#bytes = content.bytes;
   }
 
   get rows(): readonly string[] {
@@ -27,7 +29,12 @@ export class LazyBatch implements Batch {
   }
 
   get json(): string {
-    return (this.#json ??= `[${(this.#rows as readonly string[]).join(',')}]`);
+    if (this.#json === undefined) this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${(this.#rows as readonly string[]).join(',')}]`;
+    return this.#json;
+  }
+
+  get payload(): string | Buffer {
+    return this.#bytes ?? this.json;
   }
 }
 

@@ -24,7 +24,8 @@ export async function connectPostgres(url: string): Promise<pg.Client> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'`);
+    // standard_conforming_strings: key values are inlined as literals into COPY (see copy-out.ts).
+    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET standard_conforming_strings = on`);
   } catch (err) {
     await client.end().catch(() => undefined);
     const wrapped = wrapPgError(err, { url });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Batch, KeyTuple, Source } from '../types.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
+import { copyOut, quoteLiteral } from './copy-out.js';
 import { BulkImportError } from '../errors.js';
 import { quoteIdent, qualifiedTable } from './sql.js';
 import { connectPostgres, wrapPgError } from './postgres-connect.js';
@@ -135,34 +136,51 @@ export class PostgresKeysetSource implements Source {
   }
 
   async #page(client: pg.Client, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<LazyBatch[]> {
-    const { key, where, batchSize, jobId } = this.config;
-    const limit = Math.min(this.#pageRows, remaining);
-    const conds: string[] = [];
-    if (after) conds.push(`(${this.#keyList('s')}) > (${key.map((_, i) => `$${i + 1}`).join(', ')})`);
-    if (where) conds.push(`(${where})`);
-    const inner =
-      `SELECT s.* FROM ${this.#from()} s${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}` +
-      ` ORDER BY ${this.#keyList('s')} LIMIT ${limit}`;
+    const { key, jobId } = this.config;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
-    const sql = batchSize === 1 ? `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${inner}) t` : this.#batchedSql(inner, keyCols);
-    let result: pg.QueryArrayResult<string[]>;
-    try {
-      result = await client.query<string[]>({ text: sql, values: after ? [...after] : [], rowMode: 'array' });
-    } catch (err) {
-      throw wrapPgError(err, this.config, 'mid-run');
-    }
-    if (batchSize === 1) {
+    if (this.config.batchSize === 1) {
+      const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining, 'param')}) t`;
+      const result = await this.#query(() => client.query<string[]>({ text: sql, values: after ? [...after] : [], rowMode: 'array' }));
       // One row, one batch: its key is both ends of the range.
       return result.rows.map((r, i) => {
         const k = r.slice(1) as string[];
         return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
       });
     }
-    return result.rows.map((r, i) => {
-      const firstKey = key.map((_, k) => r[2 + 2 * k] as string);
-      const lastKey = key.map((_, k) => r[3 + 2 * k] as string);
-      return new LazyBatch(seq0 + i, Number(r[1]), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { json: r[0] as string });
+    const rows = await this.#query(() => copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)));
+    return rows.map((r, i) => {
+      const text = (f: Buffer | null | undefined) => (f ? f.toString('utf8') : '');
+      const firstKey = key.map((_, k) => text(r[2 + 2 * k]));
+      const lastKey = key.map((_, k) => text(r[3 + 2 * k]));
+      return new LazyBatch(seq0 + i, Number(text(r[1])), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { bytes: r[0] as Buffer });
     });
+  }
+
+  /**
+   * One page of the table in key order, after the watermark. The watermark goes in as bind
+   * parameters, or (for COPY, which takes none) as quoted literals; either way it stays text
+   * and the server casts it to the key's type.
+   */
+  #inner(after: KeyTuple | undefined, remaining: number, values: 'param' | 'literal'): string {
+    const { key, where } = this.config;
+    const conds: string[] = [];
+    if (after) {
+      const given = after.map((v, i) => (values === 'param' ? `$${i + 1}` : quoteLiteral(v)));
+      conds.push(`(${this.#keyList('s')}) > (${given.join(', ')})`);
+    }
+    if (where) conds.push(`(${where})`);
+    return (
+      `SELECT s.* FROM ${this.#from()} s${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}` +
+      ` ORDER BY ${this.#keyList('s')} LIMIT ${Math.min(this.#pageRows, remaining)}`
+    );
+  }
+
+  async #query<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw wrapPgError(err, this.config, 'mid-run');
+    }
   }
 
   /** Rows numbered in key order and glued into one JSON array per batch, with each batch's first and last key. */
@@ -170,7 +188,7 @@ export class PostgresKeysetSource implements Source {
     const { key, batchSize } = this.config;
     const firstLast = key.map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`).join(', ');
     return (
-      `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']', count(*), ${firstLast} FROM (` +
+      `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']', count(*)::text, ${firstLast} FROM (` +
       `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
       ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`
     );

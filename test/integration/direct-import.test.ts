@@ -72,6 +72,19 @@ describe('direct import from PostgreSQL', () => {
     expect(JSON.parse(sink.requests[0]!.body)[0]).toEqual({ id: 1, t: 't1', j: 'j', n: 1, k0: 'k', s: 's' });
   });
 
+  it('pages by text keys holding quotes, backslashes and unicode (inlined as literals for COPY)', async () => {
+    const t = schema.qualified('texty');
+    const keys = ["a'b", 'a\\b', "it''s", '\\x00', 'é', '東京', 'z"q', "'; DROP TABLE x; --", 'a$$b', 'plain'];
+    await withClient(db.url, async (client) => {
+      await client.query(`CREATE TABLE ${t} (k text PRIMARY KEY, n int)`);
+      for (const [i, k] of keys.entries()) await client.query(`INSERT INTO ${t} VALUES ($1, $2)`, [k, i]);
+    });
+    await using sink = await startHttpSink({ idField: 'k' });
+    const result = await importWith({ from: db.url, table: t, key: 'k', to: sink.url, batchSize: '2', pageRows: '2' });
+    expect(result.thisRun.delivered).toBe(keys.length);
+    expect(new Set(sink.acceptedIds())).toEqual(new Set(keys));
+  });
+
   it('refuses a key with NULLs instead of skipping those rows silently', async () => {
     const t = schema.qualified('nullable');
     await withClient(db.url, async (client) => {
