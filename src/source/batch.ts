@@ -25,7 +25,7 @@ export class LazyBatch implements Batch {
   }
 
   get rows(): readonly string[] {
-    return (this.#rows ??= splitJsonArray(this.#json as string));
+    return (this.#rows ??= splitJsonArray(this.json));
   }
 
   get json(): string {

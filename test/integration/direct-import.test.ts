@@ -3,6 +3,10 @@ import { seedListings } from '../../src/testkit/seed.js';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { importWith, range } from '../helpers/import.js';
+import { tempDir } from '../helpers/tmp.js';
+import { readFile } from 'node:fs/promises';
+import { parseRunConfig } from '../../src/cli/config.js';
+import { runImport } from '../../src/run-import.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 let schema: Awaited<ReturnType<typeof freshSchema>>;
@@ -83,6 +87,20 @@ describe('direct import from PostgreSQL', () => {
     const result = await importWith({ from: db.url, table: t, key: 'k', to: sink.url, batchSize: '2', pageRows: '2' });
     expect(result.thisRun.delivered).toBe(keys.length);
     expect(new Set(sink.acceptedIds())).toEqual(new Set(keys));
+  });
+
+  it('writes the rows of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
+    await using dir = await tempDir();
+    const transform = await dir.file('t.mjs', 'export default (row) => ({ id: row.id, upper: row.title.toUpperCase() });');
+    await using picky = await startHttpSink({ rejectIds: ['42'] });
+    const failed = `${dir.path}/failed.ndjson`;
+    const config = parseRunConfig({ from: db.url, table, to: picky.url, batchSize: '10', limit: '100', transform, failed, checkpoint: false, progress: false }, {});
+    const never = new AbortController().signal;
+    const result = await runImport(config, { signal: never, hardSignal: never });
+    expect(result.thisRun).toMatchObject({ delivered: 90, failed: 10 });
+    const lines = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.row.id).sort((a, b) => a - b)).toEqual(range(41, 50).map(Number));
+    expect(lines[0].row.upper).toMatch(/^[^a-z]+$/);
   });
 
   it('refuses a key with NULLs instead of skipping those rows silently', async () => {

@@ -9,6 +9,14 @@ describe('splitJsonArray', () => {
     expect(splitJsonArray('[ {"a":1} , {"b":2} ]')).toEqual(['{"a":1}', '{"b":2}']);
   });
 
+  it('gives rows and text of a batch read as bytes', () => {
+    const bytes = Buffer.from('[{"id":1,"t":"é"},{"id":2}]');
+    const b = new LazyBatch(0, 2, ['1'], ['2'], 'k', { bytes });
+    expect(b.payload).toBe(bytes);
+    expect(b.rows).toEqual(['{"id":1,"t":"é"}', '{"id":2}']);
+    expect(b.json).toBe('[{"id":1,"t":"é"},{"id":2}]');
+  });
+
   it('round-trips through a LazyBatch either way', () => {
     const rows = ['{"id":1}', '{"id":2,"t":"x,y"}'];
     const fromRows = new LazyBatch(0, 2, ['1'], ['2'], 'k', { rows });

@@ -1,3 +1,4 @@
+import { LazyBatch } from '../../src/source/batch.js';
 import { describe, expect, test } from 'vitest';
 import { attributesBytes, parseEnvelope } from '../../src/queue/envelope.js';
 import { cutRows } from '../../src/queue/cut-rows.js';
@@ -43,7 +44,7 @@ describe('MessagePacker', () => {
   test('a row larger than the target goes alone; one larger than SQS allows is reported', async () => {
     async function* batches(): AsyncGenerator<Batch> {
       const rows = [makeRow(1, 100), makeRow(2, 5000), makeRow(3, SQS_MAX_BYTES + 10), makeRow(4, 100)];
-      yield { seq: 0, count: 4, json: `[${rows.join(',')}]`, rows, firstKey: ['1'], lastKey: ['4'], idempotencyKey: 'k' };
+      yield new LazyBatch(0, 4, ['1'], ['4'], 'k', { rows });
     }
     const packer = new MessagePacker({ job: 'j', messageBytes: 2048 });
     let oversize: number[] = [];
@@ -86,7 +87,7 @@ describe('cutRows', () => {
   test('a multi-byte batch is packed within the byte limit', async () => {
     async function* batches(): AsyncGenerator<Batch> {
       const rows = Array.from({ length: 200 }, (_, i) => `{"id":${i + 1},"city":"${'Gdańsk–Kraków ✓'.repeat(8)}"}`);
-      yield { seq: 0, count: rows.length, json: `[${rows.join(',')}]`, rows, firstKey: ['1'], lastKey: ['200'], idempotencyKey: 'k' };
+      yield new LazyBatch(0, rows.length, ['1'], ['200'], 'k', { rows });
     }
     const messages = await pack(batches(), { messageBytes: 4096 });
     expect(messages.flatMap(ids)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
