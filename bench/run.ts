@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureListings, openBenchDatabase, redact, warmListings, type BenchDatabase } from './bench-database.js';
 import { killAll, removeScratch, track } from './child-processes.js';
+import { builtStamp, describeCode } from './code-version.js';
 import { runComparison } from './comparison.js';
 import { bulkImport, shebangNodeFlags } from './contenders.js';
 import { profileContender } from './cpu-profile.js';
@@ -42,6 +43,7 @@ try {
   if (opts.rssScale) await ensureListings(db.url, `${TABLE}_x5`, opts.rows * 5, log);
   const { sampleRow, avgRowBytes } = await warmListings(db.url, TABLE);
   sink = await startSinkProcess(opts.front, track);
+  const built = builtStamp();
   const header = await describeSetup(opts, db, avgRowBytes);
   log(`sink at ${sink.url}; running ${opts.profile ? 'the CPU profiles' : opts.rssScale ? 'the RSS scale check' : 'the contenders'}…`);
   let body: string;
@@ -61,14 +63,18 @@ try {
     kind = 'results';
     ({ markdown: body, failed } = await runComparison({ opts, db: db.url, embedded: db.embedded, table: TABLE, sink, sampleRow, log }));
   }
-  const report = `${header}\n\n${body}\n`;
+  const rebuilt = builtStamp() !== built
+    ? '\n\n⚠ dist/src was rebuilt while the bench ran: these figures mix two builds of bulk-import; run it again.'
+    : '';
+  if (rebuilt) failed = true;
+  const report = `${header}\n\n${body}${rebuilt}\n`;
   process.stdout.write(`\n${report}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = `${RESULTS_DIR}${kind}-${new Date().toISOString().slice(0, 16).replace(':', '-')}${opts.quick ? '-quick' : ''}.md`;
   writeFileSync(file, report);
   log(`written to .bench/${file.slice(RESULTS_DIR.length)}`);
   if (failed) {
-    log('some runs failed their counts check (❌ above): their figures are left out of the medians');
+    log('some runs failed their counts check (❌ above: left out of the medians), or the build changed mid-run');
     process.exitCode = 1;
   }
 } catch (err) {
@@ -89,6 +95,7 @@ async function describeSetup(o: BenchOptions, d: BenchDatabase, avgRowBytes: num
   return [
     `## bulk-import bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${o.quick ? ' (--quick)' : ''}`,
     '',
+    `- bulk-import: ${describeCode()}, built ${new Date(builtStamp()).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     `- machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, Node ${process.version}; client, sink and PostgreSQL share these cores`,
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite: single-threaded, slower)' : ''} at ${redact(d.url)}; table ${TABLE}: ${n(o.rows)} rows, ~${avgRowBytes} bytes of JSON each`,
     `- sink: own process, record 'count'${o.front === 'alb' ? ', behind the sticky-balancer simulator (AWSALB + AWSALBCORS set on every answer, as an ALB does)' : ', bare (no cookies)'}`,

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import type { Batch, KeyTuple, Source } from '../types.js';
+import { BulkImportError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
 import { copyOut, quoteLiteral } from './copy-out.js';
-import { BulkImportError } from '../errors.js';
-import { quoteIdent, qualifiedTable } from './sql.js';
 import { connectPostgres, wrapPgError } from './postgres-connect.js';
-import { redactUrl } from '../redact.js';
+import { quoteIdent, qualifiedTable } from './sql.js';
 
 export interface PostgresSourceConfig {
   readonly url: string;
@@ -26,9 +26,10 @@ export interface PostgresSourceConfig {
  * and never a long transaction, because the monolith is in production.
  *
  * The server renders each row with `row_to_json` and glues each batch's rows into one JSON array
- * (`string_agg`), so the client neither parses nor re-stringifies rows: a page of 2,000 rows
- * arrives as 20 strings. Key values come back as PostgreSQL's own text and go back as untyped
- * parameters, which the server casts to the column type: no JS Number or Date ever holds one.
+ * (`string_agg`), read by binary COPY: a page of 2,000 rows arrives as 20 byte buffers that are
+ * sent as they are, never parsed, re-stringified or even decoded. Key values come back as
+ * PostgreSQL's own text and go back as text (parameters or quoted literals) that the server
+ * casts to the column type: no JS Number or Date ever holds one.
  */
 export class PostgresKeysetSource implements Source {
   readonly describe: string;
