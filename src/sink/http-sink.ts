@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { StickyHttpClient, type HttpClientConfig } from '../http/sticky-client.js';
+import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { Batch, FailedRow, Receipt, Sink, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
@@ -18,6 +19,8 @@ export class HttpSink implements Sink {
   /** The in-flight limit; its `concurrency` may be changed while running. */
   readonly limit: LimitFunction;
   #inFlight = 0;
+  /** Whether the API has answered anything at all (any status) in this run. */
+  #answered = false;
 
   constructor(private readonly config: HttpSinkConfig) {
     this.describe = `${config.method} ${redactUrl(config.url)}`;
@@ -51,6 +54,12 @@ export class HttpSink implements Sink {
       result = await this.client.send(body, batch.idempotencyKey, hardSignal);
     } finally {
       this.#inFlight--;
+    }
+    if (result.status !== null) this.#answered = true;
+    else if (!this.#answered) {
+      // Never a single answer, even after retries: a wrong host or port, not bad rows. Failing
+      // every row of the table into the failed file would help nobody at 2 a.m.
+      throw new BulkImportError('TARGET_UNREACHABLE', `cannot reach ${redactUrl(this.config.url)}: ${result.error} (after ${result.attempts} attempts)`);
     }
     const failed: FailedRow[] = result.ok
       ? []

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,16 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
     expect(line).toMatch(/cannot connect to postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/db/);
     expect(r.stderr + r.stdout).not.toContain('hunter2secret');
     expect(r.stderr + r.stdout).not.toContain('tok-abcdef');
+  });
+
+  it('an API that never answers is exit 2, one line, and fails no rows', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bi-'));
+    await writeFile(join(dir, 'rows.ndjson'), '{"id":1}\n{"id":2}\n');
+    const failed = join(dir, 'f.ndjson');
+    const r = await runCli(['run', '--from', join(dir, 'rows.ndjson'), '--to', 'http://127.0.0.1:1/x', '--retries', '1', '--failed', failed, '--no-checkpoint', '--no-progress']);
+    expect(r.code).toBe(2);
+    expect(expectOneLine(r.stderr)).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1\/x: .*ECONNREFUSED.*\(after 2 attempts\)/);
+    await expect(readFile(failed, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('a corrupt checkpoint with --resume is exit 2, one line', async () => {
