@@ -8,8 +8,8 @@ import { BulkImportError, type ErrorCode } from '../errors.js';
  * | 0    | every row delivered (or skipped by the transform)              |
  * | 1    | finished, but some rows failed for good (see the failed file); |
  * |      | also --max-failures tripped, or the source broke mid-run       |
- * | 2    | usage or configuration: bad flag, unreachable database, no     |
- * |      | such table/column, checkpoint of another job or corrupt, a     |
+ * | 2    | usage or configuration: bad flag, unreachable database or API, |
+ * |      | no such table/column, checkpoint of another job or corrupt, a  |
  * |      | broken NDJSON line (checkpoint written up to the rows before)  |
  * | 130  | stopped by SIGINT (Ctrl-C), checkpoint written                  |
  * | 143  | stopped by SIGTERM, checkpoint written                          |
