@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { errorCode, errorMessage } from '../errors.js';
 import { CookieState, cookieStatesFor, type StickyMode } from './cookie-lanes.js';
+import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
 import { backoffDelay, classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
@@ -126,21 +127,20 @@ export class StickyHttpClient {
       this.stats.requests++;
       let retryAfterMs: number | undefined;
       try {
-        const res = await lane.client.request({ path: this.#path, method: method as 'POST', headers, body, signal });
+        const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal);
         lane.cookies?.update(res.headers['set-cookie'], Date.now());
         const target = targetHeader ? res.headers[targetHeader] : undefined;
         if (typeof target === 'string') this.#noteTarget(lane, target);
-        const verdict = classifyStatus(res.statusCode);
+        const verdict = classifyStatus(res.status);
         if (verdict === 'ok') {
-          await res.body.dump();
           lane.failuresInARow = 0;
-          return { ok: true, status: res.statusCode, error: '', attempts: attempt };
+          return { ok: true, status: res.status, error: '', attempts: attempt };
         }
-        const text = (await res.body.text().catch(() => '')).slice(0, 300).replace(/\s+/g, ' ').trim();
-        last = { ok: false, status: res.statusCode, error: text || `HTTP ${res.statusCode}`, attempts: attempt };
+        const text = res.text.slice(0, 300).replace(/\s+/g, ' ').trim();
+        last = { ok: false, status: res.status, error: text || `HTTP ${res.status}`, attempts: attempt };
         if (verdict === 'permanent') return last;
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
-        if (res.statusCode >= 500) this.#laneFailed(lane);
+        if (res.status >= 500) this.#laneFailed(lane);
       } catch (err) {
         if (signal?.aborted) throw err;
         last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
