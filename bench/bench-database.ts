@@ -95,3 +95,14 @@ export async function warmListings(url: string, table: string): Promise<{ sample
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
+
+/** The server's version, for the report's set-up lines. */
+export async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v ?? 'unknown';
+  } finally {
+    await client.end();
+  }
+}

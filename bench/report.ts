@@ -2,18 +2,12 @@ import type { Contender } from './contenders.js';
 import type { Measurement } from './measure.js';
 
 /** Medians over a contender's runs that passed the counts check. */
-export interface Summary {
+/** A contender's medians over its good runs. */
+export interface Summary
+  extends Pick<Measurement, 'rows' | 'rowsPerSec' | 'requestsPerSec' | 'cpuPerMillion' | 'rssMB' | 'sinkCpuPerMillion' | 'dbCpuPerMillion' | 'foreignShare'> {
   readonly contender: Contender;
   readonly runs: Measurement[];
   readonly good: number;
-  readonly rows: number;
-  readonly rowsPerSec: number;
-  readonly requestsPerSec: number;
-  readonly cpuPerMillion: number;
-  readonly rssMB: number;
-  readonly sinkCpuPerMillion: number;
-  readonly dbCpuPerMillion: number;
-  readonly foreignShare: number;
 }
 
 export function median(xs: readonly number[]): number {

@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { ensureListings, openBenchDatabase, redact, warmListings, type BenchDatabase } from './bench-database.js';
+import { ensureListings, openBenchDatabase, redact, serverVersion, warmListings, type BenchDatabase } from './bench-database.js';
 import { killAll, removeScratch, track } from './child-processes.js';
 import { builtStamp, describeCode } from './code-version.js';
 import { runComparison } from './comparison.js';
@@ -86,10 +85,7 @@ try {
 }
 
 async function describeSetup(o: BenchOptions, d: BenchDatabase, avgRowBytes: number): Promise<string> {
-  const client = new pg.Client({ connectionString: d.url });
-  await client.connect();
-  const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
-  await client.end();
+  const version = await serverVersion(d.url);
   const cpu = cpus();
   const n = (x: number) => x.toLocaleString('en');
   return [

@@ -3,7 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureListings, openBenchDatabase, redact, warmListings, type BenchDatabase } from '../bench-database.js';
+import { ensureListings, openBenchDatabase, redact, serverVersion, warmListings, type BenchDatabase } from '../bench-database.js';
 import { killAll, removeScratch, runMeasured, scratch, track } from '../child-processes.js';
 import { BIN, shebangNodeFlags } from '../contenders.js';
 import { sampleHostCpu } from '../host-cpu.js';
@@ -210,10 +210,7 @@ function report(all: QueueSummary[]): { markdown: string; failed: boolean } {
 }
 
 async function describeSetup(d: BenchDatabase, tableRows: number, avgRowBytes: number, endpoint: string): Promise<string> {
-  const client = new pg.Client({ connectionString: d.url });
-  await client.connect();
-  const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
-  await client.end();
+  const version = await serverVersion(d.url);
   const cpu = cpus();
   const n = (x: number) => x.toLocaleString('en');
   const rowFloor = (avgRowBytes + 1) * 1e6 / CHUNK; // row JSON and its comma, no envelope at all
