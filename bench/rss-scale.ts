@@ -36,7 +36,7 @@ export async function runRssScale({ opts, db, embedded, tables, sink, log }: Rss
   const lines = [
     '| bulk-import batch 100, --sticky lane, concurrency 16 | rows/s (median) | client CPU s / 1M rows | peak RSS MB (median) | peak RSS MB of each run | counts check |',
     '|---|--:|--:|--:|---|:-:|',
-    ...contenders.map((c, i) => `| ${tables[i]}: ${sizes[i].toLocaleString('en')} rows | ${Math.round(median(ok[i].map((m) => m.rowsPerSec))).toLocaleString('en')} | ` +
+    ...contenders.map((_, i) => `| ${tables[i]}: ${sizes[i].toLocaleString('en')} rows | ${Math.round(median(ok[i].map((m) => m.rowsPerSec))).toLocaleString('en')} | ` +
       `${median(ok[i].map((m) => m.cpuPerMillion)).toFixed(1)} | ${rss[i].toFixed(0)} | ${runs[i].map((m) => m.rssMB.toFixed(0)).join(', ')} | ` +
       `${ok[i].length === runs[i].length ? '✅' : '❌'} ${ok[i].length}/${runs[i].length} |`),
   ];

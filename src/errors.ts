@@ -13,9 +13,7 @@ export type ErrorCode =
   | 'SOURCE_FAILED' // the source broke mid-run (a query error, a lost connection)
   | 'TARGET_UNREACHABLE' // the API or queue cannot be reached at all
   | 'CHECKPOINT_MISMATCH'
-  | 'CHECKPOINT_UNREADABLE'
-  | 'TOO_MANY_FAILURES'
-  | 'INTERRUPTED';
+  | 'CHECKPOINT_UNREADABLE';
 
 export class BulkImportError extends Error {
   override readonly name = 'BulkImportError';

@@ -63,13 +63,17 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   let stoppedBy: StopReason = 'completed';
   void o.source.estimateTotal().then((n) => (total = n), () => undefined);
 
+  /** The job's counts: earlier runs' (from the checkpoint) plus this one's. */
+  const totals = (): RowCounts => ({
+    read: before.read + run.read,
+    delivered: before.delivered + run.delivered,
+    failed: before.failed + run.failed,
+    skipped: before.skipped + run.skipped,
+  });
   const progress = (): Progress => {
     const s = o.sink.stats;
     return {
-      read: before.read + run.read,
-      delivered: before.delivered + run.delivered,
-      failed: before.failed + run.failed,
-      skipped: before.skipped + run.skipped,
+      ...totals(),
       total,
       elapsedMs: Date.now() - started,
       inFlight: s.inFlight,
@@ -83,7 +87,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     jobId: o.job.id,
     job: o.job.fingerprint,
     watermark: watermark.key ?? null,
-    rows: { read: before.read + run.read, delivered: before.delivered + run.delivered, failed: before.failed + run.failed, skipped: before.skipped + run.skipped },
+    rows: totals(),
     complete,
     runs: (o.resume?.runs ?? 0) + 1,
     startedAt: o.resume?.startedAt ?? new Date(started).toISOString(),
@@ -92,8 +96,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
   });
 
+  const unfinished = () => checkpointState(false);
   // Written before the first read, so even a run killed in its first second can be resumed.
-  o.checkpoint?.update(() => checkpointState(false));
+  o.checkpoint?.update(unfinished);
   await o.checkpoint?.flush();
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
@@ -104,14 +109,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   try {
     for await (const receipt of o.sink.deliver(toSend, { signal: soft, hardSignal: o.hardSignal })) {
       const extra = settle(receipt.seq);
-      const failed: FailedRow[] = extra.failed.length ? [...extra.failed, ...receipt.failed] : [...receipt.failed];
+      const failed: readonly FailedRow[] = extra.failed.length ? [...extra.failed, ...receipt.failed] : receipt.failed;
       run.read += receipt.rows + extra.skipped + extra.failed.length;
       run.delivered += receipt.delivered;
       run.skipped += extra.skipped;
       run.failed += failed.length;
       if (failed.length > 0) await o.failed?.write(failed);
       watermark.ack(receipt);
-      o.checkpoint?.update(() => checkpointState(false));
+      o.checkpoint?.update(unfinished);
       if (!stop.signal.aborted && tooManyFailures(o.maxFailures, before.failed + run.failed, before.read + run.read)) {
         stoppedBy = 'too-many-failures';
         stop.abort();

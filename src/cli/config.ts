@@ -1,6 +1,6 @@
 import type { StickyMode } from '../http/cookie-lanes.js';
 import type { HttpClientConfig } from '../http/sticky-client.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../http/retry-policy.js';
+import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
 import { usage } from '../errors.js';
 import type { MaxFailures } from '../pipeline.js';
 import { parseKeyColumns, parseQualifiedName } from '../source/sql.js';

@@ -27,8 +27,6 @@ const BY_CODE: Record<ErrorCode, number> = {
   CHECKPOINT_UNREADABLE: EXIT.usage,
   BAD_INPUT: EXIT.usage,
   SOURCE_FAILED: EXIT.rowsFailed,
-  TOO_MANY_FAILURES: EXIT.rowsFailed,
-  INTERRUPTED: EXIT.sigint,
 };
 
 export function exitCodeFor(err: unknown): number {

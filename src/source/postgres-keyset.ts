@@ -163,7 +163,7 @@ export class PostgresKeysetSource implements Source {
    * and the server casts it to the key's type.
    */
   #inner(after: KeyTuple | undefined, remaining: number, values: 'param' | 'literal'): string {
-    const { key, where } = this.config;
+    const { where } = this.config;
     const conds: string[] = [];
     if (after) {
       const given = after.map((v, i) => (values === 'param' ? `$${i + 1}` : quoteLiteral(v)));
