@@ -1,8 +1,8 @@
 import type { Checkpoint, CheckpointWriter, JobFingerprint, RowCounts } from './checkpoint/checkpoint-file.js';
 import type { FailedFileWriter } from './checkpoint/failed-file.js';
-import { Watermark } from './checkpoint/watermark.js';
+import { Watermark, type AheadBatch } from './checkpoint/watermark.js';
 import { applyTransform, type TransformFn } from './transform.js';
-import type { FailedRow, KeyTuple, Sink, Source } from './types.js';
+import type { Batch, FailedRow, KeyTuple, Sink, Source } from './types.js';
 
 export interface Progress extends RowCounts {
   total: number | null;
@@ -43,6 +43,17 @@ export interface PipelineOptions {
   readonly hardSignal: AbortSignal;
   readonly onProgress?: (p: Progress) => void;
   readonly progressIntervalMs?: number;
+  /**
+   * How many batches may be acknowledged above the oldest one still out before no new batch is
+   * pulled. Those batches are recorded in the checkpoint (so a kill does not re-send them); the
+   * limit keeps that record, and what a stalled batch holds back, small.
+   */
+  readonly maxAhead?: number;
+}
+
+/** The default of maxAhead for a sink of this concurrency. */
+export function defaultMaxAhead(concurrency: number): number {
+  return Math.max(64, 8 * concurrency);
 }
 
 /** A ratio of failures is judged only after this many rows, so one early bad batch does not abort a big run. */
@@ -57,13 +68,17 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const before: RowCounts = o.resume ? { ...o.resume.rows } : { read: 0, delivered: 0, failed: 0, skipped: 0 };
   const run: RowCounts = { read: 0, delivered: 0, failed: 0, skipped: 0 };
   const watermark = new Watermark(o.resume?.watermark ?? undefined);
+  // Batches an earlier run acknowledged above its watermark: read again, not sent again.
+  const carried = new Map((o.resume?.ahead ?? []).map((b) => [rangeId(b), b]));
+  const carriedRows = (o.resume?.ahead ?? []).reduce((n, b) => n + b.rows, 0);
+  const unsent = new Map<number, { rejected: readonly FailedRow[]; skipped: number }>();
   const stop = new AbortController(); // our own soft stop (max failures), joined with the caller's
   const soft = AbortSignal.any([o.signal, stop.signal]);
   let total: number | null = null;
   let stoppedBy: StopReason = 'completed';
   void o.source.estimateTotal().then((n) => (total = n), () => undefined);
 
-  /** The job's counts: earlier runs' (from the checkpoint) plus this one's. */
+  /** The job's counts: earlier runs' (from the checkpoint) plus this one's; each row once. */
   const totals = (): RowCounts => ({
     read: before.read + run.read,
     delivered: before.delivered + run.delivered,
@@ -82,19 +97,23 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       targets: s.targets,
     };
   };
-  const checkpointState = (complete: boolean): Checkpoint => ({
-    version: 1,
-    jobId: o.job.id,
-    job: o.job.fingerprint,
-    watermark: watermark.key ?? null,
-    rows: totals(),
-    complete,
-    runs: (o.resume?.runs ?? 0) + 1,
-    startedAt: o.resume?.startedAt ?? new Date(started).toISOString(),
-    updatedAt: new Date().toISOString(),
-    ...(o.failed ? { failedFile: o.failed.path } : {}),
-    ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
-  });
+  const checkpointState = (complete: boolean): Checkpoint => {
+    const ahead = complete ? [] : [...carried.values(), ...watermark.ahead()];
+    return {
+      version: 1,
+      jobId: o.job.id,
+      job: o.job.fingerprint,
+      watermark: watermark.key ?? null,
+      rows: totals(),
+      ...(ahead.length > 0 ? { ahead } : {}),
+      complete,
+      runs: (o.resume?.runs ?? 0) + 1,
+      startedAt: o.resume?.startedAt ?? new Date(started).toISOString(),
+      updatedAt: new Date().toISOString(),
+      ...(o.failed ? { failedFile: o.failed.path } : {}),
+      ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
+    };
+  };
 
   const unfinished = () => checkpointState(false);
   // Written before the first read, so even a run killed in its first second can be resumed.
@@ -102,20 +121,32 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   await o.checkpoint?.flush();
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
-  const limit = o.limit === undefined ? {} : { limit: Math.max(0, o.limit - before.read) };
-  const batches = o.source.batches({ after: watermark.key, signal: soft, ...limit });
-  const { batches: toSend, settle } = applyTransform(batches, o.transform);
+  // The limit counts rows earlier runs settled; the carried batches are read again, so they count here.
+  const limit = o.limit === undefined ? {} : { limit: Math.max(0, o.limit - (before.read - carriedRows)) };
+  let batches = o.source.batches({ after: watermark.key, signal: soft, ...limit });
+  if (carried.size > 0) {
+    batches = skipCarried(batches, carried, (b, rows) => {
+      watermark.ack({ seq: b.seq, firstKey: b.firstKey, lastKey: b.lastKey, rows });
+      o.checkpoint?.update(unfinished);
+    });
+  }
+  if (o.transform) batches = applyTransform(batches, o.transform);
+  const maxAhead = o.maxAhead ?? defaultMaxAhead(64);
+  const mayPull = () => watermark.waiting < maxAhead;
   let error: unknown;
   try {
-    for await (const receipt of o.sink.deliver(toSend, { signal: soft, hardSignal: o.hardSignal })) {
-      const extra = settle(receipt.seq);
-      const failed: readonly FailedRow[] = extra.failed.length ? [...extra.failed, ...receipt.failed] : receipt.failed;
-      run.read += receipt.rows + extra.skipped + extra.failed.length;
+    const toSend = holdUnsent(batches, unsent);
+    for await (const receipt of o.sink.deliver(toSend, { signal: soft, hardSignal: o.hardSignal, mayPull })) {
+      const extra = unsent.get(receipt.seq);
+      if (extra) unsent.delete(receipt.seq);
+      const failed: readonly FailedRow[] = extra?.rejected.length ? [...extra.rejected, ...receipt.failed] : receipt.failed;
+      const read = receipt.rows + (extra ? extra.skipped + extra.rejected.length : 0);
+      run.read += read;
       run.delivered += receipt.delivered;
-      run.skipped += extra.skipped;
+      run.skipped += extra?.skipped ?? 0;
       run.failed += failed.length;
       if (failed.length > 0) await o.failed?.write(failed);
-      watermark.ack(receipt);
+      watermark.ack({ seq: receipt.seq, firstKey: receipt.firstKey, lastKey: receipt.lastKey, rows: read });
       o.checkpoint?.update(unfinished);
       if (!stop.signal.aborted && tooManyFailures(o.maxFailures, before.failed + run.failed, before.read + run.read)) {
         stoppedBy = 'too-many-failures';
@@ -136,6 +167,42 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (error !== undefined) throw error;
   o.onProgress?.(progress());
   return { ...progress(), stoppedBy, watermark: watermark.key ?? null, thisRun: { ...run } };
+}
+
+function rangeId(b: { firstKey: KeyTuple; lastKey: KeyTuple }): string {
+  return JSON.stringify([b.firstKey, b.lastKey]);
+}
+
+/**
+ * Drops the batches an earlier run acknowledged above its watermark. A job cuts the same batches
+ * from the same watermark, so a carried batch comes back with the same key range; one that does
+ * not (rows were added or removed meanwhile) is simply sent again: at least once, never lost.
+ */
+async function* skipCarried(
+  batches: AsyncIterable<Batch>,
+  carried: Map<string, AheadBatch>,
+  onSkipped: (b: Batch, rows: number) => void,
+): AsyncIterable<Batch> {
+  for await (const b of batches) {
+    const id = carried.size > 0 ? rangeId(b) : '';
+    const was = carried.get(id);
+    const rows = b.count + (b.skipped ?? 0) + (b.rejected?.length ?? 0);
+    if (was && was.rows === rows) {
+      carried.delete(id);
+      onSkipped(b, rows);
+    } else yield b;
+  }
+}
+
+/** Keeps what the sink never sees (rows failed or skipped before sending) for the batch's receipt. */
+async function* holdUnsent(
+  batches: AsyncIterable<Batch>,
+  unsent: Map<number, { rejected: readonly FailedRow[]; skipped: number }>,
+): AsyncIterable<Batch> {
+  for await (const b of batches) {
+    if (b.rejected?.length || b.skipped) unsent.set(b.seq, { rejected: b.rejected ?? [], skipped: b.skipped ?? 0 });
+    yield b;
+  }
 }
 
 function tooManyFailures(max: MaxFailures | undefined, failed: number, processed: number): boolean {

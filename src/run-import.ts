@@ -5,7 +5,8 @@ import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { RunConfig } from './cli/config.js';
 import type { LaneReport } from './http/sticky-client.js';
 import type { EnqueueCounters } from './queue/send-batch.js';
-import { runPipeline, type PipelineResult, type Progress } from './pipeline.js';
+import { defaultMaxAhead, runPipeline, type PipelineResult, type Progress } from './pipeline.js';
+import { removeStaleTemps } from './checkpoint/atomic-write.js';
 import { makeRedactor, redactUrl, secretsOf } from './redact.js';
 import { DryRunSink } from './sink/dry-run-sink.js';
 import { HttpSink } from './sink/http-sink.js';
@@ -45,6 +46,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   const checkpointPath = config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
   const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
+  if (checkpointPath) await removeStaleTemps(checkpointPath);
   const transform = config.transform ? await loadTransform(config.transform) : undefined;
   const urls = [config.source.kind === 'postgres' ? config.source.url : '', config.target?.url ?? ''];
   const redact = makeRedactor(secretsOf(urls, config.target?.headers ?? {}));
@@ -66,6 +68,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       ...(resume ? { resume } : {}),
       ...(config.maxFailures ? { maxFailures: config.maxFailures } : {}),
       ...(config.limit !== undefined ? { limit: config.limit } : {}),
+      maxAhead: defaultMaxAhead(config.concurrency),
       signal: hooks.signal,
       hardSignal: hooks.hardSignal,
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
@@ -148,8 +151,15 @@ async function loadResumePoint(config: RunConfig, path: string, job: JobFingerpr
     return ckpt;
   }
   if (config.restart || !(await exists(path))) return undefined;
-  const ckpt = await readCheckpoint(path).catch(() => undefined);
-  if (ckpt && !ckpt.complete) {
+  let ckpt: Checkpoint;
+  try {
+    ckpt = await readCheckpoint(path);
+  } catch (err) {
+    // A damaged checkpoint may be the only record of where a production import stopped.
+    const why = err instanceof BulkImportError ? err.message : String(err);
+    throw new BulkImportError('CHECKPOINT_UNREADABLE', `${why}; it is kept: repair it, or add --restart to start the job over`);
+  }
+  if (!ckpt.complete) {
     throw new BulkImportError('USAGE', `checkpoint ${path} holds an unfinished run: add --resume to carry on, or --restart to start over`);
   }
   return undefined;

@@ -38,6 +38,14 @@ export interface Batch {
    * range, so an API can deduplicate what a resumed run re-sends.
    */
   readonly idempotencyKey: string;
+  /**
+   * Rows of this batch's key range that are not sent: rows the source could not read (a broken
+   * NDJSON line) or the transform refused, as failed rows, and how many the transform skipped.
+   * They are settled (counted, and written to the failed file) when the batch's receipt comes
+   * back, so the watermark never passes a failure that is not on disk yet.
+   */
+  readonly rejected?: readonly FailedRow[];
+  readonly skipped?: number;
 }
 
 /** One row (or a whole batch, when rows cannot be told apart) that failed for good. */
@@ -81,6 +89,17 @@ export interface SinkStats {
   targets: number;
 }
 
+export interface DeliverOptions {
+  readonly signal: AbortSignal;
+  readonly hardSignal: AbortSignal;
+  /**
+   * Asked before each pull of a new batch while something is in flight: false holds the pull
+   * until more work completes. The pipeline uses it to keep the window from running far ahead
+   * of the oldest unacknowledged batch (see pipeline.ts).
+   */
+  readonly mayPull?: () => boolean;
+}
+
 export interface Sink {
   readonly describe: string;
   readonly stats: SinkStats;
@@ -90,9 +109,6 @@ export interface Sink {
    * When `signal` aborts, the sink stops pulling new batches, lets in-flight ones finish (their
    * receipts are still yielded) and ends; a second abort (`hardSignal`) cancels in-flight work.
    */
-  deliver(
-    batches: AsyncIterable<Batch>,
-    opts: { signal: AbortSignal; hardSignal: AbortSignal },
-  ): AsyncIterable<Receipt>;
+  deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt>;
   close(): Promise<void>;
 }

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { BulkImportError, errorCode, errorMessage } from '../errors.js';
 import type { KeyTuple } from '../types.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { checkpointProblem } from './checkpoint-shape.js';
+import type { AheadBatch } from './watermark.js';
 
 /** What makes two runs the same job. Secrets are masked before it is built (see redact.ts). */
 export interface JobFingerprint {
@@ -29,6 +31,12 @@ export interface Checkpoint {
   /** Every row at or below this key is acknowledged (delivered, skipped or in the failed file). */
   readonly watermark: KeyTuple | null;
   readonly rows: RowCounts;
+  /**
+   * Batches above the watermark that were acknowledged when this was written (their rows are in
+   * `rows`): a resumed run reads them again but does not send them, so a kill re-sends only
+   * what was in flight, and every row is counted once.
+   */
+  readonly ahead?: readonly AheadBatch[];
   readonly complete: boolean;
   readonly runs: number;
   readonly startedAt: string;
@@ -55,10 +63,11 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is not valid JSON (corrupt or not a checkpoint)`, { cause: err });
+    throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is damaged: not valid JSON (truncated or not a checkpoint)`, { cause: err });
   }
-  if (!isCheckpoint(parsed)) throw new BulkImportError('CHECKPOINT_UNREADABLE', `${path} is not a bulk-import checkpoint (version 1)`);
-  return parsed;
+  const problem = checkpointProblem(parsed);
+  if (problem) throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is damaged: ${problem}`);
+  return parsed as Checkpoint;
 }
 
 /** Refuses, in one line, to resume a different job from this checkpoint. */
@@ -71,20 +80,6 @@ export function assertSameJob(checkpoint: Checkpoint, job: JobFingerprint, path:
       throw new BulkImportError('CHECKPOINT_MISMATCH', `checkpoint ${path} is for another job: ${f} was ${was}, now ${now}`);
     }
   }
-}
-
-function isCheckpoint(v: unknown): v is Checkpoint {
-  if (!v || typeof v !== 'object') return false;
-  const c = v as Record<string, unknown>;
-  return (
-    c.version === 1 &&
-    typeof c.jobId === 'string' &&
-    !!c.job &&
-    typeof c.job === 'object' &&
-    (c.watermark === null || (Array.isArray(c.watermark) && c.watermark.every((k) => typeof k === 'string'))) &&
-    !!c.rows &&
-    typeof c.rows === 'object'
-  );
 }
 
 /**

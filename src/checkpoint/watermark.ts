@@ -1,14 +1,23 @@
-import type { KeyTuple, Receipt } from '../types.js';
+import type { KeyTuple } from '../types.js';
+
+/** A batch acknowledged while an earlier one is still out: it is recorded, so a resume skips it. */
+export interface AheadBatch {
+  readonly firstKey: KeyTuple;
+  readonly lastKey: KeyTuple;
+  /** Rows of the batch's key range that were settled (sent, failed or skipped). */
+  readonly rows: number;
+}
 
 /**
  * Receipts arrive out of order; the watermark is the last key below which every row has been
  * acknowledged. It advances only past a contiguous run of seqs, or a resume would skip rows that
- * were still in flight when the run stopped.
+ * were still in flight when the run stopped. Batches acknowledged above it are kept (`ahead`) and
+ * written to the checkpoint with it, so a kill re-sends only what was really in flight.
  */
 export class Watermark {
   #next: number;
   #key: KeyTuple | undefined;
-  readonly #pending = new Map<number, KeyTuple>();
+  readonly #pending = new Map<number, AheadBatch>();
 
   constructor(start: KeyTuple | undefined, firstSeq = 0) {
     this.#key = start;
@@ -20,18 +29,24 @@ export class Watermark {
     return this.#key;
   }
 
-  /** Batches acknowledged but waiting for an earlier one. Bounded by the in-flight window. */
+  /** Batches acknowledged but waiting for an earlier one. */
   get waiting(): number {
     return this.#pending.size;
   }
 
-  ack(receipt: Pick<Receipt, 'seq' | 'lastKey'>): boolean {
+  /** The batches acknowledged above the watermark, in key order. */
+  ahead(): AheadBatch[] {
+    return [...this.#pending.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  }
+
+  ack(receipt: { seq: number; lastKey: KeyTuple; firstKey?: KeyTuple; rows?: number }): boolean {
     if (receipt.seq < this.#next) return false;
-    this.#pending.set(receipt.seq, receipt.lastKey);
+    const { lastKey, firstKey = lastKey, rows = 0 } = receipt;
+    this.#pending.set(receipt.seq, { firstKey, lastKey, rows });
     let moved = false;
-    for (let key = this.#pending.get(this.#next); key !== undefined; key = this.#pending.get(this.#next)) {
+    for (let b = this.#pending.get(this.#next); b !== undefined; b = this.#pending.get(this.#next)) {
       this.#pending.delete(this.#next);
-      this.#key = key;
+      this.#key = b.lastKey;
       this.#next++;
       moved = true;
     }

@@ -3,7 +3,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { StickyHttpClient, type HttpClientConfig } from '../http/sticky-client.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import type { Batch, FailedRow, Receipt, Sink, SinkStats } from '../types.js';
+import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
 
 export interface HttpSinkConfig extends HttpClientConfig {
@@ -33,7 +33,7 @@ export class HttpSink implements Sink {
     return { requests, retries, inFlight: this.#inFlight, targets: targets.size };
   }
 
-  deliver(batches: AsyncIterable<Batch>, opts: { signal: AbortSignal; hardSignal: AbortSignal }): AsyncIterable<Receipt> {
+  deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
     // Every request in flight listens on the abort signal; that is by design, not a leak.
     setMaxListeners(0, opts.hardSignal);
     return deliverWindowed(batches, this.limit, (b) => this.#send(b, opts.hardSignal), opts);

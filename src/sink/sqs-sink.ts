@@ -7,7 +7,7 @@ import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
 import { newCounters, sendMessages, type EnqueueCounters } from '../queue/send-batch.js';
 import { createSqsClient, sqsFailure, type SqsConnection } from '../queue/sqs-client.js';
 import type { QueueConfig } from '../cli/queue-options.js';
-import type { Batch, Receipt, Sink, SinkStats } from '../types.js';
+import type { Batch, DeliverOptions, Receipt, Sink, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
 
 export interface SqsSinkConfig {
@@ -58,7 +58,7 @@ export class SqsSink implements Sink {
     return { requests: c.calls, retries: c.retries, inFlight: c.inFlight, targets: 0 };
   }
 
-  deliver(batches: AsyncIterable<Batch>, opts: { signal: AbortSignal; hardSignal: AbortSignal }): AsyncIterable<Receipt> {
+  deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
     setMaxListeners(0, opts.hardSignal);
     return this.#deliver(batches, opts);
   }
@@ -67,7 +67,7 @@ export class SqsSink implements Sink {
     this.#sqs.destroy();
   }
 
-  async *#deliver(batches: AsyncIterable<Batch>, opts: { signal: AbortSignal; hardSignal: AbortSignal }): AsyncIterable<Receipt> {
+  async *#deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
     const messageBytes = Math.min(this.config.messageBytes, await this.#queueMessageLimit(opts.hardSignal));
     const packer = new MessagePacker({ job: this.config.job, messageBytes, ...(this.config.rowsPerMessage ? { rowsPerMessage: this.config.rowsPerMessage } : {}) });
     const tracker = new ReceiptTracker();
@@ -75,7 +75,8 @@ export class SqsSink implements Sink {
     // itself only stops pulling on a hard stop.
     const calls = packCalls(batches, packer, tracker, opts.signal);
     const work = (call: Call) => this.#send(call, tracker, opts.hardSignal);
-    for await (const _ of deliverWindowed(calls, this.limit, work, { signal: opts.hardSignal, hardSignal: opts.hardSignal })) {
+    const window = { signal: opts.hardSignal, hardSignal: opts.hardSignal, ...(opts.mayPull ? { mayPull: opts.mayPull } : {}) };
+    for await (const _ of deliverWindowed(calls, this.limit, work, window)) {
       yield* tracker.drain();
     }
     yield* tracker.drain();

@@ -1,5 +1,5 @@
 import type { LimitFunction } from 'p-limit';
-import type { Batch, Receipt } from '../types.js';
+import type { Batch, DeliverOptions, Receipt } from '../types.js';
 
 /**
  * Runs `work` over items (batches, or queue mode's SendMessageBatch calls) with at most `limit.concurrency` in flight and yields receipts in
@@ -15,7 +15,7 @@ export async function* deliverWindowed<T = Batch, R = Receipt>(
   batches: AsyncIterable<T>,
   limit: LimitFunction,
   work: (batch: T) => Promise<R>,
-  opts: { signal: AbortSignal; hardSignal: AbortSignal },
+  opts: DeliverOptions,
 ): AsyncIterable<R> {
   const source = batches[Symbol.asyncIterator]();
   const done: R[] = [];
@@ -29,9 +29,11 @@ export async function* deliverWindowed<T = Batch, R = Receipt>(
   const stopWaiting = () => notify();
   opts.signal.addEventListener('abort', stopWaiting, { once: true });
   let exhausted = false;
+  // With nothing in flight a pull is always allowed: the gate can hold work back, never stall it.
+  const mayPull = () => inFlight === 0 || (opts.mayPull?.() ?? true);
   try {
     for (;;) {
-      while (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency) {
+      while (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency && mayPull()) {
         let next: IteratorResult<T>;
         try {
           next = await source.next();

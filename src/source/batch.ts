@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Batch, KeyTuple } from '../types.js';
+import type { Batch, FailedRow, KeyTuple } from '../types.js';
 
 /**
  * A batch holds its rows, or their JSON array as text or as UTF-8 bytes, and makes the other
@@ -10,6 +10,8 @@ export class LazyBatch implements Batch {
   #rows: readonly string[] | undefined;
   #json: string | undefined;
   #bytes: Buffer | undefined;
+  readonly rejected: readonly FailedRow[] | undefined;
+  readonly skipped: number | undefined;
 
   constructor(
     readonly seq: number,
@@ -18,7 +20,10 @@ export class LazyBatch implements Batch {
     readonly lastKey: KeyTuple,
     readonly idempotencyKey: string,
     content: { rows: readonly string[] } | { json: string } | { bytes: Buffer },
+    unsent?: { rejected?: readonly FailedRow[]; skipped?: number },
   ) {
+    this.rejected = unsent?.rejected?.length ? unsent.rejected : undefined;
+    this.skipped = unsent?.skipped ? unsent.skipped : undefined;
     if ('rows' in content) this.#rows = content.rows;
     else if ('json' in content) this.#json = content.json;
     else this.#bytes = content.bytes;

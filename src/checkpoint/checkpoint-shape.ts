@@ -1,0 +1,63 @@
+/**
+ * The whole shape of a checkpoint, checked before a run trusts it: a hand-edited or damaged file
+ * must fail as one line (exit 2) that says what is wrong, not as a query error halfway through a
+ * resumed run whose advice ("resume with --resume") would fail again.
+ */
+
+/** Keys that are numbers the tool made itself: byte offsets (NDJSON) and line numbers (replay). */
+const NUMERIC_KEYS = new Set(['byte offset', 'line']);
+
+const COUNTS = ['read', 'delivered', 'failed', 'skipped'] as const;
+
+/** Undefined when `v` is a version-1 checkpoint a run can carry on from; else what is wrong. */
+export function checkpointProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'not a JSON object';
+  if (v.version !== 1) return `unknown version ${JSON.stringify(v.version ?? null)} (this bulk-import reads version 1)`;
+  if (typeof v.jobId !== 'string' || !/^[0-9a-f]{16}$/.test(v.jobId)) return '"jobId" is missing or malformed';
+  const job = v.job;
+  if (!isObject(job)) return '"job" is missing';
+  if (typeof job.source !== 'string' || typeof job.target !== 'string') return '"job.source" or "job.target" is missing';
+  if (!Array.isArray(job.key) || job.key.length === 0 || !job.key.every((k) => typeof k === 'string' && k !== '')) {
+    return '"job.key" must be a non-empty list of column names';
+  }
+  if (!isCount(job.batchSize) || job.batchSize < 1) return '"job.batchSize" must be a whole number ≥ 1';
+  const key = job.key as string[];
+  const numeric = key.length === 1 && NUMERIC_KEYS.has(key[0] as string);
+  if (v.watermark !== null) {
+    const bad = keyProblem(v.watermark, key.length, numeric);
+    if (bad) return `"watermark" ${bad}`;
+  }
+  if (!isObject(v.rows) || !COUNTS.every((c) => isCount((v.rows as Record<string, unknown>)[c]))) {
+    return `"rows" must hold whole-number counts ${COUNTS.join(', ')}`;
+  }
+  const rows = v.rows as Record<(typeof COUNTS)[number], number>;
+  if (rows.delivered + rows.failed + rows.skipped !== rows.read) return '"rows": delivered + failed + skipped differs from read';
+  if (v.ahead !== undefined) {
+    if (!Array.isArray(v.ahead)) return '"ahead" must be a list';
+    for (const [i, b] of v.ahead.entries()) {
+      if (!isObject(b) || !isCount(b.rows)) return `"ahead[${i}]" is malformed`;
+      const bad = keyProblem(b.firstKey, key.length, numeric) ?? keyProblem(b.lastKey, key.length, numeric);
+      if (bad) return `"ahead[${i}]" key ${bad}`;
+    }
+  }
+  if (typeof v.complete !== 'boolean') return '"complete" must be true or false';
+  if (!isCount(v.runs)) return '"runs" must be a whole number';
+  if (typeof v.startedAt !== 'string' || typeof v.updatedAt !== 'string') return '"startedAt" or "updatedAt" is missing';
+  if (v.failedFile !== undefined && (typeof v.failedFile !== 'string' || v.failedFile === '')) return '"failedFile" must be a path';
+  return undefined;
+}
+
+function keyProblem(k: unknown, length: number, numeric: boolean): string | undefined {
+  if (!Array.isArray(k) || !k.every((p) => typeof p === 'string')) return 'must be a list of strings or null';
+  if (k.length !== length) return `has ${k.length} values for a key of ${length} column${length === 1 ? '' : 's'}`;
+  if (numeric && !/^\d{1,15}$/.test(k[0] as string)) return `must be a whole number ≥ 0 (got ${JSON.stringify(k[0])})`;
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
