@@ -56,7 +56,8 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   try {
     await source.open?.();
     if (resume?.complete) {
-      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath, lanes: [], resumed: true, dryRun: false };
+      const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
+      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile, lanes: [], resumed: true, dryRun: false };
     }
     const result = await runPipeline({
       source,
@@ -82,7 +83,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
       source: source.describe,
       target: sink.describe,
       checkpointPath,
-      failedPath: failed && failed.count > 0 ? failedPath : null,
+      failedPath: failed && (failed.count > 0 || result.failed > 0) ? failedPath : null,
       lanes,
       resumed: resume !== undefined,
       dryRun: config.dryRun,

@@ -43,7 +43,7 @@ export interface RunConfig {
   readonly checkpoint?: string | null;
   readonly resume: boolean;
   readonly restart: boolean;
-  /** A path; undefined = the default path for this job; null = --no-failed (failures only counted). */
+  /** A path; undefined = the default path for this job; null = none (library use: failures only counted). */
   readonly failed?: string | null;
   readonly maxFailures?: MaxFailures;
   readonly summaryJson?: string;
@@ -81,6 +81,10 @@ export interface RunFlags extends QueueFlags, TargetFlags {
   maxFailures?: string;
   summaryJson?: string;
   pageRows?: string;
+}
+
+export function flagName(key: string): string {
+  return key === 'header' ? '-H/--header' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConfig {
@@ -122,10 +126,27 @@ export function parseTarget(flags: TargetFlags, defaults: { retries: number; tim
   };
 }
 
+/** Flags of direct mode's HTTP client: in queue mode `forward` (or the Lambda) takes them instead. */
+const HTTP_ONLY: readonly (keyof RunFlags)[] = ['header', 'method', 'sticky', 'timeout', 'rate', 'targetHeader'];
+
+/** `--failed ''` (an unset shell variable) must not quietly mean "record failures nowhere". */
+function pathFlag(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.trim() === '') throw usage(`${flag} needs a file path (got an empty value: an unset variable?)`);
+  return value;
+}
+
 export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
   const source = parseSource(flags, env);
   const queue = parseQueueConfig(flags, env);
   if (queue && flags.to) throw usage('--to and --queue do not go together: queue mode enqueues rows; `bulk-import forward --to …` delivers them');
+  if (queue) {
+    const given = HTTP_ONLY.find((f) => flags[f] !== undefined);
+    if (given) throw usage(`${flagName(given)} applies to HTTP sends, not to --queue: give it to \`bulk-import forward\` (or the Lambda)`);
+  }
+  if (source.kind !== 'postgres' && flags.key !== undefined) throw usage('--key needs a PostgreSQL source (NDJSON rows are keyed by their position)');
+  for (const [flag, value] of [['--failed', flags.failed], ['--checkpoint', flags.checkpoint], ['--summary-json', flags.summaryJson], ['--transform', flags.transform]] as const) {
+    pathFlag(flag, value === false ? undefined : value);
+  }
   const target = queue ? undefined : parseTarget(flags);
   if (flags.resume && flags.restart) throw usage('--resume and --restart contradict each other');
   if (flags.resume && flags.checkpoint === false) throw usage('--resume needs a checkpoint (drop --no-checkpoint)');

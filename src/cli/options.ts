@@ -10,7 +10,7 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--from <source>', 'postgres:// URL, an .ndjson file, or - for stdin (default: $DATABASE_URL)')
     .option('--table <name>', 'table to read, optionally schema-qualified ("public.Weird Name" works)')
     .option('--query <sql>', 'a SELECT to read instead of a table; it is paged by --key')
-    .option('--key <cols>', `key column(s) for keyset paging, comma-separated`, DEFAULTS.key)
+    .option('--key <cols>', `key column(s) for keyset paging, comma-separated (default: ${DEFAULTS.key})`)
     .option('--where <sql>', 'only rows matching this SQL condition')
     .option('--limit <n>', 'stop after this many rows')
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
@@ -35,13 +35,15 @@ export const RUN_TARGET_DEFAULTS: TargetFlagDefaults = {
 export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGET_DEFAULTS): Command {
   return cmd
     .option('--to <url>', 'the API endpoint each batch is sent to')
-    .option('--method <method>', 'HTTP method', DEFAULTS.method)
+    .option('--method <method>', `HTTP method (default: ${DEFAULTS.method})`)
     .option('-H, --header <"Name: value">', 'request header, repeatable (secret values are never printed)', collect)
     .option('--batch-size <n>', 'rows per request: 1 sends a JSON object, more a JSON array', String(d.batchSize))
     .option('--concurrency <n>', d.concurrencyHelp, String(d.concurrency))
-    .addOption(new Option('--sticky <mode>', 'cookie jar per lane, one shared jar, or no cookies').choices(['lane', 'shared', 'off']).default(DEFAULTS.sticky))
+    .addOption(
+      new Option('--sticky <mode>', `cookie jar per lane, one shared jar, or no cookies (default: ${DEFAULTS.sticky})`).choices(['lane', 'shared', 'off']),
+    )
     .option('--retries <n>', d.retriesHelp, String(d.retries))
-    .option('--timeout <duration>', 'per-request timeout (30s, 1500ms, 2m)', d.timeout)
+    .option('--timeout <duration>', `deadline per request attempt, e.g. 30s, 1500ms, 2m (default: ${d.timeout})`)
     .option('--rate <n>', 'at most n requests per second in total')
     .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)');
 }

@@ -43,7 +43,8 @@ export function registerRun(program: Command): void {
       process.exitCode = exitCodeForSignal(stop.received());
       return;
     }
-    process.exitCode = result.stoppedBy === 'too-many-failures' || result.thisRun.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+    // The job's failures, not this run's: a resumed run that sends the rest cleanly has still not delivered every row.
+    process.exitCode = result.stoppedBy === 'too-many-failures' || result.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
   });
 }
 

@@ -14,7 +14,11 @@ export function formatSummary(r: RunResult): string {
     `  to   ${r.target}${lanesLine(r, stuck)}`,
   ];
   if (r.queue) lines.push(formatQueueSummary(r.queue, run.delivered));
-  if (r.resumed) lines.push(`  job total so far: ${r.delivered} sent, ${r.failed} failed, ${r.skipped} skipped (resumed run)`);
+  if (r.resumed) {
+    const verb = r.queue ? 'enqueued' : 'sent';
+    const state = r.stoppedBy === 'completed' ? 'the job' : 'the job so far';
+    lines.push(`  ${state} (all runs): ${r.read} rows read, ${r.delivered} ${verb}, ${r.failed} failed, ${r.skipped} skipped`);
+  }
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
   if (r.failedPath) lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
   if (r.sampleBody !== undefined) lines.push(`  first request body: ${r.sampleBody.slice(0, 400)}${r.sampleBody.length > 400 ? '…' : ''}`);
@@ -25,7 +29,7 @@ function headline(r: RunResult): string {
   switch (r.stoppedBy) {
     case 'completed':
       if (r.dryRun) return 'Dry run (nothing sent)';
-      return r.thisRun.failed > 0 ? 'Finished with failures' : 'Done';
+      return r.failed > 0 ? 'Finished with failures' : 'Done';
     case 'interrupted':
       return 'Stopped (in-flight requests finished)';
     case 'aborted':

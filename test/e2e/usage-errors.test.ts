@@ -17,6 +17,12 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
     [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--sticky', 'maybe'], /--sticky/],
     [['run', '--from', 'missing-file.ndjson', ...TO], /cannot read missing-file.ndjson/],
     [['status', 'no-such.ckpt.json'], /cannot read checkpoint no-such.ckpt.json: no such file/],
+    // Flags that do not apply to a mode are refused, not silently ignored.
+    ...['-H=X-Team: a', '--sticky=off', '--timeout=5s', '--rate=10', '--method=PUT', '--target-header=x-backend'].map((flag) => [
+      ['run', '--from', 'rows.ndjson', '--queue', 'http://127.0.0.1:9/000000000000/q', ...flag.split(/=(.*)/s, 2)],
+      new RegExp(`${flag.split('=')[0] === '-H' ? '-H/--header' : flag.split('=')[0]} applies to HTTP sends, not to --queue`),
+    ]),
+    [['run', '--from', 'rows.ndjson', ...TO, '--key', 'id'], /--key needs a PostgreSQL source/],
   ])('%j', async (args, message) => {
     const r = await runCli(args as string[]);
     expect(r.code, r.stderr).toBe(2);
