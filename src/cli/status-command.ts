@@ -22,9 +22,14 @@ export function describeCheckpoint(c: Checkpoint): string {
     `job ${c.jobId}: ${state}`,
     `  from     ${j.source}${what ? ` ${what}` : ''} by (${j.key.join(', ')})${j.where ? ` where ${j.where}` : ''}`,
     `  to       ${j.target}, batches of ${j.batchSize}`,
-    `  position ${c.watermark ? `after key (${c.watermark.join(', ')})` : 'at the start'}`,
+    `  position ${c.watermark ? `after key (${c.watermark.join(', ')})` : 'at the start'}${aheadNote(c)}`,
     `  rows     ${done} done: ${c.rows.delivered} delivered, ${c.rows.failed} failed, ${c.rows.skipped} skipped`,
     ...(c.failedFile && c.rows.failed > 0 ? [`  failed   ${c.failedFile}`] : []),
     `  started  ${c.startedAt} (${c.runs} run${c.runs === 1 ? '' : 's'}); last update ${c.updatedAt}`,
   ].join('\n');
+}
+
+function aheadNote(c: Checkpoint): string {
+  const n = c.ahead?.length ?? 0;
+  return n === 0 ? '' : `, and ${n} batch${n === 1 ? '' : 'es'} beyond it (not sent again on resume)`;
 }
