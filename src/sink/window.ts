@@ -33,7 +33,11 @@ export async function* deliverWindowed<T = Batch, R = Receipt>(
   const mayPull = () => inFlight === 0 || (opts.mayPull?.() ?? true);
   try {
     for (;;) {
-      while (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency && mayPull()) {
+      // Receipts first: the caller acknowledges them before the next pull, so a gate that counts
+      // acknowledgements (mayPull) sees every completion, and none piles up unseen while pulling.
+      while (done.length > 0) yield done.shift() as R;
+      if (failure && inFlight === 0) throw failure.error;
+      if (!exhausted && !failure && !opts.signal.aborted && inFlight < limit.concurrency && mayPull()) {
         let next: IteratorResult<T>;
         try {
           next = await source.next();
@@ -41,11 +45,11 @@ export async function* deliverWindowed<T = Batch, R = Receipt>(
           // A broken source: stop pulling, let what is in flight finish, then report it.
           failure = { error };
           exhausted = true;
-          break;
+          continue;
         }
         if (next.done) {
           exhausted = true;
-          break;
+          continue;
         }
         inFlight++;
         limit(() => work(next.value)).then(
@@ -60,13 +64,12 @@ export async function* deliverWindowed<T = Batch, R = Receipt>(
             notify();
           },
         );
+        continue;
       }
-      while (done.length > 0) yield done.shift() as R;
-      if (failure && inFlight === 0) throw failure.error;
       if (inFlight === 0 && (exhausted || opts.signal.aborted || failure)) return;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        if (done.length > 0 || (inFlight === 0)) notify();
+        if (done.length > 0 || inFlight === 0) notify();
       });
     }
   } finally {
