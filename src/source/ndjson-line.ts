@@ -60,7 +60,9 @@ export interface LinePlace {
 /**
  * A line as a row's JSON text, null for a blank line, or a failed row. A line that cannot be a
  * row goes to the failed file as a JSON string of its text (the failed file splices `row` in as
- * JSON) with `attempts: 0`, which no sent row has: that is how `replay` tells it from a row.
+ * JSON), with `attempts: 0` (never sent) and an error that begins `NDJSON line `: that pair is how
+ * `replay` can tell it from a row (a row too big for a queue message also has attempts 0, but its
+ * error says so).
  */
 export function readLine(line: LineBytes, place: LinePlace, maxLineBytes: number): string | null | FailedRow {
   if ('head' in line) {
