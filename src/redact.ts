@@ -84,7 +84,8 @@ export function secretsOf(urls: readonly string[], headers: Readonly<Record<stri
       if (tokenUser(url)) found.push(safeDecode(url.username), url.username);
       // Both spellings: a message may quote the parameter decoded or as written.
       for (const m of url.search.matchAll(/[?&;]([^=&;#\s]+)=([^&;#\s]*)/g)) {
-        if (isSecretParam(safeDecode(m[1] as string))) found.push(m[2] as string, safeDecode((m[2] as string).replaceAll('+', ' ')));
+        const [, name = '', value = ''] = m;
+        if (isSecretParam(safeDecode(name))) found.push(value, safeDecode(value.replaceAll('+', ' ')));
       }
     } catch {
       /* not a URL: nothing to collect */

@@ -21,7 +21,8 @@ export interface TransformSpec {
 class TransformStopped extends Error {}
 
 export async function loadTransform(spec: string | TransformSpec): Promise<TransformFn> {
-  const { path, timeoutMs, stop } = typeof spec === 'string' ? { path: spec, timeoutMs: DEFAULT_TRANSFORM_TIMEOUT_MS } : spec;
+  const { path, timeoutMs, stop } =
+    typeof spec === 'string' ? { path: spec, timeoutMs: DEFAULT_TRANSFORM_TIMEOUT_MS } : spec;
   let mod: { default?: unknown };
   try {
     mod = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
@@ -77,7 +78,11 @@ export function withDeadline(fn: TransformFn, timeoutMs: number, stop?: AbortSig
  * On a stop the batch being transformed is dropped, not yielded: none of its rows is settled,
  * so the watermark stays before them and a resumed run transforms them again.
  */
-export async function* applyTransform(batches: AsyncIterable<Batch>, fn: TransformFn, signal?: AbortSignal): AsyncIterable<Batch> {
+export async function* applyTransform(
+  batches: AsyncIterable<Batch>,
+  fn: TransformFn,
+  signal?: AbortSignal,
+): AsyncIterable<Batch> {
   for await (const batch of batches) {
     const out: string[] = [];
     const rejected: FailedRow[] = [...(batch.rejected ?? [])];
@@ -93,7 +98,10 @@ export async function* applyTransform(batches: AsyncIterable<Batch>, fn: Transfo
         // JSON.stringify gives undefined for a function, a symbol or a toJSON that returns undefined.
         const text = JSON.stringify(payload) as string | undefined;
         if (typeof text === 'string') out.push(text);
-        else rejected.push({ row, status: null, error: `transform: returned ${typeof payload}, which is not JSON`, attempts: 1 });
+        else {
+          const error = `transform: returned ${typeof payload}, which is not JSON`;
+          rejected.push({ row, status: null, error, attempts: 1 });
+        }
       } catch (err) {
         if (err instanceof TransformStopped) return;
         // The row as read, never the payload: the failed file must hold something replayable.

@@ -112,7 +112,8 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) throw usage(`--from must be a postgres:// URL, an NDJSON file or - (got a ${from.split(':')[0]}: URL)`);
   if (flags.table || flags.query || flags.where) throw usage('--table, --query and --where need a PostgreSQL source in --from');
-  const maxLineBytes = flags.maxLineBytes === undefined ? DEFAULTS.maxLineBytes : v.wholeNumber('--max-line-bytes', flags.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
+  const maxLineBytes =
+    flags.maxLineBytes === undefined ? DEFAULTS.maxLineBytes : v.wholeNumber('--max-line-bytes', flags.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
   return { kind: 'ndjson', path: from, maxLineBytes };
 }
 
@@ -133,6 +134,10 @@ export function parseTarget(flags: TargetFlags, defaults: { retries: number; tim
   };
 }
 
+function transformTimeout(flags: RunFlags): number {
+  return v.duration('--transform-timeout', flags.transformTimeout ?? DEFAULTS.transformTimeout);
+}
+
 export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
   const source = parseSource(flags, env);
   const queue = parseQueueConfig(flags, env);
@@ -148,7 +153,7 @@ export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConf
     ...(flags.limit !== undefined ? { limit: v.wholeNumber('--limit', flags.limit, 1) } : {}),
     batchSize: flags.batchSize === undefined ? DEFAULTS.batchSize : v.wholeNumber('--batch-size', flags.batchSize, 1, 100_000),
     concurrency: flags.concurrency === undefined ? DEFAULTS.concurrency : v.wholeNumber('--concurrency', flags.concurrency, 1, 1024),
-    ...(flags.transform ? { transform: { path: flags.transform, timeoutMs: v.duration('--transform-timeout', flags.transformTimeout ?? DEFAULTS.transformTimeout) } } : {}),
+    ...(flags.transform ? { transform: { path: flags.transform, timeoutMs: transformTimeout(flags) } } : {}),
     dryRun: flags.dryRun === true,
     progress: flags.progress !== false,
     ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint || null } : {}),

@@ -50,7 +50,7 @@ export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGE
 export function addRunFlowOptions(cmd: Command): Command {
   return cmd
     .option('--transform <module>', 'a .js/.mjs module whose default export maps a row object to a payload (null skips it)')
-    .option('--transform-timeout <duration>', `a row whose transform has not answered by then is a failed row (default: ${DEFAULTS.transformTimeout})`)
+    .option('--transform-timeout <duration>', `a row whose transform has not answered by then fails (default: ${DEFAULTS.transformTimeout})`)
     .option('--dry-run', 'read and transform everything, send nothing; show the first body')
     .option('--no-progress', 'no progress bar')
     .option('--checkpoint <file>', 'checkpoint file (default: bulk-import-<job>.ckpt.json)')

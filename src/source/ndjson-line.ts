@@ -66,12 +66,15 @@ export interface LinePlace {
  */
 export function readLine(line: LineBytes, place: LinePlace, maxLineBytes: number): string | null | FailedRow {
   if ('head' in line) {
-    const error = `${line.length} bytes, over --max-line-bytes ${maxLineBytes} (row holds its first ${line.head.length} bytes)`;
-    return unreadable(line.head.toString('utf8'), place, error);
+    const kept = line.head.length;
+    const why = `${line.length} bytes, over --max-line-bytes ${maxLineBytes} (row holds its first ${kept} bytes)`;
+    return unreadable(line.head.toString('utf8'), place, why);
   }
   const text = line.bytes.toString('utf8');
   // Checked on the bytes (simdutf: cheap); decoding alone would turn bad bytes into U+FFFD silently.
-  if (!isUtf8(line.bytes)) return unreadable(text, place, `invalid UTF-8 at byte ${firstInvalidByte(line.bytes, text)} of the line`);
+  if (!isUtf8(line.bytes)) {
+    return unreadable(text, place, `invalid UTF-8 at byte ${firstInvalidByte(line.bytes, text)} of the line`);
+  }
   const trimmed = text.trim(); // CRLF's \r is trimmed as white space
   if (trimmed.length === 0) return null;
   try {
@@ -84,7 +87,8 @@ export function readLine(line: LineBytes, place: LinePlace, maxLineBytes: number
 
 function unreadable(text: string, place: LinePlace, why: string): FailedRow {
   const from = place.start > 0 ? ` counted from byte ${place.start}` : '';
-  return { row: JSON.stringify(text), status: null, error: `NDJSON line ${place.lineNo}${from} (at byte ${place.byte}): ${why}`, attempts: 0 };
+  const error = `NDJSON line ${place.lineNo}${from} (at byte ${place.byte}): ${why}`;
+  return { row: JSON.stringify(text), status: null, error, attempts: 0 };
 }
 
 /**
