@@ -9,7 +9,6 @@ export type ErrorCode =
   | 'SOURCE_UNREACHABLE' // the database cannot be reached or refused the login
   | 'NO_SUCH_TABLE'
   | 'NO_SUCH_COLUMN'
-  | 'BAD_INPUT' // the input itself is malformed (a broken NDJSON line)
   | 'SOURCE_FAILED' // the source broke mid-run (a query error, a lost connection)
   | 'TARGET_UNREACHABLE' // the API or queue cannot be reached at all
   | 'CHECKPOINT_MISMATCH'

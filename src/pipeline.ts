@@ -72,6 +72,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const carried = new Map((o.resume?.ahead ?? []).map((b) => [rangeId(b), b]));
   const carriedRows = (o.resume?.ahead ?? []).reduce((n, b) => n + b.rows, 0);
   const unsent = new Map<number, { rejected: readonly FailedRow[]; skipped: number }>();
+  let failedBytes = o.failed?.bytes ?? 0;
   const stop = new AbortController(); // our own soft stop (max failures), joined with the caller's
   const soft = AbortSignal.any([o.signal, stop.signal]);
   let total: number | null = null;
@@ -110,7 +111,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       runs: (o.resume?.runs ?? 0) + 1,
       startedAt: o.resume?.startedAt ?? new Date(started).toISOString(),
       updatedAt: new Date().toISOString(),
-      ...(o.failed ? { failedFile: o.failed.path } : {}),
+      ...(o.failed ? { failedFile: o.failed.path, failedBytes } : {}),
       ...(stoppedBy !== 'completed' ? { stoppedBy } : {}),
     };
   };
@@ -130,7 +131,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       o.checkpoint?.update(unfinished);
     });
   }
-  if (o.transform) batches = applyTransform(batches, o.transform);
+  if (o.transform) batches = applyTransform(batches, o.transform, soft);
   const maxAhead = o.maxAhead ?? defaultMaxAhead(64);
   const mayPull = () => watermark.waiting < maxAhead;
   let error: unknown;
@@ -141,11 +142,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       if (extra) unsent.delete(receipt.seq);
       const failed: readonly FailedRow[] = extra?.rejected.length ? [...extra.rejected, ...receipt.failed] : receipt.failed;
       const read = receipt.rows + (extra ? extra.skipped + extra.rejected.length : 0);
+      if (failed.length > 0) await o.failed?.write(failed);
+      // Counted, acknowledged and measured in one step after the write: a checkpoint taken at any
+      // instant has counts, watermark and failed-file size that agree.
       run.read += read;
       run.delivered += receipt.delivered;
       run.skipped += extra?.skipped ?? 0;
       run.failed += failed.length;
-      if (failed.length > 0) await o.failed?.write(failed);
+      failedBytes = o.failed?.bytes ?? 0;
       watermark.ack({ seq: receipt.seq, firstKey: receipt.firstKey, lastKey: receipt.lastKey, rows: read });
       o.checkpoint?.update(unfinished);
       if (!stop.signal.aborted && tooManyFailures(o.maxFailures, before.failed + run.failed, before.read + run.read)) {

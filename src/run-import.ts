@@ -47,13 +47,15 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
   if (checkpointPath) await removeStaleTemps(checkpointPath);
-  const transform = config.transform ? await loadTransform(config.transform) : undefined;
+  // A stop must never wait on a transform that does not answer: the transform hears it too.
+  const transform = config.transform ? await loadTransform({ ...config.transform, stop: hooks.signal }) : undefined;
   const urls = [config.source.kind === 'postgres' ? config.source.url : '', config.target?.url ?? ''];
   const redact = makeRedactor(secretsOf(urls, config.target?.headers ?? {}));
   const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
   const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
   const sink = await makeSink(config, jobId);
   try {
+    await failed?.start(resume && resume.failedFile === failedPath ? resume.failedBytes : undefined);
     await source.open?.();
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
@@ -125,7 +127,7 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
 function makeSource(config: RunConfig, jobId: string): Source {
   const s = config.source;
   const limit = config.limit !== undefined ? { limit: config.limit } : {};
-  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, batchSize: config.batchSize, jobId, ...limit });
+  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId, ...limit });
   if (s.kind === 'failed-rows') return new FailedRowsSource({ path: s.path, batchSize: config.batchSize, jobId });
   return new PostgresKeysetSource({
     url: s.url,

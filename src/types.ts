@@ -54,6 +54,8 @@ export interface FailedRow {
   readonly status: number | null;
   readonly error: string;
   readonly attempts: number;
+  /** Not a row at all (an NDJSON line that is not JSON or not UTF-8): `row` is its text as a JSON string. */
+  readonly unreadable?: true;
 }
 
 export interface Receipt {

@@ -42,6 +42,8 @@ export interface Checkpoint {
   readonly startedAt: string;
   readonly updatedAt: string;
   readonly failedFile?: string;
+  /** The failed file's size that matches `rows.failed`: a resume cuts off lines written after it. */
+  readonly failedBytes?: number;
   readonly stoppedBy?: string;
 }
 

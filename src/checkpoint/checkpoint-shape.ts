@@ -44,6 +44,7 @@ export function checkpointProblem(v: unknown): string | undefined {
   if (!isCount(v.runs)) return '"runs" must be a whole number';
   if (typeof v.startedAt !== 'string' || typeof v.updatedAt !== 'string') return '"startedAt" or "updatedAt" is missing';
   if (v.failedFile !== undefined && (typeof v.failedFile !== 'string' || v.failedFile === '')) return '"failedFile" must be a path';
+  if (v.failedBytes !== undefined && !isCount(v.failedBytes)) return '"failedBytes" must be a whole number';
   return undefined;
 }
 

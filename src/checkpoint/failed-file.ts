@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { BulkImportError, errorMessage } from '../errors.js';
@@ -14,12 +14,30 @@ export class FailedFileWriter {
   #file: FileHandle | undefined;
   #dirty = false;
   #chain: Promise<void> = Promise.resolve();
+  #bytes = 0;
   count = 0;
 
   constructor(
     readonly path: string,
     private readonly redact: (text: string) => string,
   ) {}
+
+  /** The file's size once every write so far has landed. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Learns the file's size before the run writes, after cutting it back to `keepBytes`: a resumed
+   * run handles again the batches a kill -9 caught between writing their failures and the next
+   * checkpoint, and their lines must not be in the file twice. The checkpoint records the size
+   * that matches its counts (failedBytes).
+   */
+  async start(keepBytes?: number): Promise<void> {
+    const size = await stat(this.path).then((s) => s.size, () => 0);
+    if (keepBytes !== undefined && size > keepBytes) await truncate(this.path, keepBytes);
+    this.#bytes = keepBytes !== undefined ? Math.min(size, keepBytes) : size;
+  }
 
   /** Opened on the first failure, so a clean run leaves no empty file behind. */
   async #open(): Promise<FileHandle> {
@@ -37,6 +55,7 @@ export class FailedFileWriter {
     const at = new Date().toISOString();
     const text = rows.map((r) => this.#line(r, at)).join('');
     this.count += rows.length;
+    this.#bytes += Buffer.byteLength(text);
     this.#chain = this.#chain.then(async () => {
       await (await this.#open()).write(text);
       this.#dirty = true;
@@ -59,14 +78,22 @@ export class FailedFileWriter {
   }
 
   #line(r: FailedRow, at: string): string {
-    const head = JSON.stringify({ status: r.status, error: this.redact(r.error).slice(0, 500), attempts: r.attempts, at });
+    const fields = { status: r.status, error: this.redact(r.error).slice(0, 500), attempts: r.attempts, at };
+    const head = JSON.stringify(r.unreadable ? { ...fields, unreadable: true } : fields);
     // Splice the row's own text in rather than re-serialising it: bigints and numerics keep every digit.
     return `${head.slice(0, -1)},"row":${r.row}}\n`;
   }
 }
 
+/** One line of a failed file: the row's JSON text, and whether it was never a row (see FailedRow.unreadable). */
+export interface FailedLine {
+  readonly row: string;
+  readonly unreadable: boolean;
+  readonly error: string;
+}
+
 /** Reads a failed file back as the rows' JSON texts (for replay), with line numbers in errors. */
-export async function* readFailedRows(path: string): AsyncIterable<string> {
+export async function* readFailedRows(path: string): AsyncIterable<FailedLine> {
   const input = createReadStream(path, 'utf8');
   const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
@@ -76,7 +103,15 @@ export async function* readFailedRows(path: string): AsyncIterable<string> {
       if (line.trim() === '') continue;
       const at = line.indexOf(',"row":');
       if (at < 0 || !line.endsWith('}')) throw new BulkImportError('USAGE', `${path} line ${n}: not a bulk-import failed-row line`);
-      yield line.slice(at + 7, -1);
+      const head = line.slice(0, at);
+      // The head is a flat JSON object of our own making: parse it alone, never the row.
+      let fields: { error?: unknown; unreadable?: unknown };
+      try {
+        fields = JSON.parse(`${head}}`) as typeof fields;
+      } catch {
+        throw new BulkImportError('USAGE', `${path} line ${n}: not a bulk-import failed-row line`);
+      }
+      yield { row: line.slice(at + 7, -1), unreadable: fields.unreadable === true, error: String(fields.error ?? '') };
     }
   } catch (err) {
     if (err instanceof BulkImportError) throw err;

@@ -1,10 +1,17 @@
-import { isSecretHeader, redactUrl } from '../redact.js';
+import { isSecretHeader, redactUrl, secretsOf } from '../redact.js';
 
 /**
  * The command line is echoed twice: in error messages (a driver may repeat a value) and in the
  * resume command printed after a stop. Both go through here, so every spelling of a header
- * flag (`--header V`, `--header=V`, `-H V`, `-HV`) and every URL password is masked.
+ * flag (`--header V`, `--header=V`, `-H V`, `-HV`) and every URL password and secret query
+ * parameter (`--to V`, `--to=V`, and a mistyped `--form=V` too) is masked.
  */
+
+/** The value part of `--flag=value`, or the argument itself. */
+function valueOf(arg: string): { prefix: string; value: string } {
+  const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+  return eq > 2 ? { prefix: arg.slice(0, eq + 1), value: arg.slice(eq + 1) } : { prefix: '', value: arg };
+}
 
 /** The value of a header flag at argv[i], and how many arguments it spans, or undefined. */
 function headerAt(argv: readonly string[], i: number): { value: string; span: 1 | 2; prefix: string } | undefined {
@@ -37,6 +44,7 @@ export function secretArgs(argv: readonly string[]): string[] {
       }
     }
     for (const m of a.matchAll(/\/\/[^:/@\s]+:([^@\s/]+)@/g)) if (m[1]) out.push(m[1], safeDecode(m[1]));
+    out.push(...secretsOf([valueOf(a).value], {}));
   });
   return out;
 }
@@ -50,7 +58,10 @@ export function maskArgv(argv: readonly string[]): string[] {
       out.push(argv[i] as string, maskHeader(h.value));
       i++;
     } else if (h) out.push(`${h.prefix}${maskHeader(h.value)}`);
-    else out.push(redactUrl(argv[i] as string));
+    else {
+      const { prefix, value } = valueOf(argv[i] as string);
+      out.push(`${prefix}${redactUrl(value)}`);
+    }
   }
   return out;
 }

@@ -4,6 +4,8 @@ import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
 import { usage } from '../errors.js';
 import type { MaxFailures } from '../pipeline.js';
 import { parseKeyColumns, parseQualifiedName } from '../source/sql.js';
+import { DEFAULT_MAX_LINE_BYTES } from '../source/ndjson-line.js';
+import type { TransformSpec } from '../transform.js';
 import * as v from './parse-values.js';
 import { parseQueueConfig, type QueueConfig, type QueueFlags } from './queue-options.js';
 
@@ -17,11 +19,16 @@ export const DEFAULTS = {
   retries: DEFAULT_RETRY_POLICY.retries,
   timeout: '30s',
   pageRows: 2000,
+  transformTimeout: '30s',
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
 } as const;
+
+/** A JS string holds at most 2^29 − 24 UTF-16 units (V8): a longer line could never be a row. */
+const MAX_LINE_BYTES_LIMIT = 2 ** 29 - 24;
 
 export type SourceConfig =
   | { kind: 'postgres'; url: string; table?: string; query?: string; key: string[]; where?: string; pageRows: number }
-  | { kind: 'ndjson'; path: string }
+  | { kind: 'ndjson'; path: string; maxLineBytes: number }
   | { kind: 'failed-rows'; path: string };
 
 /** Direct mode's HTTP target: exactly what the sticky client takes. */
@@ -36,7 +43,7 @@ export interface RunConfig {
   readonly limit?: number;
   readonly batchSize: number;
   readonly concurrency: number;
-  readonly transform?: string;
+  readonly transform?: TransformSpec;
   readonly dryRun: boolean;
   readonly progress: boolean;
   /** A path; undefined = the default path for this job; null = --no-checkpoint. */
@@ -72,6 +79,8 @@ export interface RunFlags extends QueueFlags, TargetFlags {
   where?: string;
   limit?: string;
   transform?: string;
+  transformTimeout?: string;
+  maxLineBytes?: string;
   dryRun?: boolean;
   progress?: boolean;
   checkpoint?: string | false;
@@ -94,6 +103,7 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
     if (!flags.table === !flags.query) throw usage('give exactly one of --table and --query with a PostgreSQL source');
     if (flags.table) parseQualifiedName(flags.table);
     if (flags.query && !/^\s*(select|with|values|table)\b/i.test(flags.query)) throw usage('--query must be a SELECT (it is paged by --key)');
+    if (flags.maxLineBytes !== undefined) throw usage('--max-line-bytes applies to an NDJSON source only');
     return {
       kind: 'postgres',
       url: from,
@@ -106,7 +116,9 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) throw usage(`--from must be a postgres:// URL, an NDJSON file or - (got a ${from.split(':')[0]}: URL)`);
   if (flags.table || flags.query || flags.where) throw usage('--table, --query and --where need a PostgreSQL source in --from');
-  return { kind: 'ndjson', path: from };
+  const maxLineBytes =
+    flags.maxLineBytes === undefined ? DEFAULTS.maxLineBytes : v.wholeNumber('--max-line-bytes', flags.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
+  return { kind: 'ndjson', path: from, maxLineBytes };
 }
 
 export function parseTarget(flags: TargetFlags, defaults: { retries: number; timeout: string } = DEFAULTS): TargetConfig {
@@ -135,6 +147,10 @@ function pathFlag(flag: string, value: string | undefined): string | undefined {
   return value;
 }
 
+function transformTimeout(flags: RunFlags): number {
+  return v.duration('--transform-timeout', flags.transformTimeout ?? DEFAULTS.transformTimeout);
+}
+
 export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
   const source = parseSource(flags, env);
   const queue = parseQueueConfig(flags, env);
@@ -150,6 +166,7 @@ export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConf
   const target = queue ? undefined : parseTarget(flags);
   if (flags.resume && flags.restart) throw usage('--resume and --restart contradict each other');
   if (flags.resume && flags.checkpoint === false) throw usage('--resume needs a checkpoint (drop --no-checkpoint)');
+  if (flags.transformTimeout !== undefined && !flags.transform) throw usage('--transform-timeout needs --transform');
   return Object.freeze({
     source,
     ...(target ? { target } : {}),
@@ -157,7 +174,7 @@ export function parseRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConf
     ...(flags.limit !== undefined ? { limit: v.wholeNumber('--limit', flags.limit, 1) } : {}),
     batchSize: flags.batchSize === undefined ? DEFAULTS.batchSize : v.wholeNumber('--batch-size', flags.batchSize, 1, 100_000),
     concurrency: flags.concurrency === undefined ? DEFAULTS.concurrency : v.wholeNumber('--concurrency', flags.concurrency, 1, 1024),
-    ...(flags.transform ? { transform: flags.transform } : {}),
+    ...(flags.transform ? { transform: { path: flags.transform, timeoutMs: transformTimeout(flags) } } : {}),
     dryRun: flags.dryRun === true,
     progress: flags.progress !== false,
     ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint || null } : {}),

@@ -6,11 +6,11 @@ import { BulkImportError, type ErrorCode } from '../errors.js';
  * | code | meaning                                                        |
  * | ---- | -------------------------------------------------------------- |
  * | 0    | every row delivered (or skipped by the transform)              |
- * | 1    | finished, but some rows failed for good (see the failed file); |
- * |      | also --max-failures tripped, or the source broke mid-run       |
+ * | 1    | finished, but some rows of the job failed for good (this run   |
+ * |      | or an earlier one: see the failed file; broken NDJSON lines    |
+ * |      | too); also --max-failures tripped, or the source broke mid-run |
  * | 2    | usage or configuration: bad flag, unreachable database or API, |
- * |      | no such table/column, checkpoint of another job or corrupt, a  |
- * |      | broken NDJSON line (checkpoint written up to the rows before)  |
+ * |      | no such table/column, checkpoint of another job or damaged     |
  * | 130  | stopped by SIGINT (Ctrl-C), checkpoint written                  |
  * | 143  | stopped by SIGTERM, checkpoint written                          |
  */
@@ -25,7 +25,6 @@ const BY_CODE: Record<ErrorCode, number> = {
   TARGET_UNREACHABLE: EXIT.usage,
   CHECKPOINT_MISMATCH: EXIT.usage,
   CHECKPOINT_UNREADABLE: EXIT.usage,
-  BAD_INPUT: EXIT.usage,
   SOURCE_FAILED: EXIT.rowsFailed,
 };
 

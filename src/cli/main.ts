@@ -18,12 +18,14 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   });
+  // Commander echoes what it refused (`unknown option '--form=postgres://app:pw@…'`): mask it too.
+  const redact = makeRedactor(secretArgs(argv));
   const program = new Command('bulk-import')
     .description('Move a large PostgreSQL table (or NDJSON) into a service through its HTTP API: fast, resumable, sticky to load-balancer targets.')
     .version(await version(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(oneLine(s)) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(oneLine(redact(s))) });
   registerRun(program);
   registerReplay(program);
   registerStatus(program);
@@ -35,7 +37,6 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else {
-      const redact = makeRedactor(secretArgs(argv));
       const prefix = err instanceof BulkImportError ? 'bulk-import' : 'bulk-import: unexpected error';
       process.stderr.write(`${prefix}: ${redact(errorMessage(err)).split('\n')[0]}\n`);
       process.exitCode = exitCodeFor(err);

@@ -13,6 +13,7 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--key <cols>', `key column(s) for keyset paging, comma-separated (default: ${DEFAULTS.key})`)
     .option('--where <sql>', 'only rows matching this SQL condition')
     .option('--limit <n>', 'stop after this many rows')
+    .option('--max-line-bytes <n>', `NDJSON: a longer line is a failed row (default: ${DEFAULTS.maxLineBytes}, 16 MiB)`)
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
 }
 
@@ -51,6 +52,7 @@ export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGE
 export function addRunFlowOptions(cmd: Command): Command {
   return cmd
     .option('--transform <module>', 'a .js/.mjs module whose default export maps a row object to a payload (null skips it)')
+    .option('--transform-timeout <duration>', `a row whose transform has not answered by then fails (default: ${DEFAULTS.transformTimeout})`)
     .option('--dry-run', 'read and transform everything, send nothing; show the first body')
     .option('--no-progress', 'no progress bar')
     .option('--checkpoint <file>', 'checkpoint file (default: bulk-import-<job>.ckpt.json)')

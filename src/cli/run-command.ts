@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { runImport, type RunResult } from '../run-import.js';
 import { parseRunConfig, type RunFlags } from './config.js';
@@ -8,7 +7,7 @@ import { progressView } from './progress-bar.js';
 import { addQueueOptions } from './queue-options.js';
 import { maskArgv } from './argv-secrets.js';
 import { trapStopSignals } from './signals.js';
-import { formatSummary, summaryJson } from './summary.js';
+import { formatSummary, writeSummaryJson } from './summary.js';
 
 const EXAMPLES = `
 Examples:
@@ -37,7 +36,7 @@ export function registerRun(program: Command): void {
       stop.dispose();
     }
     process.stdout.write(`${formatSummary(result)}\n`);
-    if (config.summaryJson) await writeFile(config.summaryJson, `${JSON.stringify(summaryJson(result), null, 2)}\n`);
+    if (config.summaryJson) await writeSummaryJson(config.summaryJson, result);
     if (result.stoppedBy === 'interrupted' || result.stoppedBy === 'aborted') {
       if (result.checkpointPath) process.stderr.write(`resume with: ${resumeCommand(process.argv, result.checkpointPath)}\n`);
       process.exitCode = exitCodeForSignal(stop.received());

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { RunResult } from '../run-import.js';
 import { formatQueueSummary } from './queue-options.js';
 
@@ -64,4 +65,18 @@ export function summaryJson(r: RunResult): Record<string, unknown> {
     failedFile: r.failedPath,
     ...(r.queue ? { queue: { messages: r.queue.messages, calls: r.queue.calls, billedRequests: r.queue.billed } } : {}),
   };
+}
+
+/**
+ * `--summary-json`: owner-only like the checkpoint (it names the source and the target). The
+ * mode is set on the open file before writing, so a file that existed with 0644 is fixed first.
+ */
+export async function writeSummaryJson(path: string, r: RunResult): Promise<void> {
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.chmod(0o600);
+    await file.writeFile(`${JSON.stringify(summaryJson(r), null, 2)}\n`);
+  } finally {
+    await file.close();
+  }
 }

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { readFailedRows } from '../checkpoint/failed-file.js';
 import { BulkImportError, errorMessage } from '../errors.js';
-import type { Batch, KeyTuple, Source } from '../types.js';
+import type { Batch, FailedRow, KeyTuple, Source } from '../types.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
 
 /** A failed-rows file as a source, for `replay`: the key of a row is its line number. */
@@ -28,23 +28,28 @@ export class FailedRowsSource implements Source {
     let n = 0;
     let seq = 0;
     let rows: string[] = [];
+    let rejected: FailedRow[] = [];
     let first = 0;
     const cut = () => {
       const firstKey = [String(first)];
       const lastKey = [String(n)];
-      const b = new LazyBatch(seq++, rows.length, firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { rows });
+      const key = idempotencyKeyFor(jobId, firstKey, lastKey);
+      const b = new LazyBatch(seq++, rows.length, firstKey, lastKey, key, { rows }, { rejected });
       rows = [];
+      rejected = [];
       return b;
     };
-    for await (const row of readFailedRows(this.config.path)) {
+    for await (const line of readFailedRows(this.config.path)) {
       n++;
       if (n <= skip) continue;
       if (from.signal.aborted) return;
-      if (rows.length === 0) first = n;
-      rows.push(row);
-      if (rows.length === batchSize) yield cut();
+      if (rows.length + rejected.length === 0) first = n;
+      // A line that was never a row cannot be sent: it fails again, pointing at the fix.
+      if (line.unreadable) rejected.push({ row: line.row, status: null, error: `not a row, fix the line first: ${line.error}`, attempts: 0, unreadable: true });
+      else rows.push(line.row);
+      if (rows.length + rejected.length === batchSize) yield cut();
     }
-    if (rows.length > 0 && !from.signal.aborted) yield cut();
+    if (rows.length + rejected.length > 0 && !from.signal.aborted) yield cut();
   }
 
   async close(): Promise<void> {}

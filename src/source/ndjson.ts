@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { BulkImportError, errorMessage } from '../errors.js';
-import type { Batch, KeyTuple, Source } from '../types.js';
+import type { Batch, FailedRow, KeyTuple, Source } from '../types.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
+import { DEFAULT_MAX_LINE_BYTES, PendingLine, readLine, type LineBytes } from './ndjson-line.js';
 
 export interface NdjsonSourceConfig {
   /** A file path, or `-` for standard input. */
@@ -12,12 +13,15 @@ export interface NdjsonSourceConfig {
   readonly batchSize: number;
   readonly jobId: string;
   readonly stdin?: Readable;
+  /** A longer line is a failed row (default DEFAULT_MAX_LINE_BYTES). */
+  readonly maxLineBytes?: number;
 }
 
 /**
  * Newline-delimited JSON, one row per line. The key of a row is the byte offset just past its
  * line, so a resumed run seeks straight to the watermark instead of re-reading the file. Each
- * line is parsed once to catch broken input early (with its line number), then sent as written.
+ * line is checked once (UTF-8, JSON, length) and sent as written; a line that fails the check is
+ * a failed row with its line number, and reading carries on.
  */
 export class NdjsonSource implements Source {
   readonly describe: string;
@@ -43,6 +47,7 @@ export class NdjsonSource implements Source {
 
   async *batches(from: { after?: KeyTuple; limit?: number; signal: AbortSignal }): AsyncIterable<Batch> {
     const { path, batchSize, jobId } = this.config;
+    const maxLineBytes = this.config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     const start = from.after ? Number(from.after[0]) : 0;
     const input: Readable =
       path === '-' ? (this.config.stdin ?? process.stdin) : createReadStream(path, { start, highWaterMark: 256 * 1024 });
@@ -55,27 +60,33 @@ export class NdjsonSource implements Source {
     let lineNo = 0;
     let seq = 0;
     let rows: string[] = [];
+    let rejected: FailedRow[] = [];
     let firstKey: KeyTuple = [];
-    let pending: Buffer = Buffer.alloc(0);
+    const pending = new PendingLine(maxLineBytes);
     const cut = (): LazyBatch => {
       const lastKey = [String(offset)];
-      const batch = new LazyBatch(seq++, rows.length, firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { rows });
+      const key = idempotencyKeyFor(jobId, firstKey, lastKey);
+      const batch = new LazyBatch(seq++, rows.length, firstKey, lastKey, key, { rows }, { rejected });
       rows = [];
+      rejected = [];
       return batch;
     };
-    /** Takes one line's bytes (newline excluded); `length` is what it occupies in the file. */
-    const take = (bytes: Buffer, length: number): void => {
+    /**
+     * Takes one line. A line that cannot be a row is a failed row of the batch it falls in and
+     * counts toward the batch size like any line, so a resumed run cuts the same batches.
+     */
+    const take = (line: LineBytes, length: number): void => {
       lineNo++;
       const lineStart = offset;
       offset += length;
       if (offset <= skipUntil) return;
       // Lines are cut on the byte 0x0A before decoding, so a character split across two reads
-      // stays whole and offsets count bytes exactly (CRLF's \r is trimmed as white space).
-      const line = bytes.toString('utf8').trim();
-      if (line.length === 0) return;
-      checkLine(line, lineNo, path, start);
-      if (rows.length === 0) firstKey = [String(lineStart)];
-      rows.push(line);
+      // stays whole and offsets count bytes exactly.
+      const row = readLine(line, { lineNo, byte: lineStart, start }, maxLineBytes);
+      if (row === null) return;
+      if (rows.length + rejected.length === 0) firstKey = [String(lineStart)];
+      if (typeof row === 'string') rows.push(row);
+      else rejected.push(row);
       remaining--;
     };
     try {
@@ -84,18 +95,19 @@ export class NdjsonSource implements Source {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
         let from0 = 0;
         for (let nl = buf.indexOf(0x0a); nl >= 0 && remaining > 0; nl = buf.indexOf(0x0a, from0)) {
-          const part = buf.subarray(from0, nl);
-          const bytes = pending.length > 0 ? Buffer.concat([pending, part]) : part;
-          pending = Buffer.alloc(0);
-          take(bytes, bytes.length + 1);
+          const line = pending.end(buf.subarray(from0, nl));
+          take(line, line.length + 1);
           from0 = nl + 1;
-          if (rows.length === batchSize) yield cut();
+          if (rows.length + rejected.length === batchSize) yield cut();
         }
         if (remaining <= 0) break;
-        pending = Buffer.concat([pending, buf.subarray(from0)]);
+        pending.add(buf.subarray(from0));
       }
-      if (pending.length > 0 && remaining > 0 && !from.signal.aborted) take(pending, pending.length);
-      if (rows.length > 0 && !from.signal.aborted) yield cut();
+      if (pending.length > 0 && remaining > 0 && !from.signal.aborted) {
+        const line = pending.end(Buffer.alloc(0));
+        take(line, line.length);
+      }
+      if (rows.length + rejected.length > 0 && !from.signal.aborted) yield cut();
     } catch (err) {
       if (from.signal.aborted) return; // the read was ended on purpose
       throw err;
@@ -106,15 +118,4 @@ export class NdjsonSource implements Source {
   }
 
   async close(): Promise<void> {}
-}
-
-/** Line numbers count from where this run started reading (byte `start` of a resumed run). */
-function checkLine(line: string, lineNo: number, path: string, start: number): void {
-  try {
-    JSON.parse(line);
-  } catch (err) {
-    const where = path === '-' ? 'standard input' : path;
-    const at = start > 0 ? `line ${lineNo} after byte ${start}` : `line ${lineNo}`;
-    throw new BulkImportError('BAD_INPUT', `${where} ${at}: not valid JSON (${errorMessage(err)})`, { cause: err });
-  }
 }

@@ -16,6 +16,10 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
     [['run', '--from', 'postgres://h/db', '--table', 'a..b', ...TO], /empty name part/],
     [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--sticky', 'maybe'], /--sticky/],
     [['run', '--from', 'missing-file.ndjson', ...TO], /cannot read missing-file.ndjson/],
+    [['run', '--from', 'rows.ndjson', ...TO, '--max-line-bytes', '0'], /--max-line-bytes must be a whole number from 1 to/],
+    [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--max-line-bytes', '100'], /--max-line-bytes applies to an NDJSON source only/],
+    [['run', '--from', 'rows.ndjson', ...TO, '--transform-timeout', '5s'], /--transform-timeout needs --transform/],
+    [['run', '--from', 'rows.ndjson', ...TO, '--transform', 't.mjs', '--transform-timeout', 'soon'], /--transform-timeout must be a duration/],
     [['status', 'no-such.ckpt.json'], /cannot read checkpoint no-such.ckpt.json: no such file/],
     // Flags that do not apply to a mode are refused, not silently ignored.
     ...['-H=X-Team: a', '--sticky=off', '--timeout=5s', '--rate=10', '--method=PUT', '--target-header=x-backend'].map((flag) => [

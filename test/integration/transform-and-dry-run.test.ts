@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
 import { importWith, makeRows } from '../helpers/import.js';
@@ -22,6 +23,51 @@ describe('--transform', () => {
     expect(JSON.parse(sink.requests[0]!.body)[0]).toEqual({ externalId: 'L-1', name: 'ROW 1' });
     // A batch the transform emptied entirely is acknowledged without a request.
     expect(sink.counts.requests).toBe(10);
+  });
+
+  it('a result that is not JSON fails its row as read, never as "row": undefined', async () => {
+    await using dir = await tempDir();
+    const from = await dir.file('rows.ndjson', makeRows(6, (i) => ({ n: i * 1.5 })));
+    const transform = await dir.file(
+      'odd.mjs',
+      `export default (row) => {
+        if (row.id === 1) return () => 1;
+        if (row.id === 2) return Symbol('s');
+        if (row.id === 3) return { toJSON: () => undefined };
+        if (row.id === 4) return { big: 10n };
+        return row;
+      };`,
+    );
+    const failed = `${dir.path}/f.ndjson`;
+    await using sink = await startHttpSink({ record: 'ids' });
+    const result = await importWith({ from, to: sink.url, batchSize: '2', transform, failed });
+    expect(result.thisRun).toMatchObject({ read: 6, delivered: 2, failed: 4 });
+    expect(sink.acceptedIds()).toEqual(['5', '6']);
+    const lines = (await readFile(failed, 'utf8')).trim().split('\n');
+    for (const l of lines) expect(l).not.toMatch(/"row":undefined/);
+    const parsed = lines.map((l) => JSON.parse(l) as { row: unknown; error: string });
+    expect(parsed.map((l) => l.row)).toEqual([1, 2, 3, 4].map((id) => ({ id, n: id * 1.5 })));
+    expect(parsed.map((l) => l.error)).toEqual([
+      'transform: returned function, which is not JSON',
+      'transform: returned symbol, which is not JSON',
+      'transform: returned object, which is not JSON',
+      expect.stringMatching(/^transform: .*BigInt/),
+    ]);
+  });
+
+  it('a row whose transform never answers fails after --transform-timeout; the others arrive', async () => {
+    await using dir = await tempDir();
+    const from = await dir.file('rows.ndjson', makeRows(10));
+    const transform = await dir.file('stuck.mjs', 'export default (row) => (row.id === 4 ? new Promise(() => {}) : row);');
+    const failed = `${dir.path}/f.ndjson`;
+    await using sink = await startHttpSink({ record: 'ids' });
+    const t0 = Date.now();
+    const result = await importWith({ from, to: sink.url, batchSize: '3', transform, transformTimeout: '300ms', failed });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(result.thisRun).toMatchObject({ read: 10, delivered: 9, failed: 1 });
+    expect(sink.acceptedIds().sort()).toEqual(['1', '10', '2', '3', '5', '6', '7', '8', '9']);
+    const [line] = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { row: { id: number }; error: string });
+    expect(line).toMatchObject({ row: { id: 4 }, error: 'transform: no answer after 300 ms (--transform-timeout)' });
   });
 
   it('a module without a default function is a usage error', async () => {

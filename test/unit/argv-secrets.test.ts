@@ -21,4 +21,17 @@ describe('command-line secrets', () => {
     for (const s of ['tok-1111', 'key-2222', 'tok-3333', 'tok-4444', 'pa@ss']) expect(text).not.toContain(s);
     expect(text).toContain('bulk-import');
   });
+
+  it('masks secret query parameters of URLs in every spelling, and a mistyped --flag=URL', () => {
+    const args = ['run', '--to', 'https://h/x?api_key=key-5555&page=1', '--to=https://h/x?sig=sig-6666', '--form=postgres://app:pw-7777@h/db',
+      '--tp=https://h/x?token=tok-8888', '-H', 'Ocp-Apim-Subscription-Key: sub-9999', '-H', 'Idempotency-Key: visible-key'];
+    const printed = maskArgv(args).join(' ');
+    for (const s of ['key-5555', 'sig-6666', 'pw-7777', 'tok-8888', 'sub-9999']) expect(printed).not.toContain(s);
+    expect(printed).toContain('page=1');
+    expect(printed).toContain('--form=postgres://app:***@h/db');
+    expect(printed).toContain('Idempotency-Key: visible-key');
+    const redact = makeRedactor(secretArgs(args));
+    const text = redact("error: unknown option 'key-5555 sig-6666 pw-7777 tok-8888 sub-9999'");
+    for (const s of ['key-5555', 'sig-6666', 'pw-7777', 'tok-8888', 'sub-9999']) expect(text).not.toContain(s);
+  });
 });
