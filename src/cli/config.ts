@@ -4,6 +4,7 @@ import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
 import { usage } from '../errors.js';
 import type { MaxFailures } from '../pipeline.js';
 import { parseKeyColumns, parseQualifiedName } from '../source/sql.js';
+import { checkSqlFragment } from '../source/sql-fragment.js';
 import * as v from './parse-values.js';
 import { parseQueueConfig, type QueueConfig, type QueueFlags } from './queue-options.js';
 
@@ -17,10 +18,21 @@ export const DEFAULTS = {
   retries: DEFAULT_RETRY_POLICY.retries,
   timeout: '30s',
   pageRows: 2000,
+  statementTimeout: '5m',
 } as const;
 
 export type SourceConfig =
-  | { kind: 'postgres'; url: string; table?: string; query?: string; key: string[]; where?: string; pageRows: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      table?: string;
+      query?: string;
+      key: string[];
+      where?: string;
+      pageRows: number;
+      /** Bounds each statement: a page read, the probe, the count. */
+      statementTimeoutMs: number;
+    }
   | { kind: 'ndjson'; path: string }
   | { kind: 'failed-rows'; path: string };
 
@@ -81,6 +93,7 @@ export interface RunFlags extends QueueFlags, TargetFlags {
   maxFailures?: string;
   summaryJson?: string;
   pageRows?: string;
+  statementTimeout?: string;
 }
 
 export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConfig {
@@ -90,18 +103,23 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
     if (!flags.table === !flags.query) throw usage('give exactly one of --table and --query with a PostgreSQL source');
     if (flags.table) parseQualifiedName(flags.table);
     if (flags.query && !/^\s*(select|with|values|table)\b/i.test(flags.query)) throw usage('--query must be a SELECT (it is paged by --key)');
+    const query = flags.query?.trim().replace(/;\s*$/, '');
+    if (query) checkSqlFragment('--query', query);
+    if (flags.where) checkSqlFragment('--where', flags.where);
     return {
       kind: 'postgres',
       url: from,
       ...(flags.table ? { table: flags.table } : {}),
-      ...(flags.query ? { query: flags.query.trim().replace(/;\s*$/, '') } : {}),
+      ...(query ? { query } : {}),
       key: parseKeyColumns(flags.key ?? DEFAULTS.key),
       ...(flags.where ? { where: flags.where } : {}),
       pageRows: flags.pageRows ? v.wholeNumber('--page-rows', flags.pageRows, 1, 1_000_000) : DEFAULTS.pageRows,
+      statementTimeoutMs: v.duration('--statement-timeout', flags.statementTimeout ?? DEFAULTS.statementTimeout),
     };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) throw usage(`--from must be a postgres:// URL, an NDJSON file or - (got a ${from.split(':')[0]}: URL)`);
   if (flags.table || flags.query || flags.where) throw usage('--table, --query and --where need a PostgreSQL source in --from');
+  if (flags.statementTimeout !== undefined) throw usage('--statement-timeout needs a PostgreSQL source in --from');
   return { kind: 'ndjson', path: from };
 }
 

@@ -13,6 +13,7 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--key <cols>', `key column(s) for keyset paging, comma-separated`, DEFAULTS.key)
     .option('--where <sql>', 'only rows matching this SQL condition')
     .option('--limit <n>', 'stop after this many rows')
+    .option('--statement-timeout <duration>', `bound on each SQL statement, e.g. one page read (default: ${DEFAULTS.statementTimeout})`)
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
 }
 
