@@ -131,6 +131,7 @@ function makeSource(config: RunConfig, jobId: string): Source {
     ...(s.where ? { where: s.where } : {}),
     batchSize: config.batchSize,
     pageRows: s.pageRows,
+    statementTimeoutMs: s.statementTimeoutMs,
     jobId,
     ...limit,
   });
