@@ -52,7 +52,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
   const sink = await makeSink(config, jobId);
   try {
-    await source.open?.();
+    await source.open?.(hooks.signal);
     if (resume?.complete) {
       return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath, lanes: [], resumed: true, dryRun: false };
     }

@@ -56,8 +56,12 @@ export class PostgresKeysetSource implements Source {
    * and that no key is NULL: `(key) > ($last)` is never true for NULL, so such rows would be
    * skipped without a word. The NULL check scans only when a key column is nullable.
    */
-  async open(): Promise<void> {
+  async open(signal?: AbortSignal): Promise<void> {
     const session = (this.#session = await ReadOnlySession.open(this.config.url, this.config.statementTimeoutMs));
+    // A NULL check on a big table can take a while: a stop cancels it (and every read after it).
+    const stop = () => session.cancel();
+    if (signal?.aborted) stop();
+    signal?.addEventListener('abort', stop, { once: true });
     try {
       await session.read(async (client) => {
         // The WHERE is in the probe too, so a --where that does not compile fails here, before any send.
@@ -72,8 +76,11 @@ export class PostgresKeysetSource implements Source {
         }
       }, 'checking the table and key');
     } catch (err) {
+      if (err instanceof ReadStopped) return; // stopped: batches() reads nothing, the run ends as interrupted
       if (err instanceof BulkImportError && err.code === 'SOURCE_FAILED') throw new BulkImportError('CONFIG', err.message, { cause: err });
       throw wrapPgError(err, this.config);
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
   }
 

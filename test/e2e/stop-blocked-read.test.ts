@@ -63,6 +63,21 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     expect(await stillRunning()).toBe(0);
   });
 
+  it('a stop during the start-up check (a NULL-key scan that sleeps) exits 130 at once', async () => {
+    const nullable = schema.qualified('nullable');
+    await withClient(db.url, (c) => c.query(`CREATE TABLE ${nullable} AS SELECT g AS id FROM generate_series(1, 5) g UNION ALL SELECT NULL`));
+    await using sink = await startHttpSink({ record: 'ids' });
+    const cli = startCli(['run', '--from', db.url, '--table', nullable, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
+      '--no-checkpoint', '--no-progress']);
+    await sleep(1000);
+    const stoppedAt = Date.now();
+    cli.child.kill('SIGINT');
+    const r = await cli.done(15_000);
+    expect(r.code, r.stderr).toBe(130);
+    expect(Date.now() - stoppedAt).toBeLessThan(5000);
+    expect(await stillRunning()).toBe(0);
+  });
+
   it('a stop while the next page is prefetched leaves a checkpoint at what was delivered', async () => {
     await using dir = await tempDir();
     const ckpt = `${dir.path}/job.ckpt.json`;
