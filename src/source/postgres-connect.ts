@@ -20,15 +20,16 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000;
  */
 export async function connectPostgres(url: string, opts: { statementTimeoutMs?: number } = {}): Promise<pg.Client> {
   const timeout = Math.round(opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
+  const { connectionString, options } = withStartupOptions(url, `-c default_transaction_read_only=on -c statement_timeout=${timeout}`);
   // pg reports its own connect timeout as a plain Error without a code: any failure to connect
   // is "unreachable", so it is mapped here, where we know it happened while connecting.
   const client = new pg.Client({
-    connectionString: url,
+    connectionString,
     types: asText,
     application_name: 'bulk-import',
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
-    options: `-c default_transaction_read_only=on -c statement_timeout=${timeout}`,
+    options,
   });
   // A connection that dies mid-run emits 'error' on the client; the failing query reports it.
   client.on('error', () => undefined);
@@ -43,6 +44,27 @@ export async function connectPostgres(url: string, opts: { statementTimeoutMs?: 
     throw new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${scrub(errorMessage(err), url)}`, { cause: err });
   }
   return client;
+}
+
+/**
+ * pg lets an `options` parameter in the URL replace the one given beside it, which would drop
+ * the read-only setting: the URL's own options (say `-c search_path=app`) are moved in front of
+ * ours instead, so the server applies both and ours win.
+ */
+export function withStartupOptions(url: string, ours: string): { connectionString: string; options: string } {
+  const q = url.indexOf('?');
+  if (q < 0) return { connectionString: url, options: ours };
+  const theirs: string[] = [];
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => {
+      if (!/^options=/i.test(pair)) return true;
+      theirs.push(decodeURIComponent(pair.slice('options='.length).replaceAll('+', ' ')));
+      return false;
+    });
+  const connectionString = kept.length ? `${url.slice(0, q)}?${kept.join('&')}` : url.slice(0, q);
+  return { connectionString, options: [...theirs, ours].join(' ') };
 }
 
 /** Maps pg and socket errors by their codes (SQLSTATE or errno), never by message text. */

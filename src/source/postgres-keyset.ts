@@ -89,8 +89,11 @@ export class PostgresKeysetSource implements Source {
     let estimate: number | null = null;
     const counter = await ReadOnlySession.open(url, this.config.statementTimeoutMs).catch(() => null);
     if (!counter) return limit ?? null;
+    if (this.#closed) {
+      await counter.close(); // the run ended while this was connecting
+      return limit ?? null;
+    }
     this.#counter = counter;
-    if (this.#closed) await counter.close(); // the run ended while this was connecting
     try {
       const sql = `SELECT count(*)::text FROM ${this.#from()} s${this.#where()}`;
       estimate = await counter.read(async (client) => {
@@ -113,6 +116,7 @@ export class PostgresKeysetSource implements Source {
     const session = this.#session ?? (await this.#openAndGet());
     // A stop cancels the statement running now (a prefetched page, or one the sink waits for).
     const stop = () => session.cancel();
+    if (from.signal.aborted) stop();
     from.signal.addEventListener('abort', stop, { once: true });
     let after = from.after;
     let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;

@@ -62,17 +62,16 @@ export class ReadOnlySession {
   async read<T>(fn: (client: pg.Client) => Promise<T>, what: string, timeoutMs = this.statementTimeoutMs): Promise<T> {
     if (this.#stopping) throw new ReadStopped();
     this.#busy++;
-    let began = false;
     try {
       // Our own constant text: two statements in one simple-protocol message saves a round trip.
       await this.client.query(`BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${Math.round(timeoutMs)}`);
-      began = true;
       if (this.#stopping) throw new ReadStopped();
       const result = await fn(this.client);
       await this.client.query('COMMIT');
       return result;
     } catch (err) {
-      if (began) await this.client.query('ROLLBACK').catch(() => undefined);
+      // Also when BEGIN's message failed half-way; with no transaction open it is a no-op.
+      await this.client.query('ROLLBACK').catch(() => undefined);
       if (this.#stopping && (err instanceof ReadStopped || errorCode(err) === '57014')) throw new ReadStopped();
       if (errorCode(err) === '57014') {
         throw new BulkImportError('SOURCE_FAILED', `${what} exceeded --statement-timeout (${formatMs(timeoutMs)}): raise it, or narrow --where`, { cause: err });
