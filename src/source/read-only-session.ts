@@ -34,7 +34,9 @@ const CLOSE_GRACE_MS = 2000;
  *
  * Stopping: cancel() sends PostgreSQL's CancelRequest (a second connection naming this
  * backend's process id and secret key), again every second while the read is still running,
- * because a cancel that arrives between two statements is dropped by the server.
+ * because a cancel that arrives between two statements is dropped by the server. A read still
+ * running after five tries (a pooler that routes the cancel elsewhere, pglite that ignores it)
+ * has its connection cut, so a stop always ends; the statement timeout ends it on the server.
  */
 export class ReadOnlySession {
   #busy = 0;
@@ -72,7 +74,8 @@ export class ReadOnlySession {
     } catch (err) {
       // Also when BEGIN's message failed half-way; with no transaction open it is a no-op.
       await this.client.query('ROLLBACK').catch(() => undefined);
-      if (this.#stopping && (err instanceof ReadStopped || errorCode(err) === '57014')) throw new ReadStopped();
+      // After a stop, whatever ended the read (the cancel, or the cut connection) is the stop.
+      if (this.#stopping) throw new ReadStopped();
       if (errorCode(err) === '57014') {
         throw new BulkImportError('SOURCE_FAILED', `${what} exceeded --statement-timeout (${formatMs(timeoutMs)}): raise it, or narrow --where`, { cause: err });
       }
@@ -88,11 +91,17 @@ export class ReadOnlySession {
     this.#stopping = true;
     let tries = 0;
     const again = () => {
-      if (this.#busy === 0 || tries++ >= CANCEL_TRIES) return;
+      if (this.#busy === 0) return;
+      if (tries++ >= CANCEL_TRIES) return this.#cut(); // the cancels went nowhere (a pooler, pglite)
       sendCancelRequest(this.client as unknown as CancelKeys);
       setTimeout(again, CANCEL_EVERY_MS).unref();
     };
     again();
+  }
+
+  /** Ends the connection from this side: the read fails at once, whatever the server does. */
+  #cut(): void {
+    (this.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   }
 
   /**
@@ -105,7 +114,7 @@ export class ReadOnlySession {
     if (this.#busy > 0) await this.#settled(CLOSE_GRACE_MS);
     const ended = this.client.end().then(() => true, () => true);
     const inTime = await Promise.race([ended, delay(this.#busy > 0 ? 0 : CLOSE_GRACE_MS).then(() => false)]);
-    if (!inTime) (this.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    if (!inTime) this.#cut();
   }
 
   #settled(ms: number): Promise<void> {

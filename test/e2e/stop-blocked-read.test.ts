@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpSink } from '../../src/testkit/http-sink.js';
@@ -96,6 +97,57 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     expect(checkpoint).toMatchObject({ complete: false, watermark: [String(arrived.length)], rows: { delivered: arrived.length } });
     expect(arrived).toEqual(range(1, arrived.length));
     expect(await stillRunning()).toBe(0);
+  });
+});
+
+/**
+ * A TCP proxy to PostgreSQL that drops every cancel request, as a pooler or a load balancer that
+ * sends the cancel to another server does in effect.
+ */
+async function cancelDroppingProxy(url: string): Promise<{ url: string } & AsyncDisposable> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.once('data', (first: Buffer) => {
+      if (first.length >= 8 && first.readInt32BE(4) === 80877102) return void client.destroy();
+      const upstream = connect(Number(target.port || 5432), target.hostname, () => {
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+      });
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      client.on('close', () => upstream.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as { port: number }).port);
+  return {
+    url: proxied.toString(),
+    [Symbol.asyncDispose]: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe.skipIf(!realPostgres)('a stop when the cancel request goes nowhere', () => {
+  it('still ends within seconds: the connection is cut', async () => {
+    await using proxy = await cancelDroppingProxy(db.url);
+    await using sink = await startHttpSink({ record: 'ids' });
+    const cli = startCli(['run', '--from', proxy.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
+      '--statement-timeout', '30s', '--no-checkpoint', '--no-progress']);
+    await sleep(1000);
+    const stoppedAt = Date.now();
+    cli.child.kill('SIGINT');
+    const r = await cli.done(20_000);
+    expect(r.code, r.stderr).toBe(130);
+    expect(Date.now() - stoppedAt).toBeLessThan(9000);
+    // The server still sleeps (its cancel was dropped): end it, as a DBA would, so clean-up need not wait.
+    await withClient(db.url, (c) => c.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1`, [`%${schema.schema}%pg_sleep%`]));
   });
 });
 
