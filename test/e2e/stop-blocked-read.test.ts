@@ -40,6 +40,15 @@ async function stillRunning(): Promise<number> {
   });
 }
 
+/** Waits until the run's read is blocked on the server (under load, node may take a while to start). */
+async function untilBlocked(): Promise<void> {
+  for (const end = Date.now() + 15_000; (await stillRunning()) === 0; ) {
+    if (Date.now() > end) throw new Error('the read never started');
+    await sleep(50);
+  }
+  await sleep(300);
+}
+
 describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
   it.each([
     ['SIGINT', 130, '1'],
@@ -51,7 +60,7 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     await using sink = await startHttpSink({ record: 'ids' });
     const cli = startCli(['run', '--from', db.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
       '--batch-size', batchSize, '--checkpoint', ckpt, '--no-progress']);
-    await sleep(1000);
+    await untilBlocked();
     const stoppedAt = Date.now();
     cli.child.kill(signal);
     const r = await cli.done(15_000);
@@ -70,7 +79,7 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     await using sink = await startHttpSink({ record: 'ids' });
     const cli = startCli(['run', '--from', db.url, '--table', nullable, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
       '--no-checkpoint', '--no-progress']);
-    await sleep(1000);
+    await untilBlocked();
     const stoppedAt = Date.now();
     cli.child.kill('SIGINT');
     const r = await cli.done(15_000);
@@ -140,7 +149,7 @@ describe.skipIf(!realPostgres)('a stop when the cancel request goes nowhere', ()
     await using sink = await startHttpSink({ record: 'ids' });
     const cli = startCli(['run', '--from', proxy.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
       '--statement-timeout', '30s', '--no-checkpoint', '--no-progress']);
-    await sleep(1000);
+    await untilBlocked();
     const stoppedAt = Date.now();
     cli.child.kill('SIGINT');
     const r = await cli.done(20_000);
