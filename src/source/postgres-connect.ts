@@ -20,7 +20,8 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 300_000;
  */
 export async function connectPostgres(url: string, opts: { statementTimeoutMs?: number } = {}): Promise<pg.Client> {
   const timeout = Math.round(opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
-  const { connectionString, options } = withStartupOptions(url, `-c default_transaction_read_only=on -c statement_timeout=${timeout}`);
+  const readOnly = `-c default_transaction_read_only=on -c statement_timeout=${timeout}`;
+  const { connectionString, options } = withStartupOptions(url, readOnly);
   // pg reports its own connect timeout as a plain Error without a code: any failure to connect
   // is "unreachable", so it is mapped here, where we know it happened while connecting.
   const client = new pg.Client({
@@ -74,7 +75,8 @@ export function wrapPgError(err: unknown, ctx: { url: string; table?: string; ke
   if (sqlstate === '25006') {
     // Whenever it happens: SQL in --query or --where tried to write, and the session refused.
     const detail = scrub(errorMessage(err), ctx.url);
-    return new BulkImportError('CONFIG', `the source is read-only: ${detail} (--query and --where may only read)`, { cause: err });
+    const message = `the source is read-only: ${detail} (--query and --where may only read)`;
+    return new BulkImportError('CONFIG', message, { cause: err });
   }
   if (when === 'mid-run') {
     // Rows were already sent: a lost connection now is a broken run (exit 1, checkpoint kept), not bad config.

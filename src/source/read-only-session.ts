@@ -77,7 +77,8 @@ export class ReadOnlySession {
       // After a stop, whatever ended the read (the cancel, or the cut connection) is the stop.
       if (this.#stopping) throw new ReadStopped();
       if (errorCode(err) === '57014') {
-        throw new BulkImportError('SOURCE_FAILED', `${what} exceeded --statement-timeout (${formatMs(timeoutMs)}): raise it, or narrow --where`, { cause: err });
+        const limit = formatMs(timeoutMs);
+        throw new BulkImportError('SOURCE_FAILED', `${what} exceeded --statement-timeout (${limit}): raise it, or narrow --where`, { cause: err });
       }
       throw err;
     } finally {
@@ -142,7 +143,8 @@ function sendCancelRequest(keys: CancelKeys): void {
   packet.writeInt32BE(80877102, 4); // the CancelRequest code: 1234 << 16 | 5678
   packet.writeInt32BE(keys.processID, 8);
   packet.writeInt32BE(keys.secretKey, 12);
-  const where = keys.host.startsWith('/') ? { path: `${keys.host}/.s.PGSQL.${keys.port}` } : { host: keys.host, port: keys.port };
+  const unixSocket = keys.host.startsWith('/');
+  const where = unixSocket ? { path: `${keys.host}/.s.PGSQL.${keys.port}` } : { host: keys.host, port: keys.port };
   const socket = netConnect(where, () => socket.end(packet));
   socket.setTimeout(CLOSE_GRACE_MS, () => socket.destroy());
   socket.on('error', () => socket.destroy());

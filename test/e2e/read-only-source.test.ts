@@ -44,12 +44,36 @@ async function run(source: string[], extra: string[] = []) {
 
 describe('SQL in --where and --query cannot write', () => {
   const cases: [string, () => string[], RegExp][] = [
-    ['a --where with "; DELETE"', () => ['--table', victim, '--where', `true; DELETE FROM ${victim} WHERE id = 2`], /--where holds a ";"/],
-    ['a --query that closes its bracket, then "; DELETE"', () => ['--query', `SELECT * FROM ${victim}) s; DELETE FROM ${victim} WHERE id = 3; SELECT * FROM (SELECT 1`], /--query has a "\)" that closes nothing/],
-    ['nextval() in a --query', () => ['--query', `SELECT id, nextval('${seq}') AS n FROM ${victim}`], /^bulk-import: the source is read-only: .*nextval/],
-    ['nextval() in a --where', () => ['--table', victim, '--where', `nextval('${seq}') > 0`], /^bulk-import: the source is read-only: .*nextval/],
-    ['a data-modifying CTE', () => ['--query', `WITH d AS (DELETE FROM ${victim} WHERE id = 4 RETURNING *) SELECT * FROM d`], /^bulk-import: the database rejected the query: .*data-modifying/],
-    ['an unbalanced --where', () => ['--table', victim, '--where', '1=1) OR (1=1'], /--where has a "\)" that closes nothing at character 4/],
+    [
+      'a --where with "; DELETE"',
+      () => ['--table', victim, '--where', `true; DELETE FROM ${victim} WHERE id = 2`],
+      /--where holds a ";"/,
+    ],
+    [
+      'a --query that closes its bracket, then "; DELETE"',
+      () => ['--query', `SELECT * FROM ${victim}) s; DELETE FROM ${victim} WHERE id = 3; SELECT * FROM (SELECT 1`],
+      /--query has a "\)" that closes nothing/,
+    ],
+    [
+      'nextval() in a --query',
+      () => ['--query', `SELECT id, nextval('${seq}') AS n FROM ${victim}`],
+      /^bulk-import: the source is read-only: .*nextval/,
+    ],
+    [
+      'nextval() in a --where',
+      () => ['--table', victim, '--where', `nextval('${seq}') > 0`],
+      /^bulk-import: the source is read-only: .*nextval/,
+    ],
+    [
+      'a data-modifying CTE',
+      () => ['--query', `WITH d AS (DELETE FROM ${victim} WHERE id = 4 RETURNING *) SELECT * FROM d`],
+      /^bulk-import: the database rejected the query: .*data-modifying/,
+    ],
+    [
+      'an unbalanced --where',
+      () => ['--table', victim, '--where', '1=1) OR (1=1'],
+      /--where has a "\)" that closes nothing at character 4/,
+    ],
   ];
 
   it.skipIf(!process.env.TEST_DATABASE_URL).each(cases)('%s: exit 2, one line, nothing changed', async (_, source, line) => {
