@@ -56,7 +56,7 @@ export async function runImport(config: RunConfig, hooks: RunHooks): Promise<Run
   const sink = await makeSink(config, jobId);
   try {
     await failed?.start(resume && resume.failedFile === failedPath ? resume.failedBytes : undefined);
-    await source.open?.();
+    await source.open?.(hooks.signal);
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
       return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile, lanes: [], resumed: true, dryRun: false };
@@ -137,6 +137,7 @@ function makeSource(config: RunConfig, jobId: string): Source {
     ...(s.where ? { where: s.where } : {}),
     batchSize: config.batchSize,
     pageRows: s.pageRows,
+    statementTimeoutMs: s.statementTimeoutMs,
     jobId,
     ...limit,
   });

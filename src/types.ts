@@ -70,8 +70,11 @@ export interface Receipt {
 export interface Source {
   /** A short description without secrets, for the summary and the checkpoint fingerprint. */
   readonly describe: string;
-  /** Connects and validates (table, columns, file) so a typo fails before anything is sent. */
-  open?(): Promise<void>;
+  /**
+   * Connects and validates (table, columns, file) so a typo fails before anything is sent. A
+   * stop (`signal`) cuts a slow validation short; batches() then yields nothing.
+   */
+  open?(signal?: AbortSignal): Promise<void>;
   /** Rows of the whole job (ignoring any watermark), when it can tell cheaply; null when unknown. */
   estimateTotal(): Promise<number | null>;
   /**

@@ -6,6 +6,7 @@ import type { MaxFailures } from '../pipeline.js';
 import { parseKeyColumns, parseQualifiedName } from '../source/sql.js';
 import { DEFAULT_MAX_LINE_BYTES } from '../source/ndjson-line.js';
 import type { TransformSpec } from '../transform.js';
+import { checkSqlFragment } from '../source/sql-fragment.js';
 import * as v from './parse-values.js';
 import { parseQueueConfig, type QueueConfig, type QueueFlags } from './queue-options.js';
 
@@ -21,13 +22,24 @@ export const DEFAULTS = {
   pageRows: 2000,
   transformTimeout: '30s',
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
+  statementTimeout: '5m',
 } as const;
 
 /** A JS string holds at most 2^29 − 24 UTF-16 units (V8): a longer line could never be a row. */
 const MAX_LINE_BYTES_LIMIT = 2 ** 29 - 24;
 
 export type SourceConfig =
-  | { kind: 'postgres'; url: string; table?: string; query?: string; key: string[]; where?: string; pageRows: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      table?: string;
+      query?: string;
+      key: string[];
+      where?: string;
+      pageRows: number;
+      /** Bounds each statement: a page read, the probe, the count. */
+      statementTimeoutMs: number;
+    }
   | { kind: 'ndjson'; path: string; maxLineBytes: number }
   | { kind: 'failed-rows'; path: string };
 
@@ -90,6 +102,7 @@ export interface RunFlags extends QueueFlags, TargetFlags {
   maxFailures?: string;
   summaryJson?: string;
   pageRows?: string;
+  statementTimeout?: string;
 }
 
 export function flagName(key: string): string {
@@ -104,18 +117,23 @@ export function parseSource(flags: RunFlags, env: NodeJS.ProcessEnv): SourceConf
     if (flags.table) parseQualifiedName(flags.table);
     if (flags.query && !/^\s*(select|with|values|table)\b/i.test(flags.query)) throw usage('--query must be a SELECT (it is paged by --key)');
     if (flags.maxLineBytes !== undefined) throw usage('--max-line-bytes applies to an NDJSON source only');
+    const query = flags.query?.trim().replace(/;\s*$/, '');
+    if (query) checkSqlFragment('--query', query);
+    if (flags.where) checkSqlFragment('--where', flags.where);
     return {
       kind: 'postgres',
       url: from,
       ...(flags.table ? { table: flags.table } : {}),
-      ...(flags.query ? { query: flags.query.trim().replace(/;\s*$/, '') } : {}),
+      ...(query ? { query } : {}),
       key: parseKeyColumns(flags.key ?? DEFAULTS.key),
       ...(flags.where ? { where: flags.where } : {}),
       pageRows: flags.pageRows ? v.wholeNumber('--page-rows', flags.pageRows, 1, 1_000_000) : DEFAULTS.pageRows,
+      statementTimeoutMs: v.duration('--statement-timeout', flags.statementTimeout ?? DEFAULTS.statementTimeout),
     };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) throw usage(`--from must be a postgres:// URL, an NDJSON file or - (got a ${from.split(':')[0]}: URL)`);
   if (flags.table || flags.query || flags.where) throw usage('--table, --query and --where need a PostgreSQL source in --from');
+  if (flags.statementTimeout !== undefined) throw usage('--statement-timeout needs a PostgreSQL source in --from');
   const maxLineBytes =
     flags.maxLineBytes === undefined ? DEFAULTS.maxLineBytes : v.wholeNumber('--max-line-bytes', flags.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
   return { kind: 'ndjson', path: from, maxLineBytes };

@@ -14,6 +14,7 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--where <sql>', 'only rows matching this SQL condition')
     .option('--limit <n>', 'stop after this many rows')
     .option('--max-line-bytes <n>', `NDJSON: a longer line is a failed row (default: ${DEFAULTS.maxLineBytes}, 16 MiB)`)
+    .option('--statement-timeout <duration>', `bound on each SQL statement, e.g. one page read (default: ${DEFAULTS.statementTimeout})`)
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
 }
 

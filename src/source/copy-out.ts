@@ -1,5 +1,14 @@
 import type pg from 'pg';
 
+/** The part of pg's Connection a submittable speaks the extended protocol through. */
+interface ExtendedProtocol {
+  readonly stream: { cork?(): void; uncork?(): void };
+  parse(msg: { text: string; name: string; types: number[] }): void;
+  bind(msg: { portal: string; statement: string; values: unknown[] }): void;
+  execute(msg: { portal: string; rows: number }): void;
+  sync(): void;
+}
+
 /** One result row: each field's raw bytes (UTF-8 text for text columns), or null for NULL. */
 export type ByteRow = (Buffer | null)[];
 
@@ -16,6 +25,10 @@ const SIGNATURE_BYTES = 11; // "PGCOPY\n\377\r\n\0"
  *
  * A pg "submittable": pg's client hands it the connection and routes CopyData messages to it.
  * COPY takes no bind parameters, so callers inline values with quoteLiteral.
+ *
+ * It goes out by the extended protocol (Parse, Bind, Execute, Sync with no parameters), not as
+ * a simple query: the server parses it as exactly one statement and refuses a second one
+ * (42601) whatever text ended up inside it.
  */
 export class CopyOutQuery {
   readonly #text: string;
@@ -35,8 +48,17 @@ export class CopyOutQuery {
     });
   }
 
-  submit(connection: { query(text: string): void }): void {
-    connection.query(this.#text);
+  submit(connection: ExtendedProtocol): void {
+    // Corked so the four messages leave in one packet, as pg does for its own prepared queries.
+    connection.stream.cork?.();
+    try {
+      connection.parse({ text: this.#text, name: '', types: [] });
+      connection.bind({ portal: '', statement: '', values: [] });
+      connection.execute({ portal: '', rows: 0 });
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
   }
 
   handleCopyData(msg: { chunk: Buffer }): void {

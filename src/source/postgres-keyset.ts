@@ -4,7 +4,8 @@ import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
 import { copyOut, quoteLiteral } from './copy-out.js';
-import { connectPostgres, wrapPgError } from './postgres-connect.js';
+import { wrapPgError } from './postgres-connect.js';
+import { ReadOnlySession, ReadStopped } from './read-only-session.js';
 import { quoteIdent, qualifiedTable } from './sql.js';
 
 export interface PostgresSourceConfig {
@@ -19,7 +20,12 @@ export interface PostgresSourceConfig {
   /** Rows per page; rounded up to a whole number of batches so batch cuts never depend on it. */
   readonly pageRows: number;
   readonly jobId: string;
+  /** Bounds each statement: a page read, the probe, the count (which also stops at 5 s). */
+  readonly statementTimeoutMs: number;
 }
+
+/** The count behind the progress bar's ETA is a nicety: it never waits long. */
+const COUNT_TIMEOUT_MS = 5000;
 
 /**
  * Keyset paging: `WHERE (key) > ($last) ORDER BY key LIMIT page`, one short statement per page
@@ -33,7 +39,10 @@ export interface PostgresSourceConfig {
  */
 export class PostgresKeysetSource implements Source {
   readonly describe: string;
-  #client: pg.Client | undefined;
+  #session: ReadOnlySession | undefined;
+  /** estimateTotal's own connection, ended by close() even while it counts. */
+  #counter: ReadOnlySession | undefined;
+  #closed = false;
   readonly #pageRows: number;
 
   constructor(private readonly config: PostgresSourceConfig) {
@@ -47,108 +56,136 @@ export class PostgresKeysetSource implements Source {
    * and that no key is NULL: `(key) > ($last)` is never true for NULL, so such rows would be
    * skipped without a word. The NULL check scans only when a key column is nullable.
    */
-  async open(): Promise<void> {
-    this.#client = await connectPostgres(this.config.url);
+  async open(signal?: AbortSignal): Promise<void> {
+    const session = (this.#session = await ReadOnlySession.open(this.config.url, this.config.statementTimeoutMs));
+    // A NULL check on a big table can take a while: a stop cancels it (and every read after it).
+    const stop = () => session.cancel();
+    if (signal?.aborted) stop();
+    signal?.addEventListener('abort', stop, { once: true });
     try {
-      const probe = await this.#client.query(`SELECT ${this.#keyList('t')} FROM ${this.#from()} t LIMIT 0`);
-      if (await this.#mayHoldNulls(probe.fields.map((f) => ({ table: f.tableID, column: f.columnID })))) {
-        const anyNull = this.config.key.map((k) => `t.${quoteIdent(k)} IS NULL`).join(' OR ');
-        const where = this.config.where ? ` AND (${this.config.where})` : '';
-        const found = await this.#client.query({ text: `SELECT 1 FROM ${this.#from()} t WHERE (${anyNull})${where} LIMIT 1`, rowMode: 'array' });
-        if (found.rows.length > 0) {
-          throw new BulkImportError('CONFIG', `--key ${this.config.key.join(',')}: some rows have a NULL key, which keyset paging would skip; choose a NOT NULL key (or add --where "… IS NOT NULL")`);
+      await session.read(async (client) => {
+        // The WHERE is in the probe too, so a --where that does not compile fails here, before any send.
+        const probe = await ask(client, `SELECT ${this.#keyList('s')} FROM ${this.#from()} s${this.#where()} LIMIT 0`);
+        if (await mayHoldNulls(client, probe.fields.map((f) => ({ table: f.tableID, column: f.columnID })))) {
+          const anyNull = this.config.key.map((k) => `s.${quoteIdent(k)} IS NULL`).join(' OR ');
+          const where = this.config.where ? ` AND ${fragment(this.config.where)}` : '';
+          const found = await ask(client, `SELECT 1 FROM ${this.#from()} s WHERE (${anyNull})${where} LIMIT 1`);
+          if (found.rows.length > 0) {
+            throw new BulkImportError('CONFIG', `--key ${this.config.key.join(',')}: some rows have a NULL key, which keyset paging would skip; choose a NOT NULL key (or add --where "… IS NOT NULL")`);
+          }
         }
-      }
+      }, 'checking the table and key');
     } catch (err) {
+      if (err instanceof ReadStopped) return; // stopped: batches() reads nothing, the run ends as interrupted
+      if (err instanceof BulkImportError && err.code === 'SOURCE_FAILED') throw new BulkImportError('CONFIG', err.message, { cause: err });
       throw wrapPgError(err, this.config);
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
-  }
-
-  /** True unless every key column is a table column declared NOT NULL (as a primary key is). */
-  async #mayHoldNulls(cols: { table: number; column: number }[]): Promise<boolean> {
-    if (cols.some((c) => !c.table)) return true; // an expression of a --query: cannot tell
-    const res = await (this.#client as pg.Client).query({
-      text: `SELECT bool_and(attnotnull) FROM pg_attribute a JOIN unnest($1::oid[], $2::int2[]) AS c(rel, num) ON a.attrelid = c.rel AND a.attnum = c.num`,
-      values: [`{${cols.map((c) => c.table).join(',')}}`, `{${cols.map((c) => c.column).join(',')}}`],
-      rowMode: 'array',
-    });
-    return res.rows[0]?.[0] !== 't';
   }
 
   async estimateTotal(): Promise<number | null> {
     const { table, where, limit, url } = this.config;
     let estimate: number | null = null;
-    const client = await connectPostgres(url).catch(() => null);
-    if (!client) return limit ?? null;
+    const counter = await ReadOnlySession.open(url, this.config.statementTimeoutMs).catch(() => null);
+    if (!counter) return limit ?? null;
+    if (this.#closed) {
+      await counter.close(); // the run ended while this was connecting
+      return limit ?? null;
+    }
+    this.#counter = counter;
     try {
-      await client.query(`SET statement_timeout = 5000`);
-      const sql = `SELECT count(*)::text FROM ${this.#from()} s${where ? ` WHERE ${where}` : ''}`;
-      const planned = table && !where ? await reltuples(client, table) : null;
-      // A big table without a filter: the planner's estimate is instant and good enough for an ETA.
-      if (planned !== null && planned > 1_000_000) estimate = planned;
-      else estimate = Number((await client.query({ text: sql, rowMode: 'array' })).rows[0][0]);
+      const sql = `SELECT count(*)::text FROM ${this.#from()} s${this.#where()}`;
+      estimate = await counter.read(async (client) => {
+        const planned = table && !where ? await reltuples(client, table) : null;
+        // A big table without a filter: the planner's estimate is instant and good enough for an ETA.
+        if (planned !== null && planned > 1_000_000) return planned;
+        return Number((await ask(client, sql)).rows[0]?.[0]);
+      }, 'counting the rows', Math.min(COUNT_TIMEOUT_MS, this.config.statementTimeoutMs));
     } catch {
       estimate = null;
     } finally {
-      await client.end().catch(() => undefined);
+      this.#counter = undefined;
+      await counter.close();
     }
     if (limit !== undefined) return estimate === null ? limit : Math.min(limit, estimate);
     return estimate;
   }
 
   async *batches(from: { after?: KeyTuple; limit?: number; signal: AbortSignal }): AsyncIterable<Batch> {
-    const client = this.#client ?? (await this.#openAndGet());
+    const session = this.#session ?? (await this.#openAndGet());
+    // A stop cancels the statement running now (a prefetched page, or one the sink waits for).
+    const stop = () => session.cancel();
+    if (from.signal.aborted) stop();
+    from.signal.addEventListener('abort', stop, { once: true });
     let after = from.after;
     let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;
     let seq = 0;
-    let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(client, after, remaining, seq) : null;
-    while (next && !from.signal.aborted) {
-      const page = await next;
-      const rows = page.reduce((n, b) => n + b.count, 0);
-      remaining -= rows;
-      seq += page.length;
-      const last = page.at(-1);
-      after = last?.lastKey;
-      // Prefetch: the next page is on its way while this one's batches are being sent.
-      next = last && rows === this.#pageRows && remaining > 0 ? this.#page(client, after, remaining, seq) : null;
-      next?.catch(() => undefined); // surfaced when awaited; never an unhandled rejection meanwhile
-      for (const batch of page) yield batch;
+    let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+    try {
+      while (next && !from.signal.aborted) {
+        let page: LazyBatch[];
+        try {
+          page = await next;
+        } catch (err) {
+          if (err instanceof ReadStopped) return; // stopped mid-read: nothing of that page was yielded
+          throw err;
+        }
+        const rows = page.reduce((n, b) => n + b.count, 0);
+        remaining -= rows;
+        seq += page.length;
+        const last = page.at(-1);
+        after = last?.lastKey;
+        // Prefetch: the next page is on its way while this one's batches are being sent.
+        next = last && rows === this.#pageRows && remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+        next?.catch(() => undefined); // surfaced when awaited; never an unhandled rejection meanwhile
+        for (const batch of page) yield batch;
+      }
+    } finally {
+      from.signal.removeEventListener('abort', stop);
     }
   }
 
+  /** Cancels whatever still runs (a prefetched page, the count) and ends both connections. */
   async close(): Promise<void> {
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => undefined);
+    this.#closed = true;
+    const sessions = [this.#session, this.#counter];
+    this.#session = undefined;
+    await Promise.all(sessions.map((s) => s?.close().catch(() => undefined)));
   }
 
-  async #openAndGet(): Promise<pg.Client> {
+  async #openAndGet(): Promise<ReadOnlySession> {
     await this.open();
-    return this.#client as pg.Client;
+    return this.#session as ReadOnlySession;
   }
 
+  /** Users' SQL goes in on lines of its own, so a trailing `--` comment cannot hide the tool's text. */
   #from(): string {
     const { table, query } = this.config;
-    return table ? qualifiedTable(table) : `(${query})`;
+    return table ? qualifiedTable(table) : fragment(query as string);
+  }
+
+  #where(): string {
+    return this.config.where ? ` WHERE ${fragment(this.config.where)}` : '';
   }
 
   #keyList(alias: string): string {
     return this.config.key.map((k) => `${alias}.${quoteIdent(k)}`).join(', ');
   }
 
-  async #page(client: pg.Client, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<LazyBatch[]> {
+  async #page(session: ReadOnlySession, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<LazyBatch[]> {
     const { key, jobId } = this.config;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
     if (this.config.batchSize === 1) {
       const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining, 'param')}) t`;
-      const result = await this.#query(() => client.query<string[]>({ text: sql, values: after ? [...after] : [], rowMode: 'array' }));
+      const result = await this.#query(session, (client) => ask(client, sql, after ? [...after] : []));
       // One row, one batch: its key is both ends of the range.
       return result.rows.map((r, i) => {
         const k = r.slice(1) as string[];
         return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
       });
     }
-    const rows = await this.#query(() => copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)));
+    const rows = await this.#query(session, (client) => copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)));
     return rows.map((r, i) => {
       const text = (f: Buffer | null | undefined) => (f ? f.toString('utf8') : '');
       const firstKey = key.map((_, k) => text(r[2 + 2 * k]));
@@ -169,17 +206,18 @@ export class PostgresKeysetSource implements Source {
       const given = after.map((v, i) => (values === 'param' ? `$${i + 1}` : quoteLiteral(v)));
       conds.push(`(${this.#keyList('s')}) > (${given.join(', ')})`);
     }
-    if (where) conds.push(`(${where})`);
+    if (where) conds.push(fragment(where));
     return (
       `SELECT s.* FROM ${this.#from()} s${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}` +
       ` ORDER BY ${this.#keyList('s')} LIMIT ${Math.min(this.#pageRows, remaining)}`
     );
   }
 
-  async #query<T>(run: () => Promise<T>): Promise<T> {
+  async #query<T>(session: ReadOnlySession, run: (client: pg.Client) => Promise<T>): Promise<T> {
     try {
-      return await run();
+      return await session.read(run, 'a page read');
     } catch (err) {
+      if (err instanceof ReadStopped) throw err;
       throw wrapPgError(err, this.config, 'mid-run');
     }
   }
@@ -196,8 +234,32 @@ export class PostgresKeysetSource implements Source {
   }
 }
 
+/**
+ * Every statement goes out by the extended protocol, even without parameters: the server
+ * parses its text as exactly one statement and refuses a second one (42601).
+ */
+function ask(client: pg.Client, text: string, values: string[] = []): Promise<pg.QueryArrayResult<string[]>> {
+  return client.query<string[]>({ text, values, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+}
+
+/** A user's SQL text in brackets, on lines of its own (see #from). */
+function fragment(sql: string): string {
+  return `(\n${sql}\n)`;
+}
+
+/** True unless every key column is a table column declared NOT NULL (as a primary key is). */
+async function mayHoldNulls(client: pg.Client, cols: { table: number; column: number }[]): Promise<boolean> {
+  if (cols.some((c) => !c.table)) return true; // an expression of a --query: cannot tell
+  const res = await ask(
+    client,
+    `SELECT bool_and(attnotnull) FROM pg_attribute a JOIN unnest($1::oid[], $2::int2[]) AS c(rel, num) ON a.attrelid = c.rel AND a.attnum = c.num`,
+    [`{${cols.map((c) => c.table).join(',')}}`, `{${cols.map((c) => c.column).join(',')}}`],
+  );
+  return res.rows[0]?.[0] !== 't';
+}
+
 async function reltuples(client: pg.Client, table: string): Promise<number | null> {
-  const res = await client.query({ text: `SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, values: [qualifiedTable(table)], rowMode: 'array' });
+  const res = await ask(client, `SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, [qualifiedTable(table)]);
   const n = Number(res.rows[0]?.[0]);
   return Number.isFinite(n) && n >= 0 ? n : null;
 }

@@ -58,15 +58,13 @@ describe('type fidelity: rows arrive exactly as PostgreSQL renders them', () => 
   });
 
   it('pages exactly by a timestamptz key with microseconds and by a bigint key above 2^53', async () => {
-    const client = await connectPostgres(db.url);
     const t = schema.qualified('keys');
-    try {
+    // withClient, not connectPostgres: the tool's own sessions are read-only.
+    await withClient(db.url, async (client) => {
       await client.query(`CREATE TABLE ${t} (big int8, at timestamptz, PRIMARY KEY (big, at))`);
       // 300 rows whose keys differ only in the last digit of a bigint or the last microsecond.
       await client.query(`INSERT INTO ${t} SELECT 9007199254740993 + (g % 3), '2024-01-01 00:00:00.000001+00'::timestamptz + g * interval '1 microsecond' FROM generate_series(1, 300) g`);
-    } finally {
-      await client.end();
-    }
+    });
     for (const key of ['at', 'big,at']) {
       await using sink = await startHttpSink({ idField: 'at' });
       const result = await importWith({ from: db.url, table: t, key, to: sink.url, batchSize: '7', pageRows: '21' });
