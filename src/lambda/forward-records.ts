@@ -26,6 +26,8 @@ export interface ForwardOptions {
    * message stays on the queue (and so reaches the dead-letter queue), good rows and all.
    */
   readonly rejects?: SendRejects;
+  /** Where `rejects` puts rows, for the log (default "rejects queue"). */
+  readonly rejectsTo?: string;
   /** Called on an answer that says the endpoint, not a row, is wrong (the caller logs it once). */
   readonly onEndpointRefused?: (status: number, error: string) => void;
   readonly now?: () => number;
@@ -155,7 +157,7 @@ async function settle(
     return false;
   }
   totals.rejected += n;
-  opts.log(logLine('warn', { event: 'rows_rejected', messageId, job, rows: n, statuses, error: first, sent: 'rejects queue' }, opts.redact));
+  opts.log(logLine('warn', { event: 'rows_rejected', messageId, job, rows: n, statuses, error: first, sent: opts.rejectsTo ?? 'rejects queue' }, opts.redact));
   return true;
 }
 

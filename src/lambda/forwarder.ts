@@ -26,6 +26,8 @@ export interface ForwarderTotals {
 export interface ForwarderParts {
   /** Where rows refused one by one go (the rejects queue). */
   readonly rejects?: SendRejects;
+  /** Where `rejects` puts rows, for the log (default "rejects queue"). */
+  readonly rejectsTo?: string;
   /** One limiter for several forwarders (`forward --rate` is a total over all pollers). */
   readonly rate?: RateLimiter;
 }
@@ -70,6 +72,7 @@ export class Forwarder {
       log: this.log,
       redact: this.#redact,
       ...(this.parts.rejects ? { rejects: this.parts.rejects } : {}),
+      ...(this.parts.rejectsTo ? { rejectsTo: this.parts.rejectsTo } : {}),
       onEndpointRefused: (status, error) => this.#endpointRefused(status, error),
     });
     const t = this.totals;
