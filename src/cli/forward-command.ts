@@ -91,6 +91,7 @@ export function parseForwardConfig(flags: ForwardFlags, env: NodeJS.ProcessEnv):
 
 function rejectsQueueOf(queueUrl: string, raw: string): string {
   const url = checkQueueUrl('--rejects-queue', raw);
-  if (url.replace(/\/$/, '') === queueUrl.replace(/\/$/, '')) throw usage('--rejects-queue must differ from --queue: refused rows would come straight back');
+  const same = url.replace(/\/$/, '') === queueUrl.replace(/\/$/, '');
+  if (same) throw usage('--rejects-queue must differ from --queue: refused rows would come straight back');
   return url;
 }

@@ -19,8 +19,12 @@ export async function runForward(c: ForwardConfig): Promise<void> {
   const stop = trapStopSignals((sig) => process.stderr.write(`${sig}: stopping: no new receives, finishing the messages in hand (${sig} again to abort them)…\n`));
   // One limiter for every poller: --rate is requests per second in total, as its help says.
   const rate = c.forwarder.target.rate ? new RateLimiter(c.forwarder.target.rate) : undefined;
-  const parts: ForwarderParts = { ...(rate ? { rate } : {}), ...(c.rejectsQueueUrl ? { rejects: rejectsSender(sendTo(sqs, c.rejectsQueueUrl)) } : {}) };
-  const forwarders = Array.from({ length: c.pollers }, () => new Forwarder(c.forwarder, (line) => process.stderr.write(`${line}\n`), parts));
+  const parts: ForwarderParts = {
+    ...(rate ? { rate } : {}),
+    ...(c.rejectsQueueUrl ? { rejects: rejectsSender(sendTo(sqs, c.rejectsQueueUrl)) } : {}),
+  };
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const forwarders = Array.from({ length: c.pollers }, () => new Forwarder(c.forwarder, log, parts));
   const counters: PollerCounters = { received: 0, deleted: 0, deleteFailures: 0 };
   try {
     const attrs = await sqs
@@ -29,7 +33,9 @@ export async function runForward(c: ForwardConfig): Promise<void> {
     if (c.rejectsQueueUrl) {
       const url = c.rejectsQueueUrl;
       // A wrong rejects queue fails now, as one line, not after the first refused row.
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] })).catch((err: unknown) => Promise.reject(sqsFailure(`--rejects-queue ${url}`, url, err)));
+      await sqs
+        .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))
+        .catch((err: unknown) => Promise.reject(sqsFailure(`--rejects-queue ${url}`, url, err)));
     }
     const visibilitySeconds = c.visibilitySeconds ?? Number(attrs.Attributes?.VisibilityTimeout ?? 30);
     const idle = c.untilEmpty ? new EmptyQueueWatch(sqs, c.queueUrl) : undefined;
@@ -88,7 +94,8 @@ function forwardSummary(forwarders: readonly Forwarder[], k: PollerCounters, ela
   return (
     `forward: ${k.received} messages (${k.deleted} deleted, ${k.received - k.deleted} left for redelivery), ` +
     `${delivered} rows delivered, ${sum((f) => f.totals.rejected)} rejected (to the rejects queue), ` +
-    `${sum((f) => f.totals.rejectedKept)} rejected and kept on the queue, ${sum((f) => f.totals.endpointRefused)} messages refused by the endpoint, ` +
+    `${sum((f) => f.totals.rejectedKept)} rejected and kept on the queue, ` +
+    `${sum((f) => f.totals.endpointRefused)} messages refused by the endpoint, ` +
     `${sum((f) => f.client.stats.requests)} requests ` +
     `in ${secs.toFixed(1)} s (${secs > 0 ? Math.round(delivered / secs) : 0} rows/s); ` +
     `${forwarders.length} pollers, ${lanes.length} lanes, ${lanes.filter((l) => l.sticky).length} holding a sticky cookie`

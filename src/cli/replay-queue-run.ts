@@ -35,7 +35,14 @@ export async function runReplayQueue(c: ReplayQueueConfig): Promise<void> {
   const sqs = createSqsClient(c.connection);
   const stop = trapStopSignals((sig) => process.stderr.write(`${sig}: stopping: no new receives, finishing the messages in hand…\n`));
   try {
-    const r = await replayQueue({ sqs, queueUrl: c.queueUrl, forwarder, visibilitySeconds: VISIBILITY_SECONDS, stop: stop.signal, hard: stop.hardSignal });
+    const r = await replayQueue({
+      sqs,
+      queueUrl: c.queueUrl,
+      forwarder,
+      visibilitySeconds: VISIBILITY_SECONDS,
+      stop: stop.signal,
+      hard: stop.hardSignal,
+    });
     const t = forwarder.totals;
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     process.stdout.write(

@@ -144,20 +144,24 @@ async function settle(
   if (n === 0) return true;
   const statuses = [...new Set(state.rejected.map((r) => r.status))];
   const first = state.rejected[0]?.error;
+  // One line per message, never the rows themselves: they may hold personal data.
+  const about = { messageId, job, rows: n, statuses, error: first };
   if (!opts.rejects) {
     totals.rejectedKept += n;
-    opts.log(logLine('warn', { event: 'rows_rejected', messageId, job, rows: n, statuses, error: first, kept: 'no rejects queue is set (REJECTS_QUEUE_URL, --rejects-queue): the message stays on the queue for redelivery, then the dead-letter queue' }, opts.redact));
+    const kept = 'no rejects queue is set (REJECTS_QUEUE_URL, --rejects-queue): the message stays on the queue, then the dead-letter queue';
+    opts.log(logLine('warn', { event: 'rows_rejected', ...about, kept }, opts.redact));
     return false;
   }
   try {
     await opts.rejects(job, state.rejected, messageId);
   } catch (err) {
     totals.rejectedKept += n;
-    opts.log(logLine('error', { event: 'rejects_send_failed', messageId, job, rows: n, error: errorMessage(err), kept: 'the message stays on the queue for redelivery' }, opts.redact));
+    const kept = 'the message stays on the queue for redelivery';
+    opts.log(logLine('error', { event: 'rejects_send_failed', ...about, error: errorMessage(err), kept }, opts.redact));
     return false;
   }
   totals.rejected += n;
-  opts.log(logLine('warn', { event: 'rows_rejected', messageId, job, rows: n, statuses, error: first, sent: opts.rejectsTo ?? 'rejects queue' }, opts.redact));
+  opts.log(logLine('warn', { event: 'rows_rejected', ...about, sent: opts.rejectsTo ?? 'rejects queue' }, opts.redact));
   return true;
 }
 

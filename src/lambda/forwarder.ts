@@ -40,7 +40,15 @@ export interface ForwarderParts {
  */
 export class Forwarder {
   readonly client: StickyHttpClient;
-  readonly totals: ForwarderTotals = { invocations: 0, messages: 0, failedMessages: 0, delivered: 0, rejected: 0, rejectedKept: 0, endpointRefused: 0 };
+  readonly totals: ForwarderTotals = {
+    invocations: 0,
+    messages: 0,
+    failedMessages: 0,
+    delivered: 0,
+    rejected: 0,
+    rejectedKept: 0,
+    endpointRefused: 0,
+  };
   readonly #redact: (text: string) => string;
   /** Statuses already reported as endpoint refusals: said loudly once per container, not per row. */
   readonly #refusalsLogged = new Set<number>();
@@ -100,7 +108,9 @@ export class Forwarder {
       status,
       target: redactUrl(this.config.target.url),
       error,
-      action: 'no row is set aside or deleted: the messages stay on the queue for redelivery, then move to the dead-letter queue; fix the URL or credentials, then redrive',
+      action:
+        'no row is set aside or deleted: the messages stay on the queue for redelivery, then move to the ' +
+        'dead-letter queue; fix the URL or credentials, then redrive',
     };
     this.log(this.#redact(JSON.stringify(line)));
   }
@@ -110,7 +120,11 @@ export class Forwarder {
  * Resolves secret headers and the rejects queue's client (once: the caller keeps the forwarder)
  * and builds the forwarder.
  */
-export async function createForwarder(config: ForwarderConfig, log: (line: string) => void, env: NodeJS.ProcessEnv = {}): Promise<Forwarder> {
+export async function createForwarder(
+  config: ForwarderConfig,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Forwarder> {
   const region = env.AWS_REGION;
   const secrets = Object.keys(config.secretHeaders).length > 0 ? await fetchSecretHeaders(config.secretHeaders, region) : {};
   const target = { ...config.target, headers: { ...config.target.headers, ...secrets } };

@@ -29,7 +29,12 @@ function start(): Promise<Forwarder> {
     forwarder = undefined;
     const redact = startupRedactor(process.env);
     const target = process.env.TARGET_URL;
-    const line = { level: 'error', event: 'forwarder_start_failed', error: errorMessage(err), ...(target ? { target: redactUrl(target) } : {}) };
+    const line = {
+      level: 'error',
+      event: 'forwarder_start_failed',
+      error: errorMessage(err),
+      ...(target ? { target: redactUrl(target) } : {}),
+    };
     console.log(redact(JSON.stringify(line)));
   });
   return ready;

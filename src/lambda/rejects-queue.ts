@@ -20,7 +20,8 @@ export async function loadRejectsQueue(queueUrl: string, env: NodeJS.ProcessEnv)
   try {
     sdk = await load('@aws-sdk/client-sqs');
   } catch (err) {
-    throw new BulkImportError('CONFIG', `REJECTS_QUEUE_URL: cannot load the SQS client (${errorMessage(err).split('\n')[0]})`, { cause: err });
+    const why = errorMessage(err).split('\n')[0];
+    throw new BulkImportError('CONFIG', `REJECTS_QUEUE_URL: cannot load the SQS client (${why})`, { cause: err });
   }
   const Client = sdk.SQSClient as Ctor<Sendable>;
   const Send = sdk.SendMessageCommand as Ctor<unknown>;

@@ -69,8 +69,9 @@ export function envelopeAttributes(m: EnvelopeMeta): Record<string, MessageAttri
 export function attributesBytes(m: EnvelopeMeta): number {
   const first = utf8(JSON.stringify(m.range[0]));
   const last = utf8(JSON.stringify(m.range[1]));
-  const exact = (m.firstKey ? KEY_ATTRIBUTE_BYTES.first + utf8(JSON.stringify(m.firstKey)) : 0) + (m.lastKey ? KEY_ATTRIBUTE_BYTES.last + utf8(JSON.stringify(m.lastKey)) : 0);
-  return FIXED_ATTRIBUTE_BYTES + utf8(m.job) + first + last + 3 + String(m.rows).length + exact;
+  const exactFirst = m.firstKey ? KEY_ATTRIBUTE_BYTES.first + utf8(JSON.stringify(m.firstKey)) : 0;
+  const exactLast = m.lastKey ? KEY_ATTRIBUTE_BYTES.last + utf8(JSON.stringify(m.lastKey)) : 0;
+  return FIXED_ATTRIBUTE_BYTES + utf8(m.job) + first + last + 3 + String(m.rows).length + exactFirst + exactLast;
 }
 
 const FIXED_ATTRIBUTE_BYTES = 'job'.length + 'rows'.length + 'keyRange'.length + 2 * 'String'.length + 'Number'.length;

@@ -144,7 +144,8 @@ export function messageOf(job: string, rows: readonly RowRef[]): PackedMessage {
   const segments: Segment[] = [];
   for (const r of rows) {
     const last = segments.at(-1);
-    if (last && last.batch === r.batch && last.end === r.index) segments[segments.length - 1] = { batch: r.batch, start: last.start, end: r.index + 1 };
+    const joins = last && last.batch === r.batch && last.end === r.index;
+    if (joins) segments[segments.length - 1] = { batch: r.batch, start: last.start, end: r.index + 1 };
     else segments.push({ batch: r.batch, start: r.index, end: r.index + 1 });
   }
   const meta = metaOf(job, segments, rows.length);

@@ -32,7 +32,12 @@ export type SendRejects = (job: string, rows: readonly RejectedRow[], fromMessag
 const ATTRIBUTE_ROOM = 1024;
 
 /** The bodies holding `rows`, each within `maxBytes` (a row larger than that goes alone). */
-export function rejectsBodies(job: string, rows: readonly RejectedRow[], from: string, maxBytes = SQS_MAX_BYTES): { body: string; rows: number }[] {
+export function rejectsBodies(
+  job: string,
+  rows: readonly RejectedRow[],
+  from: string,
+  maxBytes = SQS_MAX_BYTES,
+): { body: string; rows: number }[] {
   const head = envelopeHead(job);
   const tail = (failures: string[]) => `],"failures":[${failures.join(',')}],"from":${JSON.stringify(from)}}`;
   const budget = maxBytes - ATTRIBUTE_ROOM - utf8(head) - utf8(tail([]));

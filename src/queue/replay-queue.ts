@@ -1,4 +1,10 @@
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Forwarder } from '../lambda/forwarder.js';
 import { toSqsRecord } from '../lambda/sqs-event.js';
 import { sqsFailure } from './sqs-client.js';
@@ -37,10 +43,15 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
     for (let empty = 0; empty < 2 && !o.stop.aborted; ) {
       let messages: Message[];
       try {
-        const res = await o.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: o.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: o.visibilitySeconds, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
-          { abortSignal: o.stop },
-        );
+        const receive = new ReceiveMessageCommand({
+          QueueUrl: o.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: o.visibilitySeconds,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        });
+        const res = await o.sqs.send(receive, { abortSignal: o.stop });
         messages = res.Messages ?? [];
       } catch (err) {
         if (o.stop.aborted) break;
@@ -60,8 +71,9 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
       const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
       kept.push(...messages.filter((m) => failed.has(m.MessageId ?? '')));
       if (done.length > 0) {
+        const entries = done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string }));
         const res = await o.sqs
-          .send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }))
+          .send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: entries }))
           .catch((err: unknown) => Promise.reject(sqsFailure('DeleteMessageBatch', o.queueUrl, err)));
         result.deleted += res.Successful?.length ?? 0;
       }
@@ -76,7 +88,9 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
 /** Makes kept messages visible again now, rather than after the pass's long visibility timeout. */
 async function release(o: ReplayQueueOptions, messages: readonly Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
-    const entries = messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 }));
+    const entries = messages
+      .slice(i, i + 10)
+      .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 }));
     // Best effort: a message not released comes back after its visibility timeout anyway.
     await o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries })).catch(() => undefined);
   }

@@ -156,7 +156,9 @@ describe('bulk-import forward', () => {
       while ((at[j] as number) - (at[i] as number) >= 1000) i++;
       most = Math.max(most, j - i + 1);
     }
-    expect(most).toBeLessThanOrEqual(23); // 20 per second and a slot of scheduling slack; per poller it was 40
-    expect((at.at(-1) as number) - (at[0] as number)).toBeGreaterThan(3000);
+    // Per poller it was 40 a second. Arrivals on a loaded machine can bunch a little, never on average.
+    expect(most).toBeLessThanOrEqual(30);
+    const perSecond = ((at.length - 1) * 1000) / ((at.at(-1) as number) - (at[0] as number));
+    expect(perSecond).toBeLessThanOrEqual(21);
   });
 });
