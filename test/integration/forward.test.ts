@@ -159,6 +159,6 @@ describe('bulk-import forward', () => {
     // Per poller it was 40 a second. Arrivals on a loaded machine can bunch a little, never on average.
     expect(most).toBeLessThanOrEqual(30);
     const perSecond = ((at.length - 1) * 1000) / ((at.at(-1) as number) - (at[0] as number));
-    expect(perSecond).toBeLessThanOrEqual(21);
+    expect(perSecond).toBeLessThanOrEqual(22);
   });
 });
