@@ -82,6 +82,7 @@ export async function forwardRecords(records: readonly SqsRecord[], client: Stic
       // A message already failed goes round again whole: sending the rest now only duplicates it.
       if (state.failed || endpointDown || now() >= opts.stopStartingAt || opts.signal?.aborted) {
         state.failed = true;
+        if (endpointDown) state.endpoint = true;
         return { verdict: 'failed', answer: null };
       }
       const body = opts.batchSize === 1 ? (piece[0] as string) : `[${piece.join(',')}]`;
@@ -143,9 +144,9 @@ async function settle(
   const n = state.rejected.length;
   if (n === 0) return true;
   const statuses = [...new Set(state.rejected.map((r) => r.status))];
-  const first = state.rejected[0]?.error;
-  // One line per message, never the rows themselves: they may hold personal data.
-  const about = { messageId, job, rows: n, statuses, error: first };
+  // One line per message, without the rows or the API's answers about them (they may quote
+  // personal data): those travel with the rows to the rejects queue.
+  const about = { messageId, job, rows: n, statuses };
   if (!opts.rejects) {
     totals.rejectedKept += n;
     const kept = 'no rejects queue is set (REJECTS_QUEUE_URL, --rejects-queue): the message stays on the queue, then the dead-letter queue';

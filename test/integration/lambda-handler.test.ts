@@ -153,6 +153,7 @@ describe('forwarder: what happens to refused rows and messages', () => {
         expect(answer.batchItemFailures.map((x) => x.itemIdentifier)).toEqual(records.map((r) => r.messageId));
       }
       expect(rejected).toEqual([]);
+      expect(f.totals).toMatchObject({ delivered: 0, rejected: 0, endpointRefused: 6 });
       expect(lines).toEqual([expect.objectContaining({ level: 'error', event: 'endpoint_refused', status })]);
       expect(JSON.stringify(lines)).not.toContain('sekret-token-123');
       // The first refusal stops the call: no request per row, and none after it in the call.
