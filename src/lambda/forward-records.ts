@@ -126,7 +126,7 @@ export async function forwardRecords(records: readonly SqsRecord[], client: Stic
     );
   }
   await Promise.all(messages);
-  const failedIds = records.filter((r) => failed.has(r?.messageId)).map((r) => r.messageId);
+  const failedIds = records.filter((r) => r && failed.has(r.messageId)).map((r) => r.messageId);
   return { failedIds, messages: records.length, ...totals };
 }
 
