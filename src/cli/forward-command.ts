@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { FORWARDER_DEFAULTS, type ForwarderConfig } from '../lambda/config.js';
+import { usage } from '../errors.js';
 import { checkQueueUrl, resolveSqsConnection, type SqsConnection } from '../queue/sqs-endpoint.js';
 import { parseTarget, type TargetFlags } from './config.js';
 import { addTargetOptions, type TargetFlagDefaults } from './options.js';
@@ -10,9 +11,13 @@ Examples:
   $ bulk-import forward --queue "$QUEUE_URL" --to https://api.example.com/listings -H "Authorization: Bearer $TOKEN"
   $ bulk-import forward --queue "$QUEUE_URL" --to http://localhost:8080/items --pollers 4 --until-empty
 Each poller is one forwarder "container" with its own keep-alive lanes and cookie jars, as one
-Lambda execution environment would be. Rows the API rejects (4xx) are logged as JSON lines on stderr.
-A message that keeps failing comes back after the visibility timeout until the queue's RedrivePolicy
-moves it to a dead-letter queue; until then --until-empty does not consider the queue empty.`;
+Lambda execution environment would be. A request refused for its content (400/409/413/422) is halved
+until each refused row stands alone; those rows go to --rejects-queue (replay them with
+\`bulk-import replay --queue URL --to API\`), and without one their message stays on the queue. An
+answer that says the endpoint is wrong (3xx, 401, 403, 404, …) leaves every message on the queue and
+is logged once. A message that keeps failing comes back after the visibility timeout until the
+queue's RedrivePolicy moves it to a dead-letter queue; until then --until-empty does not consider
+the queue empty.`;
 
 interface ForwardFlags extends TargetFlags {
   queue?: string;
@@ -20,6 +25,7 @@ interface ForwardFlags extends TargetFlags {
   pollers?: string;
   visibilityTimeout?: string;
   untilEmpty?: boolean;
+  rejectsQueue?: string;
 }
 
 export interface ForwardConfig {
@@ -29,6 +35,8 @@ export interface ForwardConfig {
   readonly pollers: number;
   readonly visibilitySeconds?: number;
   readonly untilEmpty: boolean;
+  /** Where rows the API refuses one by one go; without it their message stays on the queue. */
+  readonly rejectsQueueUrl?: string;
 }
 
 const FORWARD_TARGET_DEFAULTS: TargetFlagDefaults = {
@@ -50,6 +58,7 @@ export function registerForward(program: Command): void {
     .option('--pollers <n>', 'independent pollers, each with its own HTTP client', '2')
     .option('--visibility-timeout <seconds>', "how long received messages stay hidden (default: the queue's setting)")
     .option('--until-empty', 'exit once the queue stays empty (otherwise run until SIGINT/SIGTERM)')
+    .option('--rejects-queue <url>', 'SQS queue for rows the API refuses one by one (default: none; their message stays on the queue)')
     .addHelpText('after', EXAMPLES);
   cmd.action(async (flags: ForwardFlags) => {
     const config = parseForwardConfig(flags, process.env);
@@ -76,5 +85,13 @@ export function parseForwardConfig(flags: ForwardFlags, env: NodeJS.ProcessEnv):
     pollers: v.wholeNumber('--pollers', flags.pollers ?? '2', 1, 256),
     ...(flags.visibilityTimeout !== undefined ? { visibilitySeconds: v.wholeNumber('--visibility-timeout', flags.visibilityTimeout, 1, 43_200) } : {}),
     untilEmpty: flags.untilEmpty === true,
+    ...(flags.rejectsQueue !== undefined ? { rejectsQueueUrl: rejectsQueueOf(queueUrl, flags.rejectsQueue) } : {}),
   });
+}
+
+function rejectsQueueOf(queueUrl: string, raw: string): string {
+  const url = checkQueueUrl('--rejects-queue', raw);
+  const same = url.replace(/\/$/, '') === queueUrl.replace(/\/$/, '');
+  if (same) throw usage('--rejects-queue must differ from --queue: refused rows would come straight back');
+  return url;
 }

@@ -65,12 +65,13 @@ export class StickyHttpClient {
   readonly #rate: RateLimiter | undefined;
   readonly #bodyType: string | undefined;
 
-  constructor(private readonly config: HttpClientConfig) {
+  /** `rate`: a limiter shared with other clients, in place of one made from config.rate. */
+  constructor(private readonly config: HttpClientConfig, rate?: RateLimiter) {
     const url = new URL(config.url);
     this.#origin = url.origin;
     this.#path = `${url.pathname}${url.search}`;
     this.#cookiesFor = cookieStatesFor(config.sticky, config.url);
-    this.#rate = config.rate ? new RateLimiter(config.rate) : undefined;
+    this.#rate = rate ?? (config.rate ? new RateLimiter(config.rate) : undefined);
     const hasType = Object.keys(config.headers).some((h) => h.toLowerCase() === 'content-type');
     this.#bodyType = hasType ? undefined : 'application/json';
     this.#baseHeaders = Object.entries(config.headers).flat();

@@ -2,6 +2,8 @@ import { BulkImportError } from '../errors.js';
 import type { StickyMode } from '../http/cookie-lanes.js';
 import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
 import type { HttpClientConfig } from '../http/sticky-client.js';
+import { checkQueueUrl } from '../queue/sqs-endpoint.js';
+import { redactUrl } from '../redact.js';
 
 /** Where a header's value lives when it is a secret: fetched once per container, never in the bundle. */
 export type SecretRef = { readonly store: 'ssm'; readonly name: string } | { readonly store: 'secretsmanager'; readonly name: string };
@@ -14,6 +16,8 @@ export interface ForwarderConfig {
   readonly safetyMs: number;
   /** Header name → secret to fetch; merged over target.headers at start-up. */
   readonly secretHeaders: Readonly<Record<string, SecretRef>>;
+  /** Where rows the API refuses one by one go; without it their message stays for the DLQ. */
+  readonly rejectsQueueUrl?: string;
 }
 
 /** Defaults of the forwarder, next to their checks. */
@@ -35,7 +39,7 @@ const config = (message: string) => new BulkImportError('CONFIG', message);
  * The Lambda function's configuration from its environment, checked once per container:
  * TARGET_URL, METHOD, HEADERS (a JSON object) and HEADER_<NAME> (X_API_KEY → x-api-key),
  * HEADER_SECRETS (JSON: header → "ssm:/path" | "secretsmanager:name"), BATCH_SIZE, CONCURRENCY,
- * TIMEOUT_MS, RETRIES, STICKY (lane | shared | off), SAFETY_MS.
+ * TIMEOUT_MS, RETRIES, STICKY (lane | shared | off), SAFETY_MS, REJECTS_QUEUE_URL.
  */
 export function parseForwarderEnv(env: Readonly<Record<string, string | undefined>>): ForwarderConfig {
   const url = env.TARGET_URL;
@@ -44,7 +48,7 @@ export function parseForwarderEnv(env: Readonly<Record<string, string | undefine
     const u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
   } catch {
-    throw config(`TARGET_URL must be an http(s) URL (got ${JSON.stringify(url.slice(0, 80))})`);
+    throw config(`TARGET_URL must be an http(s) URL (got ${JSON.stringify(redactUrl(url).slice(0, 80))})`);
   }
   const headers: Record<string, string> = {};
   if (env.HEADERS) {
@@ -77,6 +81,7 @@ export function parseForwarderEnv(env: Readonly<Record<string, string | undefine
     concurrency: whole(env, 'CONCURRENCY', FORWARDER_DEFAULTS.concurrency, 1, 1024),
     safetyMs: whole(env, 'SAFETY_MS', FORWARDER_DEFAULTS.safetyMs, 0, 60_000),
     secretHeaders: parseSecretHeaders(env.HEADER_SECRETS),
+    ...(env.REJECTS_QUEUE_URL ? { rejectsQueueUrl: checkQueueUrl('REJECTS_QUEUE_URL', env.REJECTS_QUEUE_URL) } : {}),
   });
 }
 

@@ -1,8 +1,11 @@
 import { setMaxListeners } from 'node:events';
+import type { RateLimiter } from '../http/rate-limit.js';
 import { StickyHttpClient } from '../http/sticky-client.js';
-import { makeRedactor, secretsOf } from '../redact.js';
+import { rejectsSender, type SendRejects } from '../queue/rejects.js';
+import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
 import type { ForwarderConfig } from './config.js';
 import { forwardRecords } from './forward-records.js';
+import { loadRejectsQueue } from './rejects-queue.js';
 import { fetchSecretHeaders } from './secrets.js';
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from './sqs-event.js';
 
@@ -11,7 +14,22 @@ export interface ForwarderTotals {
   messages: number;
   failedMessages: number;
   delivered: number;
+  /** Rows refused one by one and now in the rejects queue. */
   rejected: number;
+  /** Rows refused one by one whose message was left on the queue. */
+  rejectedKept: number;
+  /** Messages left on the queue because the API refused the endpoint (401, 403, 3xx…). */
+  endpointRefused: number;
+}
+
+/** What a forwarder may share with others or be given from outside. */
+export interface ForwarderParts {
+  /** Where rows refused one by one go (the rejects queue). */
+  readonly rejects?: SendRejects;
+  /** Where `rejects` puts rows, for the log (default "rejects queue"). */
+  readonly rejectsTo?: string;
+  /** One limiter for several forwarders (`forward --rate` is a total over all pollers). */
+  readonly rate?: RateLimiter;
 }
 
 /**
@@ -22,14 +40,25 @@ export interface ForwarderTotals {
  */
 export class Forwarder {
   readonly client: StickyHttpClient;
-  readonly totals: ForwarderTotals = { invocations: 0, messages: 0, failedMessages: 0, delivered: 0, rejected: 0 };
+  readonly totals: ForwarderTotals = {
+    invocations: 0,
+    messages: 0,
+    failedMessages: 0,
+    delivered: 0,
+    rejected: 0,
+    rejectedKept: 0,
+    endpointRefused: 0,
+  };
   readonly #redact: (text: string) => string;
+  /** Statuses already reported as endpoint refusals: said loudly once per container, not per row. */
+  readonly #refusalsLogged = new Set<number>();
 
   constructor(
     readonly config: ForwarderConfig,
     private readonly log: (line: string) => void,
+    private readonly parts: ForwarderParts = {},
   ) {
-    this.client = new StickyHttpClient(config.target);
+    this.client = new StickyHttpClient(config.target, parts.rate);
     this.#redact = makeRedactor(secretsOf([config.target.url], config.target.headers));
   }
 
@@ -50,6 +79,9 @@ export class Forwarder {
       signal,
       log: this.log,
       redact: this.#redact,
+      ...(this.parts.rejects ? { rejects: this.parts.rejects } : {}),
+      ...(this.parts.rejectsTo ? { rejectsTo: this.parts.rejectsTo } : {}),
+      onEndpointRefused: (status, error) => this.#endpointRefused(status, error),
     });
     const t = this.totals;
     t.invocations++;
@@ -57,17 +89,45 @@ export class Forwarder {
     t.failedMessages += result.failedIds.length;
     t.delivered += result.delivered;
     t.rejected += result.rejected;
+    t.rejectedKept += result.rejectedKept;
+    t.endpointRefused += result.endpointRefused;
     return { batchItemFailures: result.failedIds.map((id) => ({ itemIdentifier: id })) };
   }
 
   async close(): Promise<void> {
     await this.client.close();
   }
+
+  #endpointRefused(status: number, error: string): void {
+    if (this.#refusalsLogged.has(status)) return;
+    this.#refusalsLogged.add(status);
+    const line = {
+      level: 'error',
+      time: new Date().toISOString(),
+      event: 'endpoint_refused',
+      status,
+      target: redactUrl(this.config.target.url),
+      error,
+      action:
+        'no row is set aside or deleted: the messages stay on the queue for redelivery, then move to the ' +
+        'dead-letter queue; fix the URL or credentials, then redrive',
+    };
+    this.log(this.#redact(JSON.stringify(line)));
+  }
 }
 
-/** Resolves secret headers (once: the caller keeps the forwarder) and builds the forwarder. */
-export async function createForwarder(config: ForwarderConfig, log: (line: string) => void, region?: string): Promise<Forwarder> {
+/**
+ * Resolves secret headers and the rejects queue's client (once: the caller keeps the forwarder)
+ * and builds the forwarder.
+ */
+export async function createForwarder(
+  config: ForwarderConfig,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Forwarder> {
+  const region = env.AWS_REGION;
   const secrets = Object.keys(config.secretHeaders).length > 0 ? await fetchSecretHeaders(config.secretHeaders, region) : {};
   const target = { ...config.target, headers: { ...config.target.headers, ...secrets } };
-  return new Forwarder({ ...config, target }, log);
+  const rejects = config.rejectsQueueUrl ? rejectsSender(await loadRejectsQueue(config.rejectsQueueUrl, env)) : undefined;
+  return new Forwarder({ ...config, target }, log, rejects ? { rejects } : {});
 }

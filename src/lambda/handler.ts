@@ -1,4 +1,5 @@
 import { errorMessage } from '../errors.js';
+import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
 import { parseForwarderEnv } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from './sqs-event.js';
@@ -22,11 +23,39 @@ export async function handler(event: SqsEvent, context: LambdaContext): Promise<
 }
 
 function start(): Promise<Forwarder> {
-  const ready = (async () => createForwarder(parseForwarderEnv(process.env), log, process.env.AWS_REGION))();
+  const ready = (async () => createForwarder(parseForwarderEnv(process.env), log, process.env))();
   // A failed start (a secret not readable yet) is retried by the next invocation, not cached.
   ready.catch((err: unknown) => {
     forwarder = undefined;
-    console.log(JSON.stringify({ level: 'error', event: 'forwarder_start_failed', error: errorMessage(err) }));
+    const redact = startupRedactor(process.env);
+    const target = process.env.TARGET_URL;
+    const line = {
+      level: 'error',
+      event: 'forwarder_start_failed',
+      error: errorMessage(err),
+      ...(target ? { target: redactUrl(target) } : {}),
+    };
+    console.log(redact(JSON.stringify(line)));
   });
   return ready;
+}
+
+/**
+ * Masks what the environment holds before the configuration is known to be good: the secret
+ * parts of TARGET_URL and REJECTS_QUEUE_URL, and header values that look secret (HEADER_<NAME>,
+ * HEADERS), so an error that echoes any of them cannot leak it into the logs.
+ */
+function startupRedactor(env: NodeJS.ProcessEnv): (text: string) => string {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('HEADER_') && k !== 'HEADER_SECRETS' && v) headers[k.slice(7).replaceAll('_', '-')] = v;
+  }
+  try {
+    const parsed: unknown = JSON.parse(env.HEADERS ?? '{}');
+    if (parsed && typeof parsed === 'object') for (const [k, v] of Object.entries(parsed)) headers[k] = String(v);
+  } catch {
+    /* unreadable HEADERS: its error names no value */
+  }
+  const urls = [env.TARGET_URL, env.REJECTS_QUEUE_URL].filter((u): u is string => !!u);
+  return makeRedactor(secretsOf(urls, headers));
 }

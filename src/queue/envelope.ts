@@ -10,12 +10,22 @@ import type { KeyTuple } from '../types.js';
  *               each row is the JSON text the source produced, spliced in as is: never parsed
  *               and re-serialised, so a bigint or a 30-digit numeric keeps every digit.
  *   attributes  job       String  the job id (also in the body)
- *               firstKey  String  JSON array of key strings: no row in the message sorts before it
- *               lastKey   String  JSON array of key strings: no row in the message sorts after it
  *               rows      Number  how many rows the body holds
+ *               keyRange  String  JSON [firstKey, lastKey] of the source batches the rows came
+ *                                 from: no row of the message sorts outside it (always set)
+ *               firstKey  String  JSON array of key strings: the key of the message's first row
+ *               lastKey   String  JSON array of key strings: the key of its last row
  *
- * The keys are those of the source batches the rows came from, so they bound the rows of the
- * message; a message holds a contiguous run of rows in key order. A new format gets a new `v`.
+ * firstKey and lastKey are exact, and set only when known. A source hands over batches with the
+ * keys of their first and last rows, not a key per row (PostgreSQL sends a batch as one JSON
+ * array; a row's text need not even hold its key after a transform). So firstKey is set when
+ * the message starts where a source batch starts, lastKey when it ends where one ends, and
+ * either is left out when the message begins or ends inside a batch (the packer fills messages
+ * to 64 KiB whatever the batch size, so that is common). keyRange then still bounds the rows.
+ * Finding a row's key by parsing rows would cost a parse per message and be wrong for keys that
+ * JSON renders differently (bigints, timestamps). A batch from which the transform dropped rows
+ * gives no exact keys. A message holds a contiguous run of rows in key order. A new format gets
+ * a new `v`.
  */
 export const ENVELOPE_VERSION = 1;
 
@@ -33,17 +43,22 @@ export function envelopeBody(job: string, rowTexts: readonly string[]): string {
 
 export interface EnvelopeMeta {
   readonly job: string;
-  readonly firstKey: KeyTuple;
-  readonly lastKey: KeyTuple;
   readonly rows: number;
+  /** Bounds of the source batches the rows came from. */
+  readonly range: readonly [KeyTuple, KeyTuple];
+  /** The first row's key, when the message starts where a source batch starts. */
+  readonly firstKey?: KeyTuple;
+  /** The last row's key, when the message ends where a source batch ends. */
+  readonly lastKey?: KeyTuple;
 }
 
 export function envelopeAttributes(m: EnvelopeMeta): Record<string, MessageAttributeValue> {
   return {
     job: { DataType: 'String', StringValue: m.job },
-    firstKey: { DataType: 'String', StringValue: JSON.stringify(m.firstKey) },
-    lastKey: { DataType: 'String', StringValue: JSON.stringify(m.lastKey) },
     rows: { DataType: 'Number', StringValue: String(m.rows) },
+    keyRange: { DataType: 'String', StringValue: JSON.stringify(m.range) },
+    ...(m.firstKey ? { firstKey: { DataType: 'String', StringValue: JSON.stringify(m.firstKey) } } : {}),
+    ...(m.lastKey ? { lastKey: { DataType: 'String', StringValue: JSON.stringify(m.lastKey) } } : {}),
   };
 }
 
@@ -52,14 +67,23 @@ export function envelopeAttributes(m: EnvelopeMeta): Record<string, MessageAttri
  * UTF-8 bytes): they count towards the 1 MiB limit and the 64 KiB billing chunks alike.
  */
 export function attributesBytes(m: EnvelopeMeta): number {
-  return attributesBytesOf(utf8(m.job), utf8(JSON.stringify(m.firstKey)), utf8(JSON.stringify(m.lastKey)), m.rows);
+  const first = utf8(JSON.stringify(m.range[0]));
+  const last = utf8(JSON.stringify(m.range[1]));
+  const exactFirst = m.firstKey ? KEY_ATTRIBUTE_BYTES.first + utf8(JSON.stringify(m.firstKey)) : 0;
+  const exactLast = m.lastKey ? KEY_ATTRIBUTE_BYTES.last + utf8(JSON.stringify(m.lastKey)) : 0;
+  return FIXED_ATTRIBUTE_BYTES + utf8(m.job) + first + last + 3 + String(m.rows).length + exactFirst + exactLast;
 }
 
-const FIXED_ATTRIBUTE_BYTES = 'job'.length + 'firstKey'.length + 'lastKey'.length + 'rows'.length + 3 * 'String'.length + 'Number'.length;
+const FIXED_ATTRIBUTE_BYTES = 'job'.length + 'rows'.length + 'keyRange'.length + 2 * 'String'.length + 'Number'.length;
+const KEY_ATTRIBUTE_BYTES = { first: 'firstKey'.length + 'String'.length, last: 'lastKey'.length + 'String'.length };
 
-/** The same from byte counts a packer keeps, so it need not re-serialise keys for every row. */
+/**
+ * An upper bound of the same from byte counts a packer keeps (the bounds' JSON sizes), so it
+ * need not re-serialise keys for every row: the exact keys, when set, equal the bounds.
+ */
 export function attributesBytesOf(jobBytes: number, firstKeyBytes: number, lastKeyBytes: number, rows: number): number {
-  return FIXED_ATTRIBUTE_BYTES + jobBytes + firstKeyBytes + lastKeyBytes + String(rows).length;
+  const exact = KEY_ATTRIBUTE_BYTES.first + firstKeyBytes + KEY_ATTRIBUTE_BYTES.last + lastKeyBytes;
+  return FIXED_ATTRIBUTE_BYTES + jobBytes + firstKeyBytes + lastKeyBytes + 3 + String(rows).length + exact;
 }
 
 export function utf8(s: string): number {

@@ -1,4 +1,4 @@
-import type { Batch, KeyTuple } from '../types.js';
+import type { Batch } from '../types.js';
 import { cutRows, type Cut } from './cut-rows.js';
 import { attributesBytes, attributesBytesOf, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
 
@@ -48,9 +48,7 @@ export class MessagePacker {
   #segments: Segment[] = [];
   #bodyBytes = 0;
   #rows = 0;
-  #firstKey: KeyTuple = [];
   #firstKeyBytes = 0;
-  #lastKey: KeyTuple = [];
 
   constructor(private readonly limits: PackerLimits) {
     this.#frame = utf8(envelopeHead(limits.job)) + utf8(ENVELOPE_TAIL);
@@ -108,11 +106,7 @@ export class MessagePacker {
   }
 
   #append(batch: Batch, firstKeyBytes: number, text: string, bytes: number, start: number, end: number): void {
-    if (this.#rows === 0) {
-      this.#firstKey = batch.firstKey;
-      this.#firstKeyBytes = firstKeyBytes;
-    }
-    this.#lastKey = batch.lastKey;
+    if (this.#rows === 0) this.#firstKeyBytes = firstKeyBytes;
     if (this.#parts.length > 0) this.#bodyBytes += 1;
     this.#parts.push(text);
     this.#bodyBytes += bytes;
@@ -123,7 +117,7 @@ export class MessagePacker {
   }
 
   #seal(): PackedMessage {
-    const meta: EnvelopeMeta = { job: this.limits.job, firstKey: this.#firstKey, lastKey: this.#lastKey, rows: this.#rows };
+    const meta = metaOf(this.limits.job, this.#segments, this.#rows);
     const body = envelopeBody(this.limits.job, this.#parts);
     const message: PackedMessage = { body, meta, bytes: this.#frame + this.#bodyBytes + attributesBytes(meta), segments: this.#segments };
     this.#parts = [];
@@ -134,21 +128,45 @@ export class MessagePacker {
   }
 }
 
-/**
- * Splits a message SQS refused for its content into two halves, so one bad row cannot take
- * hundreds of good ones down with it; a one-row message cannot be split.
- */
-export function splitMessage(m: PackedMessage): [PackedMessage, PackedMessage] | undefined {
-  if (m.meta.rows < 2) return undefined;
-  const rows = m.segments.flatMap((s) => Array.from({ length: s.end - s.start }, (_, i) => ({ batch: s.batch, index: s.start + i })));
-  const half = Math.ceil(rows.length / 2);
-  return [messageOf(m.meta.job, rows.slice(0, half)), messageOf(m.meta.job, rows.slice(half))];
+/** One row of a source batch, by position. */
+export interface RowRef {
+  readonly batch: Batch;
+  readonly index: number;
 }
 
-function messageOf(job: string, rows: readonly { batch: Batch; index: number }[]): PackedMessage {
-  const first = rows[0] as { batch: Batch };
-  const last = rows[rows.length - 1] as { batch: Batch };
-  const meta: EnvelopeMeta = { job, firstKey: first.batch.firstKey, lastKey: last.batch.lastKey, rows: rows.length };
+/** The rows of a message, one by one (to send a refused message's rows in smaller pieces). */
+export function rowsOf(m: PackedMessage): RowRef[] {
+  return m.segments.flatMap((s) => Array.from({ length: s.end - s.start }, (_, i) => ({ batch: s.batch, index: s.start + i })));
+}
+
+/** A message of the given rows, as the packer would have sealed it. */
+export function messageOf(job: string, rows: readonly RowRef[]): PackedMessage {
+  const segments: Segment[] = [];
+  for (const r of rows) {
+    const last = segments.at(-1);
+    const joins = last && last.batch === r.batch && last.end === r.index;
+    if (joins) segments[segments.length - 1] = { batch: r.batch, start: last.start, end: r.index + 1 };
+    else segments.push({ batch: r.batch, start: r.index, end: r.index + 1 });
+  }
+  const meta = metaOf(job, segments, rows.length);
   const body = envelopeBody(job, rows.map((r) => r.batch.rows[r.index] as string));
-  return { body, meta, bytes: utf8(body) + attributesBytes(meta), segments: rows.map((r) => ({ batch: r.batch, start: r.index, end: r.index + 1 })) };
+  return { body, meta, bytes: utf8(body) + attributesBytes(meta), segments };
+}
+
+/**
+ * The attributes of a message from its segments: exact first/last keys only where the message
+ * starts or ends on a batch boundary (see envelope.ts), and the batches' bounds always.
+ */
+function metaOf(job: string, segments: readonly Segment[], rows: number): EnvelopeMeta {
+  const first = segments[0] as Segment;
+  const last = segments[segments.length - 1] as Segment;
+  // A batch the transform thinned has keys that may belong to rows no longer in it.
+  const whole = (b: Batch) => !b.skipped && (b.rejected?.length ?? 0) === 0;
+  return {
+    job,
+    rows,
+    range: [first.batch.firstKey, last.batch.lastKey],
+    ...(first.start === 0 && whole(first.batch) ? { firstKey: first.batch.firstKey } : {}),
+    ...(last.end === last.batch.count && whole(last.batch) ? { lastKey: last.batch.lastKey } : {}),
+  };
 }

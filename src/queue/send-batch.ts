@@ -4,7 +4,8 @@ import { backoffDelay, type RetryPolicy } from '../http/retry-policy.js';
 import { errorCode } from '../errors.js';
 import { envelopeAttributes } from './envelope.js';
 import { MAX_ENTRIES } from './call-packer.js';
-import { SQS_MAX_BYTES, splitMessage, type PackedMessage } from './message-packer.js';
+import { sendIsolating } from '../sink/isolate-refused.js';
+import { messageOf, rowsOf, SQS_MAX_BYTES, type PackedMessage } from './message-packer.js';
 import { classifySqsError, sqsFailure } from './sqs-client.js';
 
 /** SQS bills each 64 KiB chunk of a request's payload as one request. */
@@ -46,16 +47,51 @@ interface Pending {
   error: string;
 }
 
+/** A message SQS refused for its content, with the answer that said so. */
+interface Refused {
+  readonly message: PackedMessage;
+  readonly error: string;
+  readonly attempts: number;
+}
+
 /**
  * Sends messages with SendMessageBatch until each is enqueued or has failed for good. A batch
  * answers per entry, so an HTTP 200 can still carry failures: entries SQS failed on its side are
- * sent again after a backoff; entries refused for their content are split in halves until the
- * bad row stands alone. Throttling, 5xx and socket errors retry the whole call; anything else
- * (no such queue, access denied) ends the run with one line.
+ * sent again after a backoff; an entry refused for its content (a sender fault) has its rows
+ * sent again in halves, as messages of their own, until the bad row stands alone: the halving
+ * rule of sendIsolating, shared with direct mode and the forwarder. Throttling, 5xx and socket
+ * errors retry the whole call; anything else (no such queue, access denied) ends the run with
+ * one line.
  */
 export async function sendMessages(ctx: SendContext, messages: readonly PackedMessage[]): Promise<SendOutcome> {
+  const out = await sendWithRetries(ctx, messages);
+  const enqueued = [...out.enqueued];
+  const failed = [...out.failed];
+  for (const r of out.refused) {
+    const job = r.message.meta.job;
+    // The whole message was the first send: answer it from what SQS already said.
+    const isolated = await sendIsolating(rowsOf(r.message), async (rows, path) => {
+      if (path === '') return { verdict: 'refused', answer: r };
+      const piece = messageOf(job, rows);
+      const res = await sendWithRetries(ctx, [piece]);
+      if (res.enqueued.length > 0) return { verdict: 'ok', answer: { message: piece, error: '', attempts: 0 } };
+      const refused = res.refused[0];
+      if (refused) return { verdict: 'refused', answer: refused };
+      return { verdict: 'failed', answer: res.failed[0] ?? { message: piece, error: 'not sent', attempts: 0 } };
+    });
+    for (const p of isolated.pieces) {
+      if (p.verdict === 'ok') enqueued.push(p.answer.message);
+      else failed.push({ message: p.answer.message, error: p.answer.error, attempts: p.answer.attempts });
+    }
+  }
+  return { enqueued, failed };
+}
+
+/** The send-and-retry loop: what was enqueued, what failed after retries, what SQS refused for its content. */
+async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessage[]): Promise<SendOutcome & { refused: Refused[] }> {
   const enqueued: PackedMessage[] = [];
   const failed: SendOutcome['failed'] = [];
+  const refused: Refused[] = [];
   let pending: Pending[] = messages.map((message) => ({ message, attempts: 0, error: '' }));
   for (let round = 1; pending.length > 0; round++) {
     const again: Pending[] = [];
@@ -82,7 +118,7 @@ export async function sendMessages(ctx: SendContext, messages: readonly PackedMe
         continue;
       }
       const ok = new Set((answer.Successful ?? []).map((s) => s.Id));
-      const refused = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
+      const refusals = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
       call.forEach((p, i) => {
         const id = String(i);
         if (ok.has(id)) {
@@ -90,24 +126,21 @@ export async function sendMessages(ctx: SendContext, messages: readonly PackedMe
           enqueued.push(p.message);
           return;
         }
-        const f = refused.get(id);
+        const f = refusals.get(id);
         const error = `SQS ${f?.Code ?? 'no answer for entry'}${f?.Message ? `: ${f.Message}` : ''}`;
-        if (f?.SenderFault) {
-          // Retrying the same content cannot help; halves can, unless the row alone is the problem.
-          const halves = splitMessage(p.message);
-          if (halves) again.push(...halves.map((message) => ({ message, attempts: p.attempts, error })));
-          else failed.push({ message: p.message, error, attempts: p.attempts + 1 });
-        } else settle(p, error);
+        // Retrying the same content cannot help; smaller pieces can, unless the row alone is the problem.
+        if (f?.SenderFault) refused.push({ message: p.message, error, attempts: p.attempts + 1 });
+        else settle(p, error);
       });
     }
     if (again.length > 0) {
       ctx.counters.retries++;
-      const waitFor = again.some((p) => p.attempts > 0) ? backoffDelay(ctx.retry, Math.max(...again.map((p) => p.attempts)), undefined) : 0;
+      const waitFor = backoffDelay(ctx.retry, Math.max(...again.map((p) => p.attempts)), undefined);
       await sleep(waitFor, undefined, { signal: ctx.signal });
     }
     pending = again;
   }
-  return { enqueued, failed };
+  return { enqueued, failed, refused };
 }
 
 /** Groups messages into valid calls: at most 10 entries and 1 MiB each. */

@@ -1,23 +1,25 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
 import { startStickyBalancer, type StickyBalancer } from '../../src/testkit/sticky-balancer.js';
-import { makeRow, sqsRecord } from '../helpers/queue-fixtures.js';
+import { drainQueue, idsIn, makeRow, sqsRecord } from '../helpers/queue-fixtures.js';
 import { readZip } from '../helpers/read-zip.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let lb: StickyBalancer;
+let sqs: LocalSqs;
 let dir: string;
 
 beforeAll(async () => {
-  lb = await startStickyBalancer({ backends: 2 });
+  [lb, sqs] = await Promise.all([startStickyBalancer({ backends: 2 }), startLocalSqs()]);
   dir = await mkdtemp(join(tmpdir(), 'forwarder-'));
 });
 afterAll(async () => {
-  await lb.close();
+  await Promise.all([lb.close(), sqs.close()]);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -71,4 +73,33 @@ test('the built zip holds one ES module whose handler forwards an SQS event', as
   // The bundle keeps its client at module scope: the second invocation is already sticky.
   expect(seen[0]?.headers.cookie).toBeUndefined();
   expect(seen[1]?.headers.cookie).toMatch(/AWSALB=/);
+});
+
+test('with REJECTS_QUEUE_URL the bundle loads the SQS client of the runtime and sets refused rows aside', async () => {
+  // The zip carries no SDK (the test above builds it; this one reuses the bundle): the nodejs22.x
+  // runtime provides @aws-sdk/*, here a node_modules beside the module stands in for it.
+  const bundle = await readFile(join(root, 'dist/lambda/forwarder.mjs'), 'utf8');
+  expect(bundle).not.toMatch(/class SQSClient\b/);
+  const fn = join(dir, 'with-sdk');
+  await mkdir(fn);
+  await writeFile(join(fn, 'forwarder.mjs'), bundle);
+  await writeFile(join(fn, 'invoke.mjs'), INVOKE);
+  await symlink(join(root, 'node_modules'), join(fn, 'node_modules'), 'dir');
+  const rejects = await sqs.createQueue('bundle-rejects');
+  for (const b of lb.backends) {
+    b.clear();
+    b.setFault(({ ids }) => (ids.includes('4') ? { status: 422 } : undefined));
+  }
+  const event = { Records: [sqsRecord(Array.from({ length: 8 }, (_, i) => makeRow(i + 1, 100)), { messageId: 'r1' })] };
+  const res = await run(['invoke.mjs'], {
+    cwd: fn,
+    env: { TARGET_URL: `${lb.url}/items`, BATCH_SIZE: '8', REJECTS_QUEUE_URL: rejects.url, AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_REGION: 'us-east-1' },
+    input: JSON.stringify([event]),
+  });
+  for (const b of lb.backends) b.setFault(undefined);
+  expect(res.code).toBe(0);
+  const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.at(-1)).toEqual({ batchItemFailures: [] });
+  expect(idsIn(await drainQueue(sqs.sqs, rejects.url))).toEqual([4]);
+  expect(lb.backends.flatMap((b) => b.acceptedIds()).map(Number).sort((a, b) => a - b)).toEqual([1, 2, 3, 5, 6, 7, 8]);
 });

@@ -47,19 +47,20 @@ export function idsIn(messages: readonly { Body?: string; body?: string }[]): nu
 let nextMessage = 0;
 
 /** An SQS record as Lambda's event source mapping delivers it, holding the given rows. */
-export function sqsRecord(rows: readonly string[], opts: { job?: string; body?: string; messageId?: string } = {}): SqsRecord {
+export function sqsRecord(rows: readonly string[], opts: { job?: string; body?: string; messageId?: string; noAttributes?: boolean } = {}): SqsRecord {
   const job = opts.job ?? 'test-job';
-  const attributes = envelopeAttributes({ job, firstKey: ['0'], lastKey: ['0'], rows: rows.length });
+  const attributes = envelopeAttributes({ job, rows: rows.length, range: [['0'], ['0']] });
   const messageAttributes = Object.fromEntries(
     Object.entries(attributes).map(([k, v]) => [k, { stringValue: v.StringValue as string, stringListValues: [], binaryListValues: [], dataType: v.DataType as string }]),
   );
   const now = String(Date.now());
-  return {
+  // A hand-made event may lack messageAttributes: the type says it is there, Lambda's contract does not.
+  return <SqsRecord>{
     messageId: opts.messageId ?? `m-${++nextMessage}`,
     receiptHandle: `rh-${nextMessage}`,
     body: opts.body ?? envelopeBody(job, rows),
     attributes: { ApproximateReceiveCount: '1', SentTimestamp: now, SenderId: 'AIDATEST', ApproximateFirstReceiveTimestamp: now },
-    messageAttributes,
+    ...(opts.noAttributes ? {} : { messageAttributes }),
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BulkImportError } from '../../src/errors.js';
 import type { RetryPolicy } from '../../src/http/retry-policy.js';
-import { attributesBytes } from '../../src/queue/envelope.js';
+import { attributesBytes, type EnvelopeMeta } from '../../src/queue/envelope.js';
 import { SqsSink, type SqsSinkConfig } from '../../src/sink/sqs-sink.js';
 import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
 import type { Batch, Receipt } from '../../src/types.js';
@@ -47,6 +47,19 @@ describe('SqsSink', () => {
     const sizes = messages.map((m) => Buffer.byteLength(m.Body as string) + attributesBytes(metaOf(m)));
     expect(Math.max(...sizes)).toBeLessThanOrEqual(65_536);
     expect(sizes.filter((s) => s < 60_000).length).toBeLessThanOrEqual(1); // only the last one is short
+    // Issue 8 item 21: the key attributes are those of the message's own first and last row
+    // (set only where the message starts / ends on a batch boundary), never the batch's.
+    let exact = 0;
+    for (const m of messages) {
+      const rows = idsIn([m]);
+      const meta = metaOf(m);
+      if (meta.firstKey) expect(meta.firstKey).toEqual([String(rows[0])]);
+      if (meta.lastKey) expect(meta.lastKey).toEqual([String(rows.at(-1))]);
+      expect(meta.firstKey !== undefined).toBe((rows[0] as number) % 100 === 1);
+      expect(meta.lastKey !== undefined).toBe((rows.at(-1) as number) % 100 === 0);
+      exact += (meta.firstKey ? 1 : 0) + (meta.lastKey ? 1 : 0);
+    }
+    expect(exact).toBeGreaterThan(0);
     const c = sink.counters;
     expect(c.messages).toBe(messages.length);
     expect(c.billed).toBeLessThanOrEqual(Math.ceil((c.payloadBytes / 65_536) * 1.1));
@@ -143,12 +156,14 @@ describe('SqsSink', () => {
   });
 });
 
-function metaOf(m: { MessageAttributes?: Record<string, { StringValue?: string }> }) {
+function metaOf(m: { MessageAttributes?: Record<string, { StringValue?: string }> }): EnvelopeMeta {
   const a = m.MessageAttributes ?? {};
+  const key = (name: string) => (a[name]?.StringValue ? { [name]: JSON.parse(a[name].StringValue) as string[] } : {});
   return {
     job: a.job?.StringValue ?? '',
-    firstKey: JSON.parse(a.firstKey?.StringValue ?? '[]') as string[],
-    lastKey: JSON.parse(a.lastKey?.StringValue ?? '[]') as string[],
     rows: Number(a.rows?.StringValue),
+    range: JSON.parse(a.keyRange?.StringValue ?? '[[],[]]') as [string[], string[]],
+    ...key('firstKey'),
+    ...key('lastKey'),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { attributesBytes, envelopeAttributes, envelopeBody, parseEnvelope } from '../../src/queue/envelope.js';
+import { attributesBytes, attributesBytesOf, envelopeAttributes, envelopeBody, parseEnvelope } from '../../src/queue/envelope.js';
 
 describe('envelope', () => {
   test('rows are spliced in as written and come back byte for byte', () => {
@@ -32,11 +32,17 @@ describe('envelope', () => {
   });
 
   test('attribute bytes are counted as SQS counts them: name + type + value', () => {
-    const meta = { job: 'jöb', firstKey: ['1'], lastKey: ['20'], rows: 20 };
-    const counted = Object.entries(envelopeAttributes(meta)).reduce(
-      (n, [name, a]) => n + Buffer.byteLength(name) + Buffer.byteLength(a.DataType as string) + Buffer.byteLength(a.StringValue as string),
-      0,
-    );
-    expect(attributesBytes(meta)).toBe(counted);
+    const exact = { job: 'jöb', rows: 20, range: [['1'], ['20']] as const, firstKey: ['1'], lastKey: ['20'] };
+    const bounds = { job: 'jöb', rows: 20, range: [['1'], ['20']] as const };
+    for (const meta of [exact, bounds, { ...bounds, lastKey: ['20'] }]) {
+      const counted = Object.entries(envelopeAttributes(meta)).reduce(
+        (n, [name, a]) => n + Buffer.byteLength(name) + Buffer.byteLength(a.DataType as string) + Buffer.byteLength(a.StringValue as string),
+        0,
+      );
+      expect(attributesBytes(meta)).toBe(counted);
+      // The packer's bound never undercounts.
+      expect(attributesBytesOf(Buffer.byteLength('jöb'), 5, 6, 20)).toBeGreaterThanOrEqual(counted);
+    }
+    expect(Object.keys(envelopeAttributes(bounds)).sort()).toEqual(['job', 'keyRange', 'rows']);
   });
 });

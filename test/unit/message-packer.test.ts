@@ -2,7 +2,7 @@ import { LazyBatch } from '../../src/source/batch.js';
 import { describe, expect, test } from 'vitest';
 import { attributesBytes, parseEnvelope } from '../../src/queue/envelope.js';
 import { cutRows } from '../../src/queue/cut-rows.js';
-import { MessagePacker, splitMessage, SQS_MAX_BYTES, type PackedMessage } from '../../src/queue/message-packer.js';
+import { MessagePacker, messageOf, rowsOf, SQS_MAX_BYTES, type PackedMessage } from '../../src/queue/message-packer.js';
 import type { Batch } from '../../src/types.js';
 import { makeBatches, makeRow } from '../helpers/queue-fixtures.js';
 
@@ -59,12 +59,35 @@ describe('MessagePacker', () => {
     expect(oversize).toEqual([2]);
   });
 
-  test('splitMessage halves a message and keeps every row once', async () => {
+  test('messageOf rebuilds a message from some of its rows, every row once', async () => {
     const [m] = await pack(makeBatches(9, 9), { messageBytes: 65_536 });
-    const halves = splitMessage(m as PackedMessage);
-    expect(halves?.map(ids)).toEqual([[1, 2, 3, 4, 5], [6, 7, 8, 9]]);
-    const [one] = await pack(makeBatches(1, 1), { messageBytes: 65_536 });
-    expect(splitMessage(one as PackedMessage)).toBeUndefined();
+    const rows = rowsOf(m as PackedMessage);
+    expect([messageOf('j', rows.slice(0, 5)), messageOf('j', rows.slice(5))].map(ids)).toEqual([[1, 2, 3, 4, 5], [6, 7, 8, 9]]);
+    expect(messageOf('j', rows).body).toBe(m?.body);
+  });
+
+  // Issue 8 item 21: message 1 said 1–500 but held 1–412.
+  test.each([
+    ['batches cut across messages', 500, 8192, undefined],
+    ['whole batches per message', 20, 65_536, 40],
+    ['small batches packed together', 7, 4096, undefined],
+  ])('firstKey / lastKey are the keys of the first and last row, or absent (%s)', async (_, batchSize, messageBytes, rowsPerMessage) => {
+    const messages = await pack(makeBatches(1000, batchSize), { messageBytes, ...(rowsPerMessage ? { rowsPerMessage } : {}) });
+    expect(messages.length).toBeGreaterThan(2);
+    for (const m of messages) {
+      const rows = ids(m);
+      const [first, last] = [rows[0] as number, rows.at(-1) as number];
+      // Batches of makeBatches start at 1, 1 + batchSize, …: only there is a row's key known.
+      const opensBatch = (first - 1) % batchSize === 0;
+      const closesBatch = last % batchSize === 0 || last === 1000;
+      expect(m.meta.firstKey).toEqual(opensBatch ? [String(first)] : undefined);
+      expect(m.meta.lastKey).toEqual(closesBatch ? [String(last)] : undefined);
+      expect(Number(m.meta.range[0][0])).toBeLessThanOrEqual(first);
+      expect(Number(m.meta.range[1][0])).toBeGreaterThanOrEqual(last);
+      expect(m.bytes).toBe(Buffer.byteLength(m.body) + attributesBytes(m.meta));
+      expect(m.bytes).toBeLessThanOrEqual(messageBytes);
+    }
+    if (rowsPerMessage) expect(messages.every((m) => m.meta.firstKey && m.meta.lastKey)).toBe(true);
   });
 });
 

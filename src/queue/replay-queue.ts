@@ -1,0 +1,97 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Forwarder } from '../lambda/forwarder.js';
+import { toSqsRecord } from '../lambda/sqs-event.js';
+import { sqsFailure } from './sqs-client.js';
+
+export interface ReplayQueueOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  /** Its `rejects` writes to the local failed file: rows refused again end there. */
+  readonly forwarder: Forwarder;
+  /** How long a received message stays ours: the deadline for forwarding it. */
+  readonly visibilitySeconds: number;
+  /** Stop receiving; what is held is still forwarded and settled. */
+  readonly stop: AbortSignal;
+  /** Abort requests in flight. */
+  readonly hard: AbortSignal;
+}
+
+export interface ReplayQueueResult {
+  received: number;
+  deleted: number;
+  /** Messages not delivered for a reason other than their rows (5xx, the endpoint, malformed): left on the queue. */
+  kept: number;
+}
+
+/**
+ * `replay --queue`: one pass over a rejects queue or a dead-letter queue. Each message goes
+ * through the forwarder's core (halving included); it is deleted once each of its rows was
+ * delivered or written to the failed file. A message that could not be settled is made visible
+ * again at the end of the pass, not during it (else the pass would chase it forever), so the
+ * queue keeps it for the next replay. The pass ends when two receives in a row come back empty.
+ */
+export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueResult> {
+  const result: ReplayQueueResult = { received: 0, deleted: 0, kept: 0 };
+  const kept: Message[] = [];
+  try {
+    for (let empty = 0; empty < 2 && !o.stop.aborted; ) {
+      let messages: Message[];
+      try {
+        const receive = new ReceiveMessageCommand({
+          QueueUrl: o.queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: o.visibilitySeconds,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        });
+        const res = await o.sqs.send(receive, { abortSignal: o.stop });
+        messages = res.Messages ?? [];
+      } catch (err) {
+        if (o.stop.aborted) break;
+        throw sqsFailure('ReceiveMessage', o.queueUrl, err);
+      }
+      if (messages.length === 0) {
+        empty++;
+        continue;
+      }
+      empty = 0;
+      result.received += messages.length;
+      const receivedAt = Date.now();
+      const context = { getRemainingTimeInMillis: () => receivedAt + o.visibilitySeconds * 1000 - Date.now() };
+      const event = { Records: messages.map((m) => toSqsRecord(m, '', '')) };
+      const answer = await o.forwarder.handle(event, context, o.hard);
+      const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
+      const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
+      kept.push(...messages.filter((m) => failed.has(m.MessageId ?? '')));
+      if (done.length > 0) {
+        const entries = done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string }));
+        const res = await o.sqs
+          .send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: entries }))
+          .catch((err: unknown) => Promise.reject(sqsFailure('DeleteMessageBatch', o.queueUrl, err)));
+        result.deleted += res.Successful?.length ?? 0;
+      }
+    }
+  } finally {
+    result.kept = kept.length;
+    await release(o, kept);
+  }
+  return result;
+}
+
+/** Makes kept messages visible again now, rather than after the pass's long visibility timeout. */
+async function release(o: ReplayQueueOptions, messages: readonly Message[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10) {
+    const entries = messages
+      .slice(i, i + 10)
+      .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 }));
+    // Best effort: a message not released comes back after its visibility timeout anyway.
+    await o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries })).catch(() => undefined);
+  }
+}
