@@ -86,16 +86,17 @@ export class CookieState {
     this.#placed = false;
   }
 
+  /** Whether a request must go through `placement` first (a shared jar not placed yet): a cheap check. */
+  get unplaced(): boolean {
+    return this.shared && !this.#placed && this.#header === '';
+  }
+
   /**
    * Shared jar only: while it holds no cookie and no answer has placed the lanes yet, one request
    * goes alone and the others wait for its answer, so every later request carries the one cookie
    * it brings (lanes sent together would each be placed on a different target). Resolves to a
    * release function for the request that goes alone, or undefined for one that just goes.
    */
-  get unplaced(): boolean {
-    return this.shared && !this.#placed && this.#header === '';
-  }
-
   async placement(signal?: AbortSignal): Promise<(() => void) | undefined> {
     while (this.shared && !this.#placed && this.#header === '') {
       if (!this.#placing) {

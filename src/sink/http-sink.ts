@@ -15,7 +15,7 @@ export interface HttpSinkConfig extends HttpClientConfig {
 }
 
 /** One piece's outcome: the API's answer, or a row we would not send (over --max-body-bytes). */
-type PieceAnswer = SendResult;
+type PieceOutcome = { verdict: PieceVerdict; answer: SendResult };
 
 /**
  * Direct mode: each batch is one request through the sticky lanes, unless the API refuses it for
@@ -78,7 +78,7 @@ export class HttpSink implements Sink {
     const { seq, firstKey, lastKey, count, rows } = batch;
     const indexes = rows.map((_, i) => i);
     const unsent: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
-    const { pieces } = await sendIsolating(indexes, async (piece, path): Promise<{ verdict: PieceVerdict; answer: PieceAnswer }> => {
+    const { pieces } = await sendIsolating(indexes, async (piece, path): Promise<PieceOutcome> => {
       if (path === '' && whole) return { verdict: 'refused', answer: whole };
       const pieceRows = piece.map((i) => rows[i] as string);
       const body = this.config.batchSize === 1 ? (pieceRows[0] as string) : `[${pieceRows.join(',')}]`;
@@ -112,7 +112,8 @@ export class HttpSink implements Sink {
       const text = result.error === `HTTP ${result.status}` ? '' : `: ${result.error.slice(0, 120)}`;
       throw new BulkImportError(
         'TARGET_UNREACHABLE',
-        `${this.describe} answered ${result.status}${text}; the endpoint, method or credentials are wrong (no row was marked failed)`,
+        `${this.describe} answered ${result.status}${text}; ` +
+          'the endpoint, method or credentials are wrong (no row was marked failed)',
       );
     }
     return result;
