@@ -1,5 +1,5 @@
 import { CookieJar, MemoryCookieStore } from 'tough-cookie';
-import { capCount, capHeader, COOKIE_LIMITS, heldPairs, oversized } from './cookie-limits.js';
+import { allCookies, capCount, capHeader, COOKIE_LIMITS, heldPairs, oversized } from './cookie-limits.js';
 
 export type StickyMode = 'lane' | 'shared' | 'off';
 
@@ -89,6 +89,17 @@ export class CookieState {
   /** Whether a request must go through `placement` first (a shared jar not placed yet): a cheap check. */
   get unplaced(): boolean {
     return this.shared && !this.#placed && this.#header === '';
+  }
+
+  /** Takes a copy of another lane's cookies (they lead to a target that works), after a drop. */
+  adopt(other: CookieState, now: number): void {
+    for (const c of allCookies(other.#store)) {
+      const copy = c.clone();
+      if (copy) this.#store.putCookie(copy, () => {}); // synchronous store
+    }
+    this.#lastPairs = '';
+    this.#refresh(now);
+    this.#signature = heldPairs(this.#store);
   }
 
   /**

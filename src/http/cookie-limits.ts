@@ -53,7 +53,8 @@ export function heldPairs(store: MemoryCookieStore): string {
     .join('\n');
 }
 
-function allCookies(store: MemoryCookieStore): Cookie[] {
+/** Every cookie the store holds (MemoryCookieStore answers synchronously). */
+export function allCookies(store: MemoryCookieStore): Cookie[] {
   let all: Cookie[] = [];
   store.getAllCookies((_err, cookies) => {
     all = cookies ?? [];

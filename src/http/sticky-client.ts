@@ -166,10 +166,22 @@ export class StickyHttpClient {
   /** A lane whose target keeps failing forgets its cookies, so the balancer can re-place it. */
   #laneFailed(lane: Lane): void {
     lane.failuresInARow++;
-    if (lane.failuresInARow >= (this.config.laneFailureLimit ?? 3)) {
-      lane.cookies?.drop();
-      lane.failuresInARow = 0;
-    }
+    if (lane.failuresInARow < (this.config.laneFailureLimit ?? 3)) return;
+    const cookies = lane.cookies;
+    const now = Date.now();
+    const fleeing = cookies?.header(now) ?? '';
+    cookies?.drop();
+    lane.failuresInARow = 0;
+    if (!cookies || cookies.shared) return;
+    // Placed afresh, the balancer may put the lane right back on the failing target (round robin
+    // does, one time in a few). A lane whose last answer was a success holds a cookie for a target
+    // that works: borrowing it moves this lane there on its next attempt, whatever the rotation.
+    const donor = this.#all.find((l) => {
+      if (l === lane || l.failuresInARow !== 0 || !l.cookies) return false;
+      const h = l.cookies.header(now);
+      return h !== '' && h !== fleeing;
+    });
+    if (donor?.cookies) cookies.adopt(donor.cookies, now);
   }
 
   #noteTarget(lane: Lane, target: string): void {

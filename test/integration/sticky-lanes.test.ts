@@ -106,4 +106,18 @@ describe('sticky lanes behind a load balancer', () => {
     expect(lanesOnB2).toBeGreaterThan(0);
     expect(withB2Cookie.length).toBeLessThanOrEqual(3 * lanesOnB2);
   });
+
+  it('a lane that drops its cookie borrows a working lane\'s, so round robin cannot put it back on the failing target', async () => {
+    await using dir = await tempDir();
+    const from = await dir.file('rows.ndjson', makeRows(3000));
+    await using lb = await startStickyBalancer({ backends: 3 });
+    const [, b2] = lb.backends;
+    b2!.setFault(({ n }) => (n > 20 ? { status: 503 } : undefined));
+    // Three attempts on b2, the drop, and one attempt left: re-placed by rotation, two lanes landed on b2 again.
+    const result = await importWith({ from, to: lb.url, batchSize: '10', concurrency: '16', retries: '3' });
+    expect(result.thisRun).toMatchObject({ delivered: 3000, failed: 0 });
+    // Past the first 20 requests b2 only ever sees the lanes' first three tries; none came back after a drop.
+    const lanes = new Set(b2!.requests.map((r) => r.socketId));
+    expect(b2!.requests.filter((r) => r.status === 503).length).toBeLessThanOrEqual(3 * lanes.size);
+  });
 });
