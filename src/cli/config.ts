@@ -80,6 +80,7 @@ export interface TargetFlags {
   timeout?: string;
   rate?: string;
   targetHeader?: string;
+  maxBodyBytes?: string;
 }
 
 /** The raw flags as commander hands them over (strings, booleans, repeatables). */
@@ -153,6 +154,8 @@ export function parseTarget(flags: TargetFlags, defaults: { retries: number; tim
     retry: { ...DEFAULT_RETRY_POLICY, retries },
     ...(flags.rate ? { rate: v.positiveNumber('--rate', flags.rate) } : {}),
     ...(flags.targetHeader ? { targetHeader: flags.targetHeader.toLowerCase() } : {}),
+    // No default: limits range from 100 KB (Express) to 10 MB (API Gateway), and a 413 splits anyway.
+    ...(flags.maxBodyBytes ? { maxBodyBytes: v.wholeNumber('--max-body-bytes', flags.maxBodyBytes, 16) } : {}),
   };
 }
 

@@ -45,9 +45,10 @@ export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGE
       new Option('--sticky <mode>', `cookie jar per lane, one shared jar, or no cookies (default: ${DEFAULTS.sticky})`).choices(['lane', 'shared', 'off']),
     )
     .option('--retries <n>', d.retriesHelp, String(d.retries))
-    .option('--timeout <duration>', `deadline per request attempt, e.g. 30s, 1500ms, 2m (default: ${d.timeout})`)
+    .option('--timeout <duration>', `deadline per request attempt, answer included: 30s, 1500ms, 2m (default: ${d.timeout})`)
     .option('--rate <n>', 'at most n requests per second in total')
-    .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)');
+    .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)')
+    .option('--max-body-bytes <n>', 'cut batches into requests of at most n bytes; a larger row fails (default: no limit)');
 }
 
 export function addRunFlowOptions(cmd: Command): Command {

@@ -1,4 +1,5 @@
-import { CookieJar } from 'tough-cookie';
+import { CookieJar, MemoryCookieStore } from 'tough-cookie';
+import { allCookies, capCount, capHeader, COOKIE_LIMITS, heldPairs, oversized } from './cookie-limits.js';
 
 export type StickyMode = 'lane' | 'shared' | 'off';
 
@@ -17,14 +18,29 @@ const REFRESH_MS = 1000;
  * response changes a cookie's name=value, or once a second; otherwise the cached header is sent.
  */
 export class CookieState {
-  readonly #jar = new CookieJar(undefined, { looseMode: true });
+  readonly #store = new MemoryCookieStore();
+  readonly #jar = new CookieJar(this.#store, { looseMode: true });
   #header = '';
   #signature = '';
   /** The name=value pairs of the last response, as sent: the common case repeats them exactly. */
   #lastPairs = '';
   #refreshedAt = 0;
 
-  constructor(private readonly url: string) {}
+  /**
+   * Shared by all lanes (`--sticky shared`): the first cookie wins (see update), and while none is
+   * held one request at a time finds the target (see placement).
+   */
+  readonly shared: boolean;
+  /** Whether an answer from a working target came since the start or the last drop. */
+  #placed = false;
+  #placing: Promise<void> | undefined;
+
+  constructor(
+    private readonly url: string,
+    opts: { shared?: boolean } = {},
+  ) {
+    this.shared = opts.shared === true;
+  }
 
   /** The Cookie header to send, or '' for none. */
   header(now: number): string {
@@ -32,10 +48,20 @@ export class CookieState {
     return this.#header;
   }
 
-  /** Feeds a response's Set-Cookie header(s) to the jar when they change anything we would send. */
-  update(setCookie: string | string[] | undefined, now: number): void {
+  /**
+   * Feeds the Set-Cookie header(s) of an answer from a working target (see keepsCookiesFrom) to the
+   * jar when they change anything we would send. `sent` is the Cookie header the request carried:
+   * in a shared jar, an answer to a request that went out under another cookie than the one held
+   * now comes from a placement that lost the race (or from before a re-placement), and must not
+   * move every lane to its target; an answer to a request that carried the current cookie may
+   * (the balancer moved us because our target failed).
+   */
+  update(setCookie: string | string[] | undefined, now: number, sent = this.#header): void {
+    this.#placed = true;
     if (setCookie === undefined) return;
-    const list = typeof setCookie === 'string' ? [setCookie] : setCookie;
+    if (this.shared && sent !== this.#header && this.#header !== '') return;
+    let list = typeof setCookie === 'string' ? [setCookie] : setCookie;
+    if (list.some(oversized)) list = list.filter((c) => !oversized(c));
     // Fast path, every ALB response: the same pairs as last time, only Expires moved on.
     const pairs = list.length === 1 ? pairOf(list[0] as string) : list.map(pairOf).join('\n');
     if (pairs === this.#lastPairs && now - this.#refreshedAt <= REFRESH_MS && !list.some((c) => DELETES.test(c))) return;
@@ -43,8 +69,11 @@ export class CookieState {
     const signature = signatureOf(list, this.#signature);
     if (signature === this.#signature && now - this.#refreshedAt <= REFRESH_MS) return;
     for (const c of list) this.#jar.setCookieSync(c, this.url, { ignoreError: true });
-    this.#signature = signature;
+    capCount(this.#store);
     this.#refresh(now);
+    // What the jar holds after the caps, not every name ever offered: an API that sets new names
+    // on every answer must not grow the signature (or the time to compute it) without bound.
+    this.#signature = heldPairs(this.#store);
   }
 
   /** Forget every cookie: the balancer will place the next request on a (healthy) target. */
@@ -54,6 +83,47 @@ export class CookieState {
     this.#signature = '';
     this.#lastPairs = '';
     this.#refreshedAt = 0;
+    this.#placed = false;
+  }
+
+  /** Whether a request must go through `placement` first (a shared jar not placed yet): a cheap check. */
+  get unplaced(): boolean {
+    return this.shared && !this.#placed && this.#header === '';
+  }
+
+  /** Takes a copy of another lane's cookies (they lead to a target that works), after a drop. */
+  adopt(other: CookieState, now: number): void {
+    for (const c of allCookies(other.#store)) {
+      const copy = c.clone();
+      if (copy) this.#store.putCookie(copy, () => {}); // synchronous store
+    }
+    this.#lastPairs = '';
+    this.#refresh(now);
+    this.#signature = heldPairs(this.#store);
+  }
+
+  /**
+   * Shared jar only: while it holds no cookie and no answer has placed the lanes yet, one request
+   * goes alone and the others wait for its answer, so every later request carries the one cookie
+   * it brings (lanes sent together would each be placed on a different target). Resolves to a
+   * release function for the request that goes alone, or undefined for one that just goes.
+   */
+  async placement(signal?: AbortSignal): Promise<(() => void) | undefined> {
+    while (this.shared && !this.#placed && this.#header === '') {
+      if (!this.#placing) {
+        let release!: () => void;
+        this.#placing = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return () => {
+          this.#placing = undefined;
+          release();
+        };
+      }
+      signal?.throwIfAborted();
+      await abortable(this.#placing, signal);
+    }
+    return undefined;
   }
 
   /** Whether the header we send carries this cookie (for reporting stickiness). */
@@ -63,6 +133,9 @@ export class CookieState {
 
   #refresh(now: number): void {
     this.#header = this.#jar.getCookieStringSync(this.url);
+    if (this.#header.length > COOKIE_LIMITS.headerBytes / 3) {
+      this.#header = capHeader(this.#store, this.#jar.getCookiesSync(this.url));
+    }
     this.#refreshedAt = now;
   }
 }
@@ -99,11 +172,34 @@ function pairOf(setCookie: string): string {
   return semi < 0 ? setCookie : setCookie.slice(0, semi);
 }
 
+/**
+ * Whether cookies of an answer with this status are kept: 2xx and 4xx only. A 4xx (429 too) comes
+ * from a target that is alive and judged our request, so staying on it is right. A 5xx may be the
+ * balancer's own answer for a failing target (HAProxy sets its sticky cookie on its 503s; the ALB
+ * simulator on its 502s): taking it would stick a lane that just dropped its cookie right back
+ * onto the target it is fleeing. 3xx and 1xx are not answers from the API we were given.
+ */
+export function keepsCookiesFrom(status: number): boolean {
+  return (status >= 200 && status < 300) || (status >= 400 && status < 500);
+}
+
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return p;
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
 /** Gives each lane its cookie state according to --sticky. */
 export function cookieStatesFor(mode: StickyMode, url: string): () => CookieState | null {
   if (mode === 'off') return () => null;
   if (mode === 'shared') {
-    const shared = new CookieState(url);
+    const shared = new CookieState(url, { shared: true });
     return () => shared;
   }
   return () => new CookieState(url);

@@ -18,13 +18,14 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 120_000,
 };
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** 431: our Cookie header grew too large; the client drops the lane's cookies before the retry. */
+const RETRY_STATUS = new Set([408, 429, 431, 500, 502, 503, 504]);
 
 /** Socket-level failures worth another try: the request may never have reached the API. */
 const RETRY_ERRORS = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
   'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_DESTROYED',
+  'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_DESTROYED', 'REQUEST_DEADLINE',
 ]);
 
 export type Verdict = 'ok' | 'retry' | 'permanent';
@@ -32,6 +33,26 @@ export type Verdict = 'ok' | 'retry' | 'permanent';
 export function classifyStatus(status: number): Verdict {
   if (status >= 200 && status < 300) return 'ok';
   return RETRY_STATUS.has(status) ? 'retry' : 'permanent';
+}
+
+/**
+ * Why a request was refused for good (a status `classifyStatus` calls permanent, or a retryable one
+ * whose retries ran out). `content`: this body is wrong (400, 409, 413, 422 and other 4xx), so
+ * smaller pieces may go through and only the rows refused alone are failed. `endpoint`: the URL,
+ * method or credentials are wrong (3xx, since redirects are not followed, 401, 403, 404, 405, 407
+ * and the others below), and every other row would be refused the same way: failing them one by
+ * one would copy the whole table into the failed file. `server`: 5xx and retryable 4xx after the
+ * retries; the rows are failed, halving them would not help.
+ */
+export type Refusal = 'content' | 'endpoint' | 'server';
+
+/** Statuses about the request's URL, method, headers or credentials, never its body. */
+const ENDPOINT_STATUS = new Set([401, 402, 403, 404, 405, 406, 407, 410, 411, 414, 415, 426, 431]);
+
+export function classifyRefusal(status: number): Refusal {
+  if (status < 200 || (status >= 300 && status < 400) || ENDPOINT_STATUS.has(status)) return 'endpoint';
+  if (status >= 500 || RETRY_STATUS.has(status)) return 'server';
+  return 'content';
 }
 
 export function classifyError(code: string | undefined): Verdict {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { errorCode, errorMessage } from '../errors.js';
-import { CookieState, cookieStatesFor, type StickyMode } from './cookie-lanes.js';
+import { CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
 import { backoffDelay, classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
@@ -12,6 +12,7 @@ export interface HttpClientConfig {
   /** Sent on every request; values may be secrets and are never logged (see redact.ts). */
   readonly headers: Readonly<Record<string, string>>;
   readonly sticky: StickyMode;
+  /** A deadline for each attempt as a whole (not an idle timeout): a timed-out attempt is retried. */
   readonly timeoutMs: number;
   readonly retry: RetryPolicy;
   /** Requests per second across all lanes, or undefined for no limit. */
@@ -20,6 +21,8 @@ export interface HttpClientConfig {
   readonly targetHeader?: string;
   /** After this many retryable failures in a row a lane drops its cookies to be placed afresh. */
   readonly laneFailureLimit?: number;
+  /** A body larger than this is cut into pieces before sending (the HTTP sink's business). */
+  readonly maxBodyBytes?: number;
 }
 
 export interface SendResult {
@@ -114,13 +117,15 @@ export class StickyHttpClient {
   }
 
   async #sendOn(lane: Lane, body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
-    const { retry, method, targetHeader } = this.config;
+    const { retry, method, targetHeader, timeoutMs } = this.config;
+    const cookies = lane.cookies;
     let last: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
     for (let attempt = 1; attempt <= retry.retries + 1; attempt++) {
       signal?.throwIfAborted();
       if (this.#rate) await this.#rate.take(signal);
+      const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
       const now = Date.now();
-      const cookie = lane.cookies?.header(now);
+      const cookie = cookies?.header(now) ?? '';
       const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
       if (this.#bodyType) headers.push('content-type', this.#bodyType);
       if (cookie) headers.push('cookie', cookie);
@@ -128,8 +133,8 @@ export class StickyHttpClient {
       this.stats.requests++;
       let retryAfterMs: number | undefined;
       try {
-        const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal);
-        lane.cookies?.update(res.headers['set-cookie'], Date.now());
+        const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal, timeoutMs);
+        if (keepsCookiesFrom(res.status)) cookies?.update(res.headers['set-cookie'], Date.now(), cookie);
         const target = targetHeader ? res.headers[targetHeader] : undefined;
         if (typeof target === 'string') this.#noteTarget(lane, target);
         const verdict = classifyStatus(res.status);
@@ -142,11 +147,15 @@ export class StickyHttpClient {
         if (verdict === 'permanent') return last;
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
         if (res.status >= 500) this.#laneFailed(lane);
+        // Request headers too large: our cookies are the part that grows; start the lane afresh.
+        if (res.status === 431) cookies?.drop();
       } catch (err) {
         if (signal?.aborted) throw err;
         last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
         if (classifyError(errorCode(err)) === 'permanent') return last;
         this.#laneFailed(lane);
+      } finally {
+        release?.();
       }
       if (attempt > retry.retries) break;
       this.stats.retries++;
@@ -158,10 +167,22 @@ export class StickyHttpClient {
   /** A lane whose target keeps failing forgets its cookies, so the balancer can re-place it. */
   #laneFailed(lane: Lane): void {
     lane.failuresInARow++;
-    if (lane.failuresInARow >= (this.config.laneFailureLimit ?? 3)) {
-      lane.cookies?.drop();
-      lane.failuresInARow = 0;
-    }
+    if (lane.failuresInARow < (this.config.laneFailureLimit ?? 3)) return;
+    const cookies = lane.cookies;
+    const now = Date.now();
+    const fleeing = cookies?.header(now) ?? '';
+    cookies?.drop();
+    lane.failuresInARow = 0;
+    if (!cookies || cookies.shared) return;
+    // Placed afresh, the balancer may put the lane right back on the failing target (round robin
+    // does, one time in a few). A lane whose last answer was a success holds a cookie for a target
+    // that works: borrowing it moves this lane there on its next attempt, whatever the rotation.
+    const donor = this.#all.find((l) => {
+      if (l === lane || l.failuresInARow !== 0 || !l.cookies) return false;
+      const h = l.cookies.header(now);
+      return h !== '' && h !== fleeing;
+    });
+    if (donor?.cookies) cookies.adopt(donor.cookies, now);
   }
 
   #noteTarget(lane: Lane, target: string): void {

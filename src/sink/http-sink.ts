@@ -1,9 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { StickyHttpClient, type HttpClientConfig } from '../http/sticky-client.js';
+import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
+import { classifyRefusal } from '../http/retry-policy.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkStats } from '../types.js';
+import { sendIsolating, type PieceVerdict } from './isolate-refused.js';
 import { deliverWindowed } from './window.js';
 
 export interface HttpSinkConfig extends HttpClientConfig {
@@ -12,7 +14,14 @@ export interface HttpSinkConfig extends HttpClientConfig {
   readonly batchSize: number;
 }
 
-/** Direct mode: each batch is one request through the sticky lanes. */
+/** One piece's outcome: the API's answer, or a row we would not send (over --max-body-bytes). */
+type PieceOutcome = { verdict: PieceVerdict; answer: SendResult };
+
+/**
+ * Direct mode: each batch is one request through the sticky lanes, unless the API refuses it for
+ * its content (or it is over --max-body-bytes): then it is halved, down to single rows, so only
+ * the rows refused alone are failed (see isolate-refused.ts).
+ */
 export class HttpSink implements Sink {
   readonly describe: string;
   readonly client: StickyHttpClient;
@@ -47,23 +56,83 @@ export class HttpSink implements Sink {
     const { seq, firstKey, lastKey, count } = batch;
     // A batch the transform emptied still has to be acknowledged, but not sent.
     if (count === 0) return { seq, firstKey, lastKey, rows: 0, delivered: 0, failed: [] };
-    const body = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
     this.#inFlight++;
-    let result;
     try {
-      result = await this.client.send(body, batch.idempotencyKey, hardSignal);
+      // The common case, one request for the batch as the source rendered it: no rows are split.
+      const whole = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
+      if (this.#tooBig(whole)) return await this.#isolate(batch, undefined, hardSignal);
+      const result = await this.#request(whole, batch.idempotencyKey, hardSignal);
+      if (result.ok) return { seq, firstKey, lastKey, rows: count, delivered: count, failed: [] };
+      if (count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
+      return { seq, firstKey, lastKey, rows: count, delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) };
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /**
+   * The batch was refused for its content (`whole` is that answer), or is over --max-body-bytes:
+   * send it in halves, down to single rows. A piece over the limit is halved without being sent.
+   */
+  async #isolate(batch: Batch, whole: SendResult | undefined, hardSignal: AbortSignal): Promise<Receipt> {
+    const { seq, firstKey, lastKey, count, rows } = batch;
+    const indexes = rows.map((_, i) => i);
+    const unsent: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
+    const { pieces } = await sendIsolating(indexes, async (piece, path): Promise<PieceOutcome> => {
+      if (path === '' && whole) return { verdict: 'refused', answer: whole };
+      const pieceRows = piece.map((i) => rows[i] as string);
+      const body = this.config.batchSize === 1 ? (pieceRows[0] as string) : `[${pieceRows.join(',')}]`;
+      if (this.#tooBig(body)) {
+        if (piece.length > 1) return { verdict: 'refused', answer: unsent }; // halved, not sent
+        const error = `row is ${Buffer.byteLength(body)} bytes, over --max-body-bytes ${this.config.maxBodyBytes}`;
+        return { verdict: 'refused', answer: { ok: false, status: null, error, attempts: 0 } };
+      }
+      // Stable per piece, so a resumed run or a retried split sends the same keys for the same rows.
+      const answer = await this.#request(body, `${batch.idempotencyKey}.${path}`, hardSignal);
+      return { verdict: this.#verdictOf(answer), answer };
+    });
+    const failed: FailedRow[] = [];
+    for (const p of pieces) if (!p.answer.ok) for (const i of p.rows) failed.push(failedRow(rows[i] as string, p.answer));
+    return { seq, firstKey, lastKey, rows: count, delivered: count - failed.length, failed };
+  }
+
+  /** One body through the client; stops the run when the API cannot be used at all. */
+  async #request(body: string | Uint8Array, key: string, hardSignal: AbortSignal): Promise<SendResult> {
+    const result = await this.client.send(body, key, hardSignal);
     if (result.status !== null) this.#answered = true;
     else if (!this.#answered) {
       // Never a single answer, even after retries: a wrong host or port, not bad rows. Failing
       // every row of the table into the failed file would help nobody at 2 a.m.
       throw new BulkImportError('TARGET_UNREACHABLE', `cannot reach ${redactUrl(this.config.url)}: ${result.error} (after ${result.attempts} attempts)`);
     }
-    const failed: FailedRow[] = result.ok
-      ? []
-      : batch.rows.map((row) => ({ row, status: result.status, error: result.error, attempts: result.attempts }));
-    return { seq, firstKey, lastKey, rows: count, delivered: result.ok ? count : 0, failed };
+    if (result.status !== null && !result.ok && classifyRefusal(result.status) === 'endpoint') {
+      // 401, 403, 404, 3xx…: the URL, method or credentials are wrong, not the rows, and every
+      // other batch would get the same answer (a token may also expire mid-run). Stop with the
+      // checkpoint before this batch and nothing marked failed, so a resume after the fix sends it.
+      const text = result.error === `HTTP ${result.status}` ? '' : `: ${result.error.slice(0, 120)}`;
+      throw new BulkImportError(
+        'TARGET_UNREACHABLE',
+        `${this.describe} answered ${result.status}${text}; ` +
+          'the endpoint, method or credentials are wrong (no row was marked failed)',
+      );
+    }
+    return result;
   }
+
+  #verdictOf(result: SendResult): PieceVerdict {
+    if (result.ok) return 'ok';
+    return result.status !== null && classifyRefusal(result.status) === 'content' ? 'refused' : 'failed';
+  }
+
+  #tooBig(body: string | Uint8Array): boolean {
+    const max = this.config.maxBodyBytes;
+    if (max === undefined) return false;
+    if (typeof body !== 'string') return body.length > max;
+    // A UTF-16 unit is at most 3 UTF-8 bytes: most bodies are decided without counting.
+    return body.length * 3 > max && (body.length > max || Buffer.byteLength(body) > max);
+  }
+}
+
+function failedRow(row: string, result: SendResult): FailedRow {
+  return { row, status: result.status, error: result.error, attempts: result.attempts };
 }

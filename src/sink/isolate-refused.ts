@@ -17,7 +17,7 @@ export interface SentPiece<T, A> {
 export interface Isolated<T, A> {
   /** Every row in exactly one piece, in order. */
   readonly pieces: readonly SentPiece<T, A>[];
-  /** Sends made, the first included. */
+  /** Calls of `send`, the first included (a sender may answer `refused` without sending, e.g. too big). */
   readonly sends: number;
 }
 

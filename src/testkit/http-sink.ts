@@ -16,7 +16,9 @@ export interface RecordedRequest {
 }
 
 /** A scripted misbehaviour: answer this status, reset the connection, or answer normally but late. */
-export type Fault = { status: number; retryAfter?: string; body?: string } | { reset: true } | { delayMs: number };
+export type Fault = { status: number; retryAfter?: string; body?: string } | { reset: true } | { delayMs: number }
+  /** Answer normally, with these Set-Cookie headers added. */
+  | { setCookie: readonly string[] };
 export interface FaultContext { n: number; method: string; path: string; headers: IncomingHttpHeaders; body: string; ids: string[] }
 export type FaultScript = (req: FaultContext) => Fault | undefined;
 
@@ -161,7 +163,8 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
       if (fault.retryAfter !== undefined) extra.push('retry-after', fault.retryAfter);
     } else {
       // Past the front-door faults the request reaches the "application".
-      if (fault) delay += fault.delayMs;
+      if (fault && 'delayMs' in fault) delay += fault.delayMs;
+      if (fault && 'setCookie' in fault) for (const c of fault.setCookie) extra.push('set-cookie', c);
       if (sessionSetupMs > 0 && !validSession(req.headers.cookie)) {
         delay += sessionSetupMs;
         counts.sessions++;

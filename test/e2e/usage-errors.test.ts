@@ -15,6 +15,7 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
     [['run', '--from', 'postgres://h/db', ...TO], /exactly one of --table and --query/],
     [['run', '--from', 'postgres://h/db', '--table', 'a..b', ...TO], /empty name part/],
     [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--sticky', 'maybe'], /--sticky/],
+    [['run', '--from', 'rows.ndjson', ...TO, '--max-body-bytes', '1k'], /--max-body-bytes must be a whole number ≥ 16 \(got "1k"\)/],
     [['run', '--from', 'missing-file.ndjson', ...TO], /cannot read missing-file.ndjson/],
     [['run', '--from', 'rows.ndjson', ...TO, '--max-line-bytes', '0'], /--max-line-bytes must be a whole number from 1 to/],
     [['run', '--from', 'postgres://h/db', '--table', 't', ...TO, '--max-line-bytes', '100'], /--max-line-bytes applies to an NDJSON source only/],

@@ -89,7 +89,7 @@ describe('direct import from PostgreSQL', () => {
     expect(new Set(sink.acceptedIds())).toEqual(new Set(keys));
   });
 
-  it('writes the rows of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
+  it('writes only the refused row of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
     await using dir = await tempDir();
     const transform = await dir.file('t.mjs', 'export default (row) => ({ id: row.id, upper: row.title.toUpperCase() });');
     await using picky = await startHttpSink({ rejectIds: ['42'] });
@@ -97,10 +97,12 @@ describe('direct import from PostgreSQL', () => {
     const config = parseRunConfig({ from: db.url, table, to: picky.url, batchSize: '10', limit: '100', transform, failed, checkpoint: false, progress: false }, {});
     const never = new AbortController().signal;
     const result = await runImport(config, { signal: never, hardSignal: never });
-    expect(result.thisRun).toMatchObject({ delivered: 90, failed: 10 });
+    expect(result.thisRun).toMatchObject({ delivered: 99, failed: 1 });
     const lines = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.row.id).sort((a, b) => a - b)).toEqual(range(41, 50).map(Number));
+    expect(lines.map((l) => l.row.id)).toEqual([42]);
+    expect(lines[0]).toMatchObject({ status: 400 });
     expect(lines[0].row.upper).toMatch(/^[^a-z]+$/);
+    expect(new Set(picky.acceptedIds())).toEqual(new Set(range(1, 100).filter((id) => id !== '42')));
   });
 
   it('refuses a key with NULLs instead of skipping those rows silently', async () => {

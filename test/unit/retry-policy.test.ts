@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyError, classifyStatus, DEFAULT_RETRY_POLICY, parseRetryAfter } from '../../src/http/retry-policy.js';
+import { backoffDelay, classifyError, classifyRefusal, classifyStatus, DEFAULT_RETRY_POLICY, parseRetryAfter } from '../../src/http/retry-policy.js';
 
 describe('retry policy', () => {
   it('retries what may succeed later and nothing else', () => {
@@ -10,6 +10,14 @@ describe('retry policy', () => {
     expect(classifyError('UND_ERR_HEADERS_TIMEOUT')).toBe('retry');
     expect(classifyError('ERR_INVALID_ARG_TYPE')).toBe('permanent');
     expect(classifyError(undefined)).toBe('permanent');
+    expect(classifyStatus(431)).toBe('retry'); // after dropping the lane's cookies
+    expect(classifyError('REQUEST_DEADLINE')).toBe('retry');
+  });
+
+  it('tells a refused body from a wrong endpoint and from a failing server', () => {
+    for (const s of [400, 409, 413, 418, 422, 451]) expect(classifyRefusal(s), String(s)).toBe('content');
+    for (const s of [301, 302, 307, 308, 401, 403, 404, 405, 407, 410, 415, 431]) expect(classifyRefusal(s), String(s)).toBe('endpoint');
+    for (const s of [408, 429, 500, 501, 502, 503, 504]) expect(classifyRefusal(s), String(s)).toBe('server');
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {
