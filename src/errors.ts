@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NO_SUCH_COLUMN'
   | 'SOURCE_FAILED' // the source broke mid-run (a query error, a lost connection)
   | 'TARGET_UNREACHABLE' // the API or queue cannot be reached at all
+  | 'TARGET_REFUSED' // the API answers, but refuses the endpoint (401, 404…) or every row it is given
   | 'CHECKPOINT_MISMATCH'
   | 'CHECKPOINT_UNREADABLE';
 

@@ -121,7 +121,8 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
     return SqsSink.forRun(config.queue, jobId, config.concurrency);
   }
   if (!config.target) throw new BulkImportError('CONFIG', 'no target: give --to (or --queue)');
-  return new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize });
+  const stopWhenAllRefused = config.maxFailures === undefined;
+  return new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize, stopWhenAllRefused });
 }
 
 function makeSource(config: RunConfig, jobId: string): Source {

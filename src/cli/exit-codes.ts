@@ -23,6 +23,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   NO_SUCH_TABLE: EXIT.usage,
   NO_SUCH_COLUMN: EXIT.usage,
   TARGET_UNREACHABLE: EXIT.usage,
+  TARGET_REFUSED: EXIT.usage,
   CHECKPOINT_MISMATCH: EXIT.usage,
   CHECKPOINT_UNREADABLE: EXIT.usage,
   SOURCE_FAILED: EXIT.rowsFailed,

@@ -12,6 +12,12 @@ export interface HttpSinkConfig extends HttpClientConfig {
   readonly concurrency: number;
   /** 1: the body is one JSON object; more: a JSON array. */
   readonly batchSize: number;
+  /**
+   * Stop (exit 2, nothing marked failed) when the first batch is refused row by row before the
+   * API has taken a single row: a payload of the wrong shape, not bad data. Off when the user
+   * chose --max-failures, who then decides how many refusals are too many.
+   */
+  readonly stopWhenAllRefused?: boolean;
 }
 
 /** One piece's outcome: the API's answer, or a row we would not send (over --max-body-bytes). */
@@ -30,6 +36,10 @@ export class HttpSink implements Sink {
   #inFlight = 0;
   /** Whether the API has answered anything at all (any status) in this run. */
   #answered = false;
+  /** Rows the API took in this run. */
+  #delivered = 0;
+  /** Set once every row of a batch was refused before any was taken: ends the other isolations too. */
+  #refusedAll: BulkImportError | undefined;
 
   constructor(private readonly config: HttpSinkConfig) {
     this.describe = `${config.method} ${redactUrl(config.url)}`;
@@ -62,7 +72,10 @@ export class HttpSink implements Sink {
       const whole = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
       if (this.#tooBig(whole)) return await this.#isolate(batch, undefined, hardSignal);
       const result = await this.#request(whole, batch.idempotencyKey, hardSignal);
-      if (result.ok) return { seq, firstKey, lastKey, rows: count, delivered: count, failed: [] };
+      if (result.ok) {
+        this.#delivered += count;
+        return { seq, firstKey, lastKey, rows: count, delivered: count, failed: [] };
+      }
       if (count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
       return { seq, firstKey, lastKey, rows: count, delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) };
     } finally {
@@ -79,6 +92,7 @@ export class HttpSink implements Sink {
     const indexes = rows.map((_, i) => i);
     const unsent: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
     const { pieces } = await sendIsolating(indexes, async (piece, path): Promise<PieceOutcome> => {
+      if (this.#refusedAll) throw this.#refusedAll;
       if (path === '' && whole) return { verdict: 'refused', answer: whole };
       const pieceRows = piece.map((i) => rows[i] as string);
       const body = this.config.batchSize === 1 ? (pieceRows[0] as string) : `[${pieceRows.join(',')}]`;
@@ -93,6 +107,19 @@ export class HttpSink implements Sink {
     });
     const failed: FailedRow[] = [];
     for (const p of pieces) if (!p.answer.ok) for (const i of p.rows) failed.push(failedRow(rows[i] as string, p.answer));
+    this.#delivered += count - failed.length;
+    if (this.config.stopWhenAllRefused && this.#delivered === 0 && count > 1 && pieces.every((p) => p.verdict === 'refused')) {
+      // Thrown, not returned: the batch is not acknowledged, so nothing is marked failed and a
+      // resume after the fix sends it again.
+      const first = failed[0];
+      this.#refusedAll ??= new BulkImportError(
+        'TARGET_REFUSED',
+        `${this.describe} refused every row of a ${count}-row batch, one by one, before taking any` +
+          ` (${first?.status ?? 'not sent'}: ${first?.error.slice(0, 120) ?? ''}); check the payload shape` +
+          ' (--batch-size 1 sends objects, more an array; --transform reshapes rows), or give --max-failures to go on',
+      );
+      throw this.#refusedAll;
+    }
     return { seq, firstKey, lastKey, rows: count, delivered: count - failed.length, failed };
   }
 
@@ -111,7 +138,7 @@ export class HttpSink implements Sink {
       // checkpoint before this batch and nothing marked failed, so a resume after the fix sends it.
       const text = result.error === `HTTP ${result.status}` ? '' : `: ${result.error.slice(0, 120)}`;
       throw new BulkImportError(
-        'TARGET_UNREACHABLE',
+        'TARGET_REFUSED',
         `${this.describe} answered ${result.status}${text}; ` +
           'the endpoint, method or credentials are wrong (no row was marked failed)',
       );
