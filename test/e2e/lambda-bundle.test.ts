@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
-import { startStickyBalancer, type StickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { startStickyBalancer, type StickyBalancer } from '../helpers/sticky-balancer.js';
 import { drainQueue, idsIn, makeRow, sqsRecord } from '../helpers/queue-fixtures.js';
 import { readZip } from '../helpers/read-zip.js';
 

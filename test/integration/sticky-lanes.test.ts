@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startStickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startStickyBalancer } from '../helpers/sticky-balancer.js';
 import { importWith, makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 
