@@ -2,9 +2,9 @@
 // npm's `prepare`: runs on `npm install` / `npm ci` in a checkout and before `npm pack`. It builds
 // dist/ with tsc. A production install of a checkout (`npm install --omit=dev`) lacks the type
 // packages (dev dependencies), so then:
-// - with TypeScript still there (valibot, under the optional fauxqs, has it as an optional peer,
-//   which keeps it in such a tree), src/ is compiled without type checks: the code was checked
-//   where it was developed, and the output is the same;
+// - with TypeScript still there (valibot, under fauxqs, has it as an optional peer, which keeps
+//   it in such a tree), src/ is compiled without type checks: the code was checked where it was
+//   developed, and the output is the same;
 // - else a dist/ built before is kept (e.g. `npm ci`, then `npm prune --omit=dev`);
 // - else one line says how to build, instead of a compiler's error.
 import { spawnSync } from 'node:child_process';

@@ -6,15 +6,16 @@ import { createSqsClient, type SqsConnection } from '../../queue/sqs-client.js';
 let loading: Promise<typeof import('fauxqs')> | undefined;
 
 /**
- * Loads the emulator. fauxqs is an optional dependency (only `demo --queue`, the bench and the
- * tests use it), so an install with --omit=optional lacks it: that is one clear line, not a stack.
+ * Loads the emulator on first use: run, forward, replay and the Lambda never load it (nor its
+ * fastify and S3/SNS clients). If the install lacks it (a trimmed or broken node_modules), that
+ * is one clear line, not a module stack.
  */
 export function loadFauxqs(): Promise<typeof import('fauxqs')> {
   return (loading ??= import('fauxqs').catch((err: unknown) => {
     loading = undefined;
     if (errorCode(err) !== 'ERR_MODULE_NOT_FOUND') throw err;
-    throw new BulkImportError('CONFIG', 'demo --queue needs the SQS emulator fauxqs, an optional dependency that is not '
-      + 'installed: run `npm install fauxqs`, or reinstall bulk-import without --omit=optional', { cause: err });
+    throw new BulkImportError('CONFIG', 'demo --queue needs the SQS emulator fauxqs, a dependency missing from this '
+      + 'install: reinstall bulk-import, or run `npm install fauxqs` where it is installed', { cause: err });
   }));
 }
 
