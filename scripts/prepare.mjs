@@ -28,7 +28,8 @@ const { devDependencies = {} } = require('./package.json');
 const types = Object.keys(devDependencies).filter((name) => name.startsWith('@types/'));
 const missing = types.filter((name) => !resolves(`${name}/package.json`));
 const compiler = resolves('typescript/bin/tsc');
-const tsc = (config) => spawnSync(process.execPath, [compiler, '-p', config], { cwd: root, stdio: 'inherit' }).status ?? 1;
+const tsc = (config) =>
+  spawnSync(process.execPath, [compiler, '-p', config], { cwd: root, stdio: 'inherit' }).status ?? 1;
 
 if (compiler && missing.length === 0) process.exit(tsc('tsconfig.json'));
 if (compiler) {
@@ -36,7 +37,8 @@ if (compiler) {
   const dir = mkdtempSync(join(tmpdir(), 'bulk-import-build-'));
   const config = join(dir, 'tsconfig.json');
   const options = { noCheck: true, types: [], sourceMap: false };
-  writeFileSync(config, JSON.stringify({ extends: join(root, 'tsconfig.json'), compilerOptions: options, include: [join(root, 'src')] }));
+  const extended = { extends: join(root, 'tsconfig.json'), compilerOptions: options, include: [join(root, 'src')] };
+  writeFileSync(config, JSON.stringify(extended));
   const status = tsc(config);
   rmSync(dir, { recursive: true, force: true });
   process.exit(status);

@@ -60,7 +60,8 @@ async function expectDemoQueue(bin: string[], cwd: string, modules: string): Pro
   try {
     const missing = await run(bin[0], [...bin.slice(1), 'demo', '--rows', '100', '--queue'], cwd);
     expect(missing.code).toBe(2);
-    expect(expectOneLine(missing.stderr)).toMatch(/^bulk-import: demo --queue needs the SQS emulator fauxqs, a dependency missing/);
+    const line = expectOneLine(missing.stderr);
+    expect(line).toMatch(/^bulk-import: demo --queue needs the SQS emulator fauxqs, a dependency missing/);
     expect(missing.stdout).toBe('');
   } finally {
     await rename(join(modules, 'fauxqs-aside'), join(modules, 'fauxqs'));
@@ -84,7 +85,8 @@ describe('a production install (npm --omit=dev)', () => {
   it('of the packed package (npm install -g) runs demo --queue', { timeout: 300_000 }, async () => {
     await using dir = await tempDir();
     // dist/ as `npm test` just built it; the tarball is what `npm publish` would upload.
-    const pack = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir.path, '--loglevel=error'], root);
+    const packArgs = ['pack', '--ignore-scripts', '--pack-destination', dir.path, '--loglevel=error'];
+    const pack = await run('npm', packArgs, root);
     expect(pack.code, pack.stderr).toBe(0);
     const tarball = join(dir.path, pack.stdout.trim().split('\n').at(-1) as string);
     const prefix = join(dir.path, 'global');

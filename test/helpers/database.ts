@@ -5,7 +5,10 @@ import { quoteIdent } from '../../src/source/sql.js';
 
 export interface TestDatabase extends AsyncDisposable {
   readonly url: string;
-  /** True for the embedded pglite server: one shared session, no statement_timeout (see src/demo/sandbox/embedded-postgres.ts). */
+  /**
+   * True for the embedded pglite server: one shared session, no statement_timeout
+   * (see src/demo/sandbox/embedded-postgres.ts).
+   */
   readonly embedded: boolean;
   stop(): Promise<void>;
 }

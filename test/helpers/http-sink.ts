@@ -27,7 +27,7 @@ export interface RecordedRequest {
 
 /** A scripted misbehaviour: answer this status, reset the connection, or answer normally but late. */
 export type Fault = { status: number; retryAfter?: string; body?: string } | { reset: true } | { delayMs: number };
-export interface FaultContext { n: number; method: string; path: string; headers: IncomingHttpHeaders; body: string; ids: string[] }
+export type FaultContext = Pick<ApiRequest, 'n' | 'method' | 'path' | 'headers' | 'body' | 'ids'>;
 export type FaultScript = (req: FaultContext) => Fault | undefined;
 
 export interface HttpSinkOptions extends Omit<ApiBackendOptions, 'record'> {
@@ -52,7 +52,8 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
   let name = '';
 
   const around = (req: ApiRequest, application: () => Answer): Answer => {
-    const f = script?.({ n: req.n, method: req.method, path: req.path, headers: req.headers, body: req.body, ids: req.ids });
+    const { n, method, path, headers, body, ids } = req;
+    const f = script?.({ n, method, path, headers, body, ids });
     // Front-door faults: the request never reaches the application.
     if (f && 'reset' in f) return { status: 0, body: '', headers: [], delayMs: 0 };
     if (f && 'status' in f) {
@@ -71,10 +72,14 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
   const answered = (req: ApiRequest, answer: Answer): void => {
     if (record !== 'full') return;
     const { n: seq, method, path, headers, body, ids } = req;
-    requests.push({ seq, at: Date.now(), method, path, headers, body, ids, status: answer.status, socketId: socketIdOf(req.socket), backend: name });
+    const socketId = socketIdOf(req.socket);
+    const { status } = answer;
+    requests.push({ seq, at: Date.now(), method, path, headers, body, ids, status, socketId, backend: name });
   };
 
-  const backend = await startApiBackend({ ...rest, record: record === 'count' ? 'count' : 'ids' }, { around, answered });
+  // The backend keeps accepted ids (for 'full' and 'ids'); whole requests are recorded here.
+  const kept = record === 'count' ? 'count' : 'ids';
+  const backend = await startApiBackend({ ...rest, record: kept }, { around, answered });
   name = backend.name;
   const clearBackend = backend.clear;
   return Object.assign(backend, {

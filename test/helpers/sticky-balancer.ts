@@ -1,4 +1,6 @@
-import { startBalancerWith, type BalancerOptions, type StickyBalancer as Balancer } from '../../src/demo/sandbox/sticky-balancer.js';
+import {
+  startBalancerWith, type BalancerOptions, type StickyBalancer as Balancer,
+} from '../../src/demo/sandbox/sticky-balancer.js';
 import { startHttpSink, type HttpSink, type HttpSinkOptions } from './http-sink.js';
 
 export type { RouteStat } from '../../src/demo/sandbox/sticky-balancer.js';

@@ -170,7 +170,9 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
   function handle(req: IncomingMessage, res: ServerResponse, body: string, via?: Via): void {
     const n = ++counts.requests;
     const { rows, ids, error } = parseRows(body, idField);
-    const request: ApiRequest = { n, method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body, ids, socket: req.socket };
+    const request: ApiRequest = {
+      n, method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body, ids, socket: req.socket,
+    };
     const answer = !healthy
       ? UNHEALTHY
       : hooks.around
@@ -190,10 +192,11 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
         if (via?.reset) via.reset(res);
         else res.socket?.resetAndDestroy(); // RST, as a crashed server's kernel would send
       } else if (answer.body === OK_BODY && answer.headers.length === 0 && !via) {
-        res.writeHead(status, okHeaders).end(OK_BODY); // the bench's path: nothing allocated
+        res.writeHead(status, okHeaders).end(OK_BODY); // the bench's path: no header array built
       } else {
         const length = String(Buffer.byteLength(answer.body));
-        const headers = [...JSON_TYPE, 'x-backend', name, 'content-length', length, ...answer.headers, ...(via?.headers ?? [])];
+        const fronted = via?.headers ?? [];
+        const headers = [...JSON_TYPE, 'x-backend', name, 'content-length', length, ...answer.headers, ...fronted];
         res.writeHead(status, headers).end(answer.body);
       }
     };

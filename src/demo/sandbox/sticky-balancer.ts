@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cookieValue, listen, socketIdOf, startApiBackend, type ApiBackend, type ApiBackendOptions, type Listening, type Via } from './api-backend.js';
+import {
+  cookieValue, listen, socketIdOf, startApiBackend, type ApiBackend, type ApiBackendOptions, type Listening, type Via,
+} from './api-backend.js';
 
 /**
  * A stand-in for an AWS ALB with duration-based stickiness, in front of API backends.
