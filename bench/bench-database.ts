@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { seedListings } from '../src/testkit/seed.js';
+import { seedListings } from '../src/demo/sandbox/seed.js';
 
 /** A database the contenders read from, and how to let go of it. */
 export interface BenchDatabase {
@@ -27,11 +27,11 @@ export async function openBenchDatabase(url: string, log: (line: string) => void
   } finally {
     await probe.end().catch(() => undefined);
   }
-  let embedded: typeof import('../src/testkit/embedded-postgres.js');
+  let embedded: typeof import('../src/demo/sandbox/embedded-postgres.js');
   try {
-    embedded = await import('../src/testkit/embedded-postgres.js');
+    embedded = await import('../src/demo/sandbox/embedded-postgres.js');
   } catch (err) {
-    throw new Error(`no PostgreSQL at ${redact(url)}, and no embedded one to fall back to (dist/src/testkit/embedded-postgres.js: ${String(err)}); start a server or set BENCH_DATABASE_URL`);
+    throw new Error(`no PostgreSQL at ${redact(url)}, and no embedded one to fall back to (dist/src/demo/sandbox/embedded-postgres.js: ${String(err)}); start a server or set BENCH_DATABASE_URL`);
   }
   // Every contender holds one or two connections, and the seeder one more.
   const db = await embedded.startEmbeddedPostgres({ maxConnections: 32 });

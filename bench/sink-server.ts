@@ -1,5 +1,5 @@
-import { startHttpSink, type SinkCounts } from '../src/testkit/http-sink.js';
-import { startStickyBalancer } from '../src/testkit/sticky-balancer.js';
+import { startApiBackend, type SinkCounts } from '../src/demo/sandbox/api-backend.js';
+import { startStickyBalancer } from '../src/demo/sandbox/sticky-balancer.js';
 
 /**
  * The bench's HTTP sink, in its own process so the client under test is measured alone
@@ -20,7 +20,7 @@ const front = process.argv[2] === 'none' ? 'none' : 'alb';
 const server =
   front === 'alb'
     ? await startStickyBalancer({ backends: [{ record: 'count' }] })
-    : await startHttpSink({ record: 'count' });
+    : await startApiBackend({ record: 'count' });
 const sink = 'backends' in server ? server.backends[0] : server;
 
 process.on('message', (msg: unknown) => {

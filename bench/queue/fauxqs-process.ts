@@ -1,5 +1,5 @@
 import { DeleteQueueCommand, PurgeQueueCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { startLocalSqs } from '../../src/testkit/fauxqs.js';
+import { startLocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 
 /**
  * The SQS emulator for the queue bench, in its own process (forked with an IPC channel), so

@@ -1,4 +1,4 @@
-import type { FaultScript } from '../../src/testkit/http-sink.js';
+import type { FaultScript } from '../../test/helpers/http-sink.js';
 import { splitJsonArray } from '../../src/source/batch.js';
 
 /**

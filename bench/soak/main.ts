@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { checkpointProblem } from '../../src/checkpoint/checkpoint-shape.js';
-import { startHttpSink, type HttpSink } from '../../src/testkit/http-sink.js';
-import { seedListings } from '../../src/testkit/seed.js';
+import { startHttpSink, type HttpSink } from '../../test/helpers/http-sink.js';
+import { seedListings } from '../../src/demo/sandbox/seed.js';
 import { openBenchDatabase } from '../bench-database.js';
 import { byteChecker, faultyApi } from './faults.js';
 

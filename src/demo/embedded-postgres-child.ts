@@ -7,8 +7,8 @@
  * once ready; stops when its stdin closes (the parent exited, however it exited) or on SIGTERM.
  */
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../testkit/embedded-postgres.js';
-import { seedListings } from '../testkit/seed.js';
+import { startEmbeddedPostgres } from './sandbox/embedded-postgres.js';
+import { seedListings } from './sandbox/seed.js';
 
 const rows = Number(process.argv[2] ?? '0');
 const db = await startEmbeddedPostgres({ maxConnections: 16 });

@@ -1,4 +1,4 @@
-import type { RouteStat, StickyBalancer } from '../testkit/sticky-balancer.js';
+import type { RouteStat, StickyBalancer } from './sandbox/sticky-balancer.js';
 
 export interface LaneSpread {
   connections: number;

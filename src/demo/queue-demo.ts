@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { BulkImportError } from '../errors.js';
-import { startStickyBalancer } from '../testkit/sticky-balancer.js';
+import { startLocalSqs } from './sandbox/local-sqs.js';
+import { startStickyBalancer } from './sandbox/sticky-balancer.js';
 import { runCliChild } from './child-processes.js';
 import type { DemoContext } from './run-demo.js';
 import { describeSpread, indent, laneSpread } from './lane-report.js';
@@ -13,9 +14,6 @@ import { describeSpread, indent, laneSpread } from './lane-report.js';
 export async function queueDemo(ctx: DemoContext): Promise<void> {
   const { opts } = ctx;
   const out = opts.out;
-  const { startLocalSqs } = await import('../testkit/fauxqs.js').catch((err: unknown) => {
-    throw new BulkImportError('CONFIG', `demo --queue needs the dev dependency fauxqs (run npm ci in the checkout): ${String(err)}`);
-  });
   const sqs = await startLocalSqs();
   ctx.onStop(() => sqs.close());
   const queue = await sqs.createQueueWithDlq('listings', 5);

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStickyBalancer, type StickyBalancer } from '../testkit/sticky-balancer.js';
+import { startStickyBalancer, type StickyBalancer } from './sandbox/sticky-balancer.js';
 import { Children, runCliChild, startDatabaseChild } from './child-processes.js';
 import { describeSpread, indent, laneSpread } from './lane-report.js';
 
@@ -42,6 +42,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   const context = (dbUrl: string, current: StickyBalancer): DemoContext => ({ dbUrl, api: current, dir, children, opts, onStop: (c) => void cleanups.push(c) });
   try {
+    // Before anything starts: a missing emulator is said at once, not after the direct-mode part.
+    if (opts.queue) await (await import('./sandbox/local-sqs.js')).loadFauxqs();
     out(`bulk-import demo: ${opts.rows.toLocaleString('en')} listings from PostgreSQL into an API behind a sticky load balancer\n`);
     const t0 = Date.now();
     const db = await startDatabaseChild(children, opts.rows);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { expectOneLine, runCli } from '../helpers/cli.js';
 import { makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { startHttpSink, type HttpSink } from '../../src/testkit/http-sink.js';
+import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';

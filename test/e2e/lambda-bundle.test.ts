@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
-import { startStickyBalancer, type StickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { startStickyBalancer, type StickyBalancer } from '../helpers/sticky-balancer.js';
 import { drainQueue, idsIn, makeRow, sqsRecord } from '../helpers/queue-fixtures.js';
 import { readZip } from '../helpers/read-zip.js';
 
@@ -73,6 +73,29 @@ test('the built zip holds one ES module whose handler forwards an SQS event', as
   // The bundle keeps its client at module scope: the second invocation is already sticky.
   expect(seen[0]?.headers.cookie).toBeUndefined();
   expect(seen[1]?.headers.cookie).toMatch(/AWSALB=/);
+});
+
+// The forwarder's own code and its few runtime dependencies (undici, tough-cookie, p-limit) make
+// about 1.3 MiB of bundle and 290 KiB of zip; the demo's sandbox (pglite alone is megabytes), the
+// tests' doubles or fauxqs (fastify, S3 and SNS clients) would blow well past these bounds.
+const MAX_BUNDLE_BYTES = 1.6 * 2 ** 20;
+const MAX_ZIP_BYTES = 384 * 2 ** 10;
+
+test('the bundle stays small and holds none of the demo sandbox, the test doubles, pglite or fauxqs', async () => {
+  // Built by the first test; esbuild names every module it inlines in a `// path` comment.
+  const bundle = await readFile(join(root, 'dist/lambda/forwarder.mjs'), 'utf8');
+  const zip = await readFile(join(root, 'dist/lambda/forwarder.zip'));
+  expect(Buffer.byteLength(bundle)).toBeLessThan(MAX_BUNDLE_BYTES);
+  expect(zip.length).toBeLessThan(MAX_ZIP_BYTES);
+  const modules = [...bundle.matchAll(/^\/\/ ((?:src|node_modules)\/\S+)$/gm)].map((m) => m[1]);
+  expect(modules).toContain('src/lambda/handler.ts'); // the check below sees what was inlined
+  const foreign = /^src\/(demo|testkit)\/|^test\/|^node_modules\/(@electric-sql|fauxqs|fastify|@aws-sdk)\//;
+  expect(modules.filter((m) => foreign.test(m))).toEqual([]);
+  const names = ['startApiBackend', 'startStickyBalancer', 'startHttpSink', 'startLocalSqs', 'startEmbeddedPostgres',
+    'seedListings', 'PGlite', 'pglite', 'fauxqs'];
+  for (const name of names) {
+    expect(bundle.includes(name), name).toBe(false);
+  }
 });
 
 test('with REJECTS_QUEUE_URL the bundle loads the SQS client of the runtime and sets refused rows aside', async () => {

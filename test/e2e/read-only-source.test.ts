@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { expectOneLine, runCli } from '../helpers/cli.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 

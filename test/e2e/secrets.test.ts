@@ -1,7 +1,7 @@
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { expectOneLine, runCli, startCli } from '../helpers/cli.js';
 import { makeRows } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';

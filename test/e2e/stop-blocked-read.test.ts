@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { expectOneLine, runCli, startCli } from '../helpers/cli.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { range } from '../helpers/import.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedListings } from '../../src/testkit/seed.js';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { seedListings } from '../../src/demo/sandbox/seed.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { makeRows, range } from '../helpers/import.js';

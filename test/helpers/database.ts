@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/testkit/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/demo/sandbox/embedded-postgres.js';
 import { quoteIdent } from '../../src/source/sql.js';
 
 export interface TestDatabase extends AsyncDisposable {
   readonly url: string;
-  /** True for the embedded pglite server: one shared session, no statement_timeout (see testkit). */
+  /**
+   * True for the embedded pglite server: one shared session, no statement_timeout
+   * (see src/demo/sandbox/embedded-postgres.ts).
+   */
   readonly embedded: boolean;
   stop(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { startHttpSink, type FaultContext } from '../../src/testkit/http-sink.js';
+import { startHttpSink, type FaultContext } from '../helpers/http-sink.js';
 import { importWith, makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 

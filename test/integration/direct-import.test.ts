@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedListings } from '../../src/testkit/seed.js';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { seedListings } from '../../src/demo/sandbox/seed.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { importWith, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';

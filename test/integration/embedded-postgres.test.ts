@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../src/testkit/embedded-postgres.js';
-import { seedListings, seedTypes } from '../../src/testkit/seed.js';
+import { startEmbeddedPostgres } from '../../src/demo/sandbox/embedded-postgres.js';
+import { seedListings, seedTypes } from '../../src/demo/sandbox/seed.js';
 import { freshSchema, testDatabase, withClient, type FreshSchema, type TestDatabase } from '../helpers/database.js';
 
 // Runs against TEST_DATABASE_URL when set, else against the embedded server: run it both ways.

@@ -4,8 +4,8 @@ import { Forwarder } from '../../src/lambda/forwarder.js';
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../../src/lambda/sqs-event.js';
 import { parseEnvelope } from '../../src/queue/envelope.js';
 import type { RejectedRow } from '../../src/queue/rejects.js';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
-import { startStickyBalancer, type StickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { startStickyBalancer, type StickyBalancer } from '../helpers/sticky-balancer.js';
 import { drainQueue, makeRow, sqsRecord } from '../helpers/queue-fixtures.js';
 
 const TOKEN = 'Bearer sekret-token-123';

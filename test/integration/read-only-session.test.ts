@@ -4,7 +4,7 @@ import { ReadOnlySession } from '../../src/source/read-only-session.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 
 // Issue 8, items 8 and 9: the session the source opens is read-only and bounded from its start.
-// Real PostgreSQL only where startup options matter: pglite ignores them (see testkit).
+// Real PostgreSQL only where startup options matter: pglite ignores them (see src/demo/sandbox/embedded-postgres.ts).
 const realPostgres = !!process.env.TEST_DATABASE_URL;
 
 let db: Awaited<ReturnType<typeof testDatabase>>;

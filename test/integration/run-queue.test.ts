@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseRunConfig } from '../../src/cli/config.js';
 import { formatQueueSummary } from '../../src/cli/queue-options.js';
 import { runImport } from '../../src/run-import.js';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { drainQueue, idsIn, makeRow } from '../helpers/queue-fixtures.js';
 
 let sqs: LocalSqs;

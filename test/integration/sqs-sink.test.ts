@@ -3,7 +3,7 @@ import { BulkImportError } from '../../src/errors.js';
 import type { RetryPolicy } from '../../src/http/retry-policy.js';
 import { attributesBytes, type EnvelopeMeta } from '../../src/queue/envelope.js';
 import { SqsSink, type SqsSinkConfig } from '../../src/sink/sqs-sink.js';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import type { Batch, Receipt } from '../../src/types.js';
 import { drainQueue, idsIn, makeBatches } from '../helpers/queue-fixtures.js';
 import { startSqsFaultProxy } from '../helpers/sqs-fault-proxy.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cookieValue } from '../../src/testkit/http-sink.js';
-import { startStickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { cookieValue } from '../../src/demo/sandbox/api-backend.js';
+import { startStickyBalancer } from '../helpers/sticky-balancer.js';
 import { importWith, makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 

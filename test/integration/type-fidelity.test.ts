@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../../src/source/postgres-connect.js';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
-import { seedTypes } from '../../src/testkit/seed.js';
+import { startHttpSink } from '../helpers/http-sink.js';
+import { seedTypes } from '../../src/demo/sandbox/seed.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { importWith } from '../helpers/import.js';
 

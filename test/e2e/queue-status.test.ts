@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { expectOneLine, runCli } from '../helpers/cli.js';
 
 let sqs: LocalSqs;

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
-import { startHttpSink, type Fault } from '../../src/testkit/http-sink.js';
+import { startApiBackend } from '../../src/demo/sandbox/api-backend.js';
+import { startHttpSink, type Fault } from '../helpers/http-sink.js';
 
 // Each undici Client is exactly one keep-alive connection, which is what the socket ids are about.
 const clients: Client[] = [];
@@ -149,5 +150,18 @@ describe('http sink', () => {
     await expect(pending).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(1000);
     await sink.close(); // idempotent
+  });
+
+  it("is the demo's plain backend underneath: the same answers and counters, no scripts, no records", async () => {
+    await using api = await startApiBackend({ name: 'api', sessionSetupMs: 1 });
+    const c = connect(api.url);
+    const ok = await post(c, [{ id: 1 }, { id: 2 }]);
+    expect(ok).toMatchObject({ status: 200, text: '{"ok":true}' });
+    expect(ok.headers['x-backend']).toBe('api');
+    expect(String(ok.headers['set-cookie'])).toMatch(/^SESSION=api-1;/);
+    expect(await post(c, '{"id"')).toMatchObject({ status: 400, text: '{"error":"invalid JSON"}' });
+    expect(api.acceptedIds()).toEqual(['1', '2']);
+    expect(api.counts).toEqual({ requests: 2, accepted: 1, rejected: 1, resets: 0, rows: 2, sessions: 2 });
+    expect(['requests', 'setFault'].filter((k) => k in api)).toEqual([]);
   });
 });

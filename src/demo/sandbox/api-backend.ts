@@ -1,44 +1,56 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-/** One request as a sink saw it (kept only with `record: 'full'`). */
-export interface RecordedRequest {
-  seq: number; // 1-based arrival order on this sink: the `n` the fault script saw
-  at: number; // Date.now() once the body had arrived
+/**
+ * The demo's API: a plain JSON backend on a real port that accepts rows, counts them and keeps
+ * their ids, with a little work per request and a session for a caller without one. It has no
+ * fault scripts: test/helpers/http-sink.ts adds those (and full request records) through
+ * `BackendHooks`.
+ */
+export interface ApiBackendOptions {
+  host?: string; // default 127.0.0.1
+  port?: number; // default 0
+  name?: string; // backend name, sent as `x-backend` on every answer; default 'sink'
+  /** ids: keep the ids of accepted rows (default); count: counters only (bench). */
+  record?: 'ids' | 'count';
+  idField?: string; // default 'id'
+  okStatus?: 200 | 201; // default 200
+  latencyMs?: number; // added to every answer
+  /**
+   * Extra latency of a request without a SESSION cookie this backend issued; such a request gets one.
+   * Models an API that builds a session per cookieless request, which is why stickiness can pay.
+   */
+  sessionSetupMs?: number;
+}
+
+/** One request whose body has arrived. */
+export interface ApiRequest {
+  n: number; // 1-based arrival order on this backend
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
-  ids: string[];
-  status: number; // 0 when the connection was reset instead
-  socketId: number; // the client connection: unique in the process, as in the balancer's routes()
-  backend: string;
+  ids: string[]; // of the rows that have the id field
+  socket: Socket;
 }
 
-/** A scripted misbehaviour: answer this status, reset the connection, or answer normally but late. */
-export type Fault = { status: number; retryAfter?: string; body?: string } | { reset: true } | { delayMs: number }
-  /** Answer normally, with these Set-Cookie headers added. */
-  | { setCookie: readonly string[] };
-export interface FaultContext { n: number; method: string; path: string; headers: IncomingHttpHeaders; body: string; ids: string[] }
-export type FaultScript = (req: FaultContext) => Fault | undefined;
+/** What to answer: status 0 resets the connection instead. */
+export interface Answer {
+  status: number;
+  body: string;
+  /** Extra header pairs, flat: [name, value, name, value…]. */
+  headers: string[];
+  /** Added to the backend's latency. */
+  delayMs: number;
+}
 
-export interface HttpSinkOptions {
-  host?: string; // default 127.0.0.1
-  port?: number; // default 0
-  name?: string; // backend name, sent as `x-backend` on every answer; default 'sink'
-  /** full: every request with its body (default); ids: accepted ids only; count: counters only (bench). */
-  record?: 'full' | 'ids' | 'count';
-  idField?: string; // default 'id'
-  okStatus?: 200 | 201; // default 200
-  latencyMs?: number; // added to every answer
-  fault?: FaultScript;
-  /** A request whose body holds one of these ids is answered 400, naming them. */
-  rejectIds?: Iterable<string>;
-  /**
-   * Extra latency of a request without a SESSION cookie this sink issued; such a request gets one.
-   * Models an API that builds a session per cookieless request, which is why stickiness can pay.
-   */
-  sessionSetupMs?: number;
+/**
+ * What a wrapper (the test sink) adds to a backend: `around` runs in place of the application
+ * and may answer without calling it or change its answer; `answered` sees every answer.
+ */
+export interface BackendHooks {
+  around?(req: ApiRequest, application: () => Answer): Answer;
+  answered?(req: ApiRequest, answer: Answer): void;
 }
 
 /** rejected: non-2xx answers; rows: rows in accepted requests; sessions: sessions built. */
@@ -47,21 +59,19 @@ export interface SinkCounts { requests: number; accepted: number; rejected: numb
 /** What a front (the balancer) adds to an answer, and how it reports a reset (an ALB answers 502). */
 export interface Via { headers: readonly string[]; reset?(res: ServerResponse): void }
 
-export interface HttpSink extends AsyncDisposable {
+export interface ApiBackend extends AsyncDisposable {
   readonly url: string;
   readonly port: number;
   readonly name: string;
-  readonly requests: RecordedRequest[];
   readonly counts: SinkCounts;
   readonly healthy: boolean;
-  /** Ids of rows in 2xx answers, in order, duplicates kept (record 'full' or 'ids'). */
+  /** Ids of rows in 2xx answers, in order, duplicates kept (record 'ids'). */
   acceptedIds(): string[];
   idCounts(): Map<string, number>;
   setLatency(ms: number): void;
-  setFault(fn?: FaultScript): void;
-  /** An unhealthy sink answers 503 to everything, and the balancer stops routing to it. */
+  /** An unhealthy backend answers 503 to everything, and the balancer stops routing to it. */
   setHealthy(healthy: boolean): void;
-  /** Forgets recorded requests and counters (e.g. after a bench warm-up); issued sessions stay valid. */
+  /** Forgets accepted ids and counters (e.g. after a bench warm-up); issued sessions stay valid. */
   clear(): void;
   /** Answers one request whose body has been read; the balancer calls it to run backends in-process. */
   handle(req: IncomingMessage, res: ServerResponse, body: string, via?: Via): void;
@@ -71,7 +81,7 @@ export interface HttpSink extends AsyncDisposable {
 const socketIds = new WeakMap<Socket, number>();
 let lastSocketId = 0;
 
-/** A process-wide id per client connection, so sink and balancer records can be joined. */
+/** A process-wide id per client connection, so backend and balancer records can be joined. */
 export function socketIdOf(socket: Socket): number {
   let id = socketIds.get(socket);
   if (id === undefined) socketIds.set(socket, (id = ++lastSocketId));
@@ -99,7 +109,7 @@ export async function listen(host: string, port: number, onBody: (req: IncomingM
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => { body += chunk; });
     req.on('end', () => onBody(req, res, body));
-    req.on('error', () => {}); // a client that hangs up mid-body is not the sink's failure
+    req.on('error', () => {}); // a client that hangs up mid-body is not the backend's failure
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
@@ -122,84 +132,75 @@ export async function listen(host: string, port: number, onBody: (req: IncomingM
 
 const JSON_TYPE = ['content-type', 'application/json'];
 const OK_BODY = '{"ok":true}';
+const UNHEALTHY: Answer = { status: 503, body: '{"error":"unhealthy"}', headers: [], delayMs: 0 };
 
-/** Starts a recording HTTP sink on a real port (127.0.0.1:0 by default). */
-export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSink> {
-  const { name = 'sink', record = 'full', idField = 'id', okStatus = 200, sessionSetupMs = 0 } = opts;
-  const requests: RecordedRequest[] = [];
+/** Starts an API backend on a real port (127.0.0.1:0 by default). */
+export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: BackendHooks = {}): Promise<ApiBackend> {
+  const { name = 'sink', record = 'ids', idField = 'id', okStatus = 200, sessionSetupMs = 0 } = opts;
   const counts: SinkCounts = { requests: 0, accepted: 0, rejected: 0, resets: 0, rows: 0, sessions: 0 };
-  const reject = new Set(opts.rejectIds ?? []);
   const timers = new Set<NodeJS.Timeout>();
   const okHeaders = [...JSON_TYPE, 'x-backend', name, 'content-length', String(OK_BODY.length)];
   let accepted: string[] = [];
   let latency = opts.latencyMs ?? 0;
-  let script = opts.fault;
   let healthy = true;
   let sessionsIssued = 0;
 
-  // Stateless check (no set of issued sessions to grow at bench rates): this sink's prefix, a number it issued.
+  // Stateless check (no set of issued sessions to grow at bench rates): this backend's prefix, a number it issued.
   const validSession = (cookie: string | undefined): boolean => {
     const v = cookieValue(cookie, 'SESSION');
     const k = v?.startsWith(`${name}-`) ? Number(v.slice(name.length + 1)) : NaN;
     return Number.isInteger(k) && k >= 1 && k <= sessionsIssued;
   };
 
+  /** The "application": builds a session when the caller has none, refuses a body that is not rows. */
+  const application = (req: IncomingMessage, error: string): Answer => {
+    const answer: Answer = { status: okStatus, body: OK_BODY, headers: [], delayMs: 0 };
+    if (sessionSetupMs > 0 && !validSession(req.headers.cookie)) {
+      answer.delayMs += sessionSetupMs;
+      counts.sessions++;
+      answer.headers.push('set-cookie', `SESSION=${name}-${++sessionsIssued}; Path=/; HttpOnly`);
+    }
+    if (error) {
+      answer.status = 400;
+      answer.body = JSON.stringify({ error });
+    }
+    return answer;
+  };
+
   function handle(req: IncomingMessage, res: ServerResponse, body: string, via?: Via): void {
     const n = ++counts.requests;
     const { rows, ids, error } = parseRows(body, idField);
-    const path = req.url ?? '/';
-    const fault: Fault | undefined = !healthy
-      ? { status: 503, body: '{"error":"unhealthy"}' }
-      : script?.({ n, method: req.method ?? '', path, headers: req.headers, body, ids });
-    let delay = latency;
-    let status: number = okStatus;
-    let answer = OK_BODY;
-    const extra: string[] = [];
-    if (fault && 'reset' in fault) {
-      status = 0;
-    } else if (fault && 'status' in fault) {
-      status = fault.status;
-      answer = fault.body ?? `{"error":"injected ${status}"}`;
-      if (fault.retryAfter !== undefined) extra.push('retry-after', fault.retryAfter);
-    } else {
-      // Past the front-door faults the request reaches the "application".
-      if (fault && 'delayMs' in fault) delay += fault.delayMs;
-      if (fault && 'setCookie' in fault) for (const c of fault.setCookie) extra.push('set-cookie', c);
-      if (sessionSetupMs > 0 && !validSession(req.headers.cookie)) {
-        delay += sessionSetupMs;
-        counts.sessions++;
-        extra.push('set-cookie', `SESSION=${name}-${++sessionsIssued}; Path=/; HttpOnly`);
-      }
-      const hit = error || reject.size === 0 ? [] : ids.filter((id) => reject.has(id));
-      if (error || hit.length > 0) {
-        status = 400;
-        answer = JSON.stringify(error ? { error } : { error: 'rejected ids', ids: hit });
-      }
-    }
-    const ok = status >= 200 && status < 300;
-    if (ok) {
+    const request: ApiRequest = {
+      n, method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body, ids, socket: req.socket,
+    };
+    const answer = !healthy
+      ? UNHEALTHY
+      : hooks.around
+        ? hooks.around(request, () => application(req, error))
+        : application(req, error);
+    const { status } = answer;
+    if (status >= 200 && status < 300) {
       counts.accepted++;
-      counts.rows += rows.length;
-      if (record !== 'count') for (const id of ids) accepted.push(id);
+      counts.rows += rows;
+      if (record === 'ids') for (const id of ids) accepted.push(id);
     } else if (status === 0) counts.resets++;
     else counts.rejected++;
-    if (record === 'full') {
-      const socketId = socketIdOf(req.socket);
-      requests.push({ seq: n, at: Date.now(), method: req.method ?? '', path, headers: req.headers, body, ids, status, socketId, backend: name });
-    }
+    hooks.answered?.(request, answer);
     const respond = (): void => {
       if (res.destroyed || res.headersSent) return;
       if (status === 0) {
         if (via?.reset) via.reset(res);
         else res.socket?.resetAndDestroy(); // RST, as a crashed server's kernel would send
-      } else if (answer === OK_BODY && extra.length === 0 && !via) {
-        res.writeHead(status, okHeaders).end(answer); // the bench's path: nothing allocated
+      } else if (answer.body === OK_BODY && answer.headers.length === 0 && !via) {
+        res.writeHead(status, okHeaders).end(OK_BODY); // the bench's path: no header array built
       } else {
-        const length = String(Buffer.byteLength(answer));
-        const headers = [...JSON_TYPE, 'x-backend', name, 'content-length', length, ...extra, ...(via?.headers ?? [])];
-        res.writeHead(status, headers).end(answer);
+        const length = String(Buffer.byteLength(answer.body));
+        const fronted = via?.headers ?? [];
+        const headers = [...JSON_TYPE, 'x-backend', name, 'content-length', length, ...answer.headers, ...fronted];
+        res.writeHead(status, headers).end(answer.body);
       }
     };
+    const delay = latency + answer.delayMs;
     if (delay <= 0) return respond();
     const t = setTimeout(() => { timers.delete(t); respond(); }, delay);
     timers.add(t);
@@ -212,31 +213,29 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
     await server.close();
   };
   return {
-    url: server.url, port: server.port, name, requests, counts, handle, close, [Symbol.asyncDispose]: close,
+    url: server.url, port: server.port, name, counts, handle, close, [Symbol.asyncDispose]: close,
     get healthy() { return healthy; },
     acceptedIds: () => [...accepted],
     idCounts: () => accepted.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>()),
     setLatency: (ms) => { latency = ms; },
-    setFault: (fn) => { script = fn; },
     setHealthy: (h) => { healthy = h; },
     clear() {
-      requests.length = 0;
       accepted = [];
       for (const k of Object.keys(counts) as (keyof SinkCounts)[]) counts[k] = 0;
     },
   };
 }
 
-/** One row (object) or a batch (array), with the ids of rows that have the id field. */
-function parseRows(body: string, idField: string): { rows: unknown[]; ids: string[]; error: string } {
+/** How many rows a body holds (one object or an array of them), with the ids of those that have the id field. */
+function parseRows(body: string, idField: string): { rows: number; ids: string[]; error: string } {
   let v: unknown;
-  try { v = JSON.parse(body); } catch { return { rows: [], ids: [], error: 'invalid JSON' }; }
+  try { v = JSON.parse(body); } catch { return { rows: 0, ids: [], error: 'invalid JSON' }; }
   const rows = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? [v] : undefined;
-  if (!rows) return { rows: [], ids: [], error: 'expected a JSON object or array' };
+  if (!rows) return { rows: 0, ids: [], error: 'expected a JSON object or array' };
   const ids: string[] = [];
   for (const row of rows) {
     const id = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)[idField] : undefined;
     if (id !== undefined && id !== null) ids.push(String(id));
   }
-  return { rows, ids, error: '' };
+  return { rows: rows.length, ids, error: '' };
 }

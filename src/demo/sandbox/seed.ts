@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { parseQualifiedName, qualifiedTable, quoteIdent } from '../source/sql.js';
+import { parseQualifiedName, qualifiedTable, quoteIdent } from '../../source/sql.js';
 
 /**
  * Test and demo data. Table names use the CLI's `--table` syntax (`listings`, `s.listings`,

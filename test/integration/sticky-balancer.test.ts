@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
-import { startStickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startHttpSink } from '../helpers/http-sink.js';
+import { startStickyBalancer as startDemoBalancer } from '../../src/demo/sandbox/sticky-balancer.js';
+import { startStickyBalancer } from '../helpers/sticky-balancer.js';
+
+// The demo's balancer (plain backends) where plain backends do; the tests' one (recording sinks
+// with fault scripts) where a test reads requests or scripts a fault.
 
 /** One keep-alive connection with a tiny cookie jar; `keep` says which cookies it sends back. */
 class Lane {
@@ -34,7 +38,7 @@ afterEach(async () => {
 
 describe('sticky balancer', () => {
   it('round-robins cookieless requests even on one keep-alive connection', async () => {
-    await using lb = await startStickyBalancer({ backends: 3 });
+    await using lb = await startDemoBalancer({ backends: 3 });
     const lane = new Lane(lb.url, () => false);
     const served = [];
     for (let i = 0; i < 6; i++) served.push((await lane.post({ id: i })).backend);
@@ -60,7 +64,7 @@ describe('sticky balancer', () => {
   });
 
   it('re-issues AWSALB and AWSALBCORS with a fresh Expires on every response', async () => {
-    await using lb = await startStickyBalancer({ backends: 2, durationSec: 600 });
+    await using lb = await startDemoBalancer({ backends: 2, durationSec: 600 });
     const lane = new Lane(lb.url);
     for (let i = 0; i < 3; i++) {
       const { setCookie } = await lane.post({ id: i });
@@ -72,12 +76,12 @@ describe('sticky balancer', () => {
       const expires = Date.parse(/Expires=([^;]+)/.exec(alb)![1]);
       expect(Math.abs(expires - (Date.now() + 600_000))).toBeLessThan(5_000);
     }
-    await using plain = await startStickyBalancer({ backends: 1, cors: false });
+    await using plain = await startDemoBalancer({ backends: 1, cors: false });
     expect((await new Lane(plain.url).post({ id: 1 })).setCookie.map((c) => c.split('=')[0])).toEqual(['AWSALB']);
   });
 
   it('places a request with an undecodable cookie afresh and gives it a valid cookie', async () => {
-    await using lb = await startStickyBalancer({ backends: 3 });
+    await using lb = await startDemoBalancer({ backends: 3 });
     const lane = new Lane(lb.url);
     const first = await lane.post({ id: 1 }, 'AWSALB=garbage; AWSALBCORS=garbage');
     expect(first.status).toBe(200);
@@ -88,7 +92,7 @@ describe('sticky balancer', () => {
   });
 
   it('moves a lane off an unhealthy backend with a new cookie, and fails open when all are down', async () => {
-    await using lb = await startStickyBalancer({ backends: 3 });
+    await using lb = await startDemoBalancer({ backends: 3 });
     const lane = new Lane(lb.url);
     expect((await lane.post({ id: 1 })).backend).toBe('b1');
     const oldCookie = lane.jar.get('AWSALB');
@@ -117,7 +121,7 @@ describe('sticky balancer', () => {
   });
 
   it('shows why stickiness pays when the API builds a session per cookieless request', async () => {
-    await using lb = await startStickyBalancer({ backends: Array.from({ length: 3 }, () => ({ sessionSetupMs: 20 })) });
+    await using lb = await startDemoBalancer({ backends: Array.from({ length: 3 }, () => ({ sessionSetupMs: 20 })) });
     const sessions = () => lb.backends.reduce((n, b) => n + b.counts.sessions, 0);
     const sticky = new Lane(lb.url);
     for (let i = 0; i < 6; i++) await sticky.post({ id: i });
@@ -129,7 +133,7 @@ describe('sticky balancer', () => {
   });
 
   it('refuses an empty backend list', async () => {
-    await expect(startStickyBalancer({ backends: 0 })).rejects.toThrow(RangeError);
+    await expect(startDemoBalancer({ backends: 0 })).rejects.toThrow(RangeError);
     await using sink = await startHttpSink();
     expect(sink.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });

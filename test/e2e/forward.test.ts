@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { SqsSink } from '../../src/sink/sqs-sink.js';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
-import { startStickyBalancer, type StickyBalancer } from '../../src/testkit/sticky-balancer.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { startStickyBalancer, type StickyBalancer } from '../helpers/sticky-balancer.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { drainQueue, idsIn, makeBatches } from '../helpers/queue-fixtures.js';
 

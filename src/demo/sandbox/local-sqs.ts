@@ -1,10 +1,26 @@
 import type { AddressInfo } from 'node:net';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { buildApp } from 'fauxqs';
-import { createSqsClient, type SqsConnection } from '../queue/sqs-client.js';
+import { BulkImportError, errorCode } from '../../errors.js';
+import { createSqsClient, type SqsConnection } from '../../queue/sqs-client.js';
+
+let loading: Promise<typeof import('fauxqs')> | undefined;
 
 /**
- * The SQS emulator fauxqs (a devDependency), listening on 127.0.0.1 only: its own startFauxqs
+ * Loads the emulator on first use: run, forward, replay and the Lambda never load it (nor its
+ * fastify and S3/SNS clients). If the install lacks it (a trimmed or broken node_modules), that
+ * is one clear line, not a module stack.
+ */
+export function loadFauxqs(): Promise<typeof import('fauxqs')> {
+  return (loading ??= import('fauxqs').catch((err: unknown) => {
+    loading = undefined;
+    if (errorCode(err) !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new BulkImportError('CONFIG', 'demo --queue needs the SQS emulator fauxqs, a dependency missing from this '
+      + 'install: reinstall bulk-import, or run `npm install fauxqs` where it is installed', { cause: err });
+  }));
+}
+
+/**
+ * The SQS emulator fauxqs, listening on 127.0.0.1 only: its own startFauxqs
  * binds every interface. Queue URLs come back as http://sqs.<region>.localhost:<port>/…, a host
  * that need not resolve, just like fauxqs in Docker: whatever talks to it must use `endpoint`,
  * which is the point of --sqs-endpoint.
@@ -27,6 +43,7 @@ export interface LocalSqs extends AsyncDisposable {
 
 export async function startLocalSqs(opts: { region?: string } = {}): Promise<LocalSqs> {
   const region = opts.region ?? 'us-east-1';
+  const { buildApp } = await loadFauxqs();
   const app = buildApp({ logger: false, host: 'localhost', defaultRegion: region });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { cookieValue, listen, socketIdOf, startHttpSink, type HttpSink, type HttpSinkOptions, type Listening, type Via } from './http-sink.js';
+import {
+  cookieValue, listen, socketIdOf, startApiBackend, type ApiBackend, type ApiBackendOptions, type Listening, type Via,
+} from './api-backend.js';
 
 /**
- * A stand-in for an AWS ALB with duration-based stickiness, in front of HttpSink backends.
+ * A stand-in for an AWS ALB with duration-based stickiness, in front of API backends.
  *
  * What it mimics: without a valid cookie each request is placed by round robin on its own (a
  * keep-alive connection does not pin a target); every response (re-)issues AWSALB and AWSALBCORS
@@ -10,9 +12,7 @@ import { cookieValue, listen, socketIdOf, startHttpSink, type HttpSink, type Htt
  * target and a new cookie; with every target unhealthy it fails open, as an ALB does. Backends
  * run in-process (no proxy hop), so a demo with three of them stays cheap on a small machine.
  */
-export interface StickyBalancerOptions {
-  /** How many default backends (named b1, b2…), or each one's options. */
-  backends: number | HttpSinkOptions[];
+export interface BalancerOptions {
   host?: string;
   port?: number;
   /** Default 'AWSALB'; the CORS twin is this name + 'CORS'. */
@@ -25,6 +25,14 @@ export interface StickyBalancerOptions {
   algorithm?: 'round_robin';
 }
 
+export interface StickyBalancerOptions extends BalancerOptions {
+  /** How many default backends (named b1, b2…), or each one's options. */
+  backends: number | ApiBackendOptions[];
+}
+
+/** What the balancer needs of a backend: an ApiBackend, or a test sink built on one. */
+export type Target = Pick<ApiBackend, 'name' | 'healthy' | 'setHealthy' | 'handle' | 'close'>;
+
 /** Requests of one client connection served by one backend. */
 export interface RouteStat {
   socketId: number;
@@ -34,10 +42,10 @@ export interface RouteStat {
   withCookie: number;
 }
 
-export interface StickyBalancer extends AsyncDisposable {
+export interface StickyBalancer<B extends Target = ApiBackend> extends AsyncDisposable {
   readonly url: string;
   readonly port: number;
-  readonly backends: HttpSink[];
+  readonly backends: B[];
   /** One entry per (client connection, backend) pair, grouped by connection. */
   routes(): RouteStat[];
   /** Requests routed to each backend, by name. */
@@ -48,11 +56,23 @@ export interface StickyBalancer extends AsyncDisposable {
 }
 
 /** Starts the backends, then the balancer in front of them. */
-export async function startStickyBalancer(opts: StickyBalancerOptions): Promise<StickyBalancer> {
+export function startStickyBalancer(opts: StickyBalancerOptions): Promise<StickyBalancer> {
+  return startBalancerWith(opts.backends, startApiBackend, opts);
+}
+
+/**
+ * Starts backends with `start` (named b1, b2… unless named), then the balancer in front of them;
+ * the balancer owns them from then on (it closes them). Tests start their recording sinks this way.
+ */
+export async function startBalancerWith<O extends { name?: string; host?: string }, B extends Target>(
+  specs: number | O[],
+  start: (opts: O) => Promise<B>,
+  opts: BalancerOptions,
+): Promise<StickyBalancer<B>> {
   const host = opts.host ?? '127.0.0.1';
-  const specs = typeof opts.backends === 'number' ? Array.from({ length: opts.backends }, (): HttpSinkOptions => ({})) : opts.backends;
-  if (specs.length === 0) throw new RangeError('a sticky balancer needs at least one backend');
-  const backends = await Promise.all(specs.map((o, i) => startHttpSink({ host, ...o, name: o.name ?? `b${i + 1}` })));
+  const list = typeof specs === 'number' ? Array.from({ length: specs }, () => ({}) as O) : specs;
+  if (list.length === 0) throw new RangeError('a sticky balancer needs at least one backend');
+  const backends = await Promise.all(list.map((o, i) => start({ host, ...o, name: o.name ?? `b${i + 1}` })));
   const balancer = new Balancer(backends, opts);
   try {
     await balancer.start(host, opts.port ?? 0);
@@ -63,7 +83,7 @@ export async function startStickyBalancer(opts: StickyBalancerOptions): Promise<
   return balancer;
 }
 
-class Balancer implements StickyBalancer {
+class Balancer<B extends Target> implements StickyBalancer<B> {
   url = '';
   port = 0;
   readonly #cookie: string;
@@ -81,7 +101,7 @@ class Balancer implements StickyBalancer {
   #via: Via[] = [];
   #listening: Listening | undefined;
 
-  constructor(readonly backends: HttpSink[], opts: StickyBalancerOptions) {
+  constructor(readonly backends: B[], opts: BalancerOptions) {
     this.#cookie = opts.cookieName ?? 'AWSALB';
     this.#cors = opts.cors ?? true;
     this.#durationMs = (opts.durationSec ?? 86_400) * 1000;

@@ -5,8 +5,8 @@ import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { envelopeAttributes, envelopeBody } from '../../src/queue/envelope.js';
 import { rejectsSender } from '../../src/queue/rejects.js';
-import { startLocalSqs, type LocalSqs } from '../../src/testkit/fauxqs.js';
-import { startHttpSink } from '../../src/testkit/http-sink.js';
+import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { runCli } from '../helpers/cli.js';
 import { drainQueue, idsIn, makeRow } from '../helpers/queue-fixtures.js';
 
