@@ -1,11 +1,10 @@
-import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { ForwardConfig } from './config/forward-config.js';
 import { RateLimiter } from './http/rate-limit.js';
 import type { LaneReport } from './http/sticky-client.js';
 import { Forwarder, type ForwarderParts } from './lambda/forwarder.js';
-import { EmptyQueueWatch, runPoller, type PollerCounters } from './queue/poller.js';
+import type { PollerCounters } from './queue/poller.js';
 import { rejectsSender } from './queue/rejects.js';
-import { createSqsClient, sqsFailure } from './queue/sqs-client.js';
 
 export interface ForwardHooks {
   /** Stop receiving; the messages in hand are still forwarded and settled. */
@@ -42,6 +41,12 @@ export interface ForwardResult {
  * cannot be used; rows the API refused are counted in the result, not thrown.
  */
 export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Promise<ForwardResult> {
+  // The AWS SDK loads on first use: importing the library (or a direct-mode run) never pays for it.
+  const [{ GetQueueAttributesCommand }, { EmptyQueueWatch, runPoller }, { createSqsClient, sqsFailure }] = await Promise.all([
+    import('@aws-sdk/client-sqs'),
+    import('./queue/poller.js'),
+    import('./queue/sqs-client.js'),
+  ]);
   const started = Date.now();
   const stop = hooks.signal ?? new AbortController().signal;
   const hard = hooks.hardSignal ?? new AbortController().signal;
@@ -51,7 +56,7 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
   const rate = c.forwarder.target.rate ? new RateLimiter(c.forwarder.target.rate) : undefined;
   const parts: ForwarderParts = {
     ...(rate ? { rate } : {}),
-    ...(c.rejectsQueueUrl ? { rejects: rejectsSender(sendTo(sqs, c.rejectsQueueUrl)) } : {}),
+    ...(c.rejectsQueueUrl ? { rejects: rejectsSender(await sendTo(sqs, c.rejectsQueueUrl)) } : {}),
   };
   const forwarders = Array.from({ length: c.pollers }, () => new Forwarder(c.forwarder, log, parts));
   const counters: PollerCounters = { received: 0, deleted: 0, deleteFailures: 0 };
@@ -114,8 +119,9 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
 }
 
 /** SendMessage to the rejects queue, on the client that polls (same endpoint and credentials). */
-function sendTo(sqs: SQSClient, queueUrl: string) {
-  return async (body: string, attributes: NonNullable<SendMessageCommand['input']['MessageAttributes']>): Promise<void> => {
+async function sendTo(sqs: SQSClient, queueUrl: string) {
+  const [{ SendMessageCommand }, { sqsFailure }] = await Promise.all([import('@aws-sdk/client-sqs'), import('./queue/sqs-client.js')]);
+  return async (body: string, attributes: NonNullable<SendMessageCommandInput['MessageAttributes']>): Promise<void> => {
     try {
       await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: attributes }));
     } catch (err) {

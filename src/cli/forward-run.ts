@@ -1,5 +1,5 @@
 import type { ForwardConfig } from '../config/forward-config.js';
-import { runForward, type ForwardResult } from '../run-forward.js';
+import { runForward, type ForwardResult } from '../index.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { flagName } from '../config/names.js';
 import { buildReplayConfig, type ReplayOptions } from '../config/replay-config.js';
-import { replay } from '../run-replay.js';
+import { replay } from '../index.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { addTargetOptions } from './options.js';
 import { progressView } from './progress-bar.js';

@@ -1,5 +1,5 @@
 import type { ReplayConfig } from '../config/replay-config.js';
-import { replay } from '../run-replay.js';
+import { replay } from '../index.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
 
