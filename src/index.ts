@@ -15,7 +15,13 @@ export { handler } from './lambda/handler.js';
 export { parseForwarderEnv } from './lambda/config.js';
 
 export { importConfig, type ImportOptions, type RunConfig } from './config/import-config.js';
-export { forwardConfig, type ForwardConfig, type ForwardOptions, type ForwarderConfig, type SecretRef } from './config/forward-config.js';
+export {
+  forwardConfig,
+  type ForwardConfig,
+  type ForwardOptions,
+  type ForwarderConfig,
+  type SecretRef,
+} from './config/forward-config.js';
 export { replayConfig, type ReplayConfig, type ReplayOptions, type ReplayQueueConfig } from './config/replay-config.js';
 export type { SourceConfig, SourceOptions } from './config/source-config.js';
 export type { TargetConfig, TargetOptions } from './config/target-config.js';

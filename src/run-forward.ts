@@ -42,11 +42,14 @@ export interface ForwardResult {
  */
 export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Promise<ForwardResult> {
   // The AWS SDK loads on first use: importing the library (or a direct-mode run) never pays for it.
-  const [{ GetQueueAttributesCommand }, { EmptyQueueWatch, runPoller }, { createSqsClient, sqsFailure }] = await Promise.all([
+  const [sdk, poller, client] = await Promise.all([
     import('@aws-sdk/client-sqs'),
     import('./queue/poller.js'),
     import('./queue/sqs-client.js'),
   ]);
+  const { GetQueueAttributesCommand } = sdk;
+  const { EmptyQueueWatch, runPoller } = poller;
+  const { createSqsClient, sqsFailure } = client;
   const started = Date.now();
   const stop = hooks.signal ?? new AbortController().signal;
   const hard = hooks.hardSignal ?? new AbortController().signal;
@@ -120,7 +123,8 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
 
 /** SendMessage to the rejects queue, on the client that polls (same endpoint and credentials). */
 async function sendTo(sqs: SQSClient, queueUrl: string) {
-  const [{ SendMessageCommand }, { sqsFailure }] = await Promise.all([import('@aws-sdk/client-sqs'), import('./queue/sqs-client.js')]);
+  const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+  const { sqsFailure } = await import('./queue/sqs-client.js');
   return async (body: string, attributes: NonNullable<SendMessageCommandInput['MessageAttributes']>): Promise<void> => {
     try {
       await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: attributes }));

@@ -23,7 +23,9 @@ export interface ReplayQueueResult {
   readonly elapsedMs: number;
 }
 
-export type ReplayResult = { readonly kind: 'file'; readonly result: RunResult } | ({ readonly kind: 'queue' } & ReplayQueueResult);
+export type ReplayResult =
+  | { readonly kind: 'file'; readonly result: RunResult }
+  | ({ readonly kind: 'queue' } & ReplayQueueResult);
 
 /**
  * Sends again the rows of a failed-rows file (an import whose source is that file; rows that fail

@@ -15,7 +15,8 @@ export async function forwardCommand(c: ForwardConfig): Promise<void> {
     const r = await runForward(c, { signal: stop.signal, hardSignal: stop.hardSignal });
     process.stdout.write(`${forwardSummary(r)}\n`);
     const notDelivered = r.rejected + r.rejectedKept + r.endpointRefused;
-    process.exitCode = stop.received() ? exitCodeForSignal(stop.received()) : notDelivered > 0 ? EXIT.rowsFailed : EXIT.ok;
+    const signal = stop.received();
+    process.exitCode = signal ? exitCodeForSignal(signal) : notDelivered > 0 ? EXIT.rowsFailed : EXIT.ok;
   } finally {
     stop.dispose();
   }

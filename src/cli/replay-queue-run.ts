@@ -17,7 +17,8 @@ export async function replayQueueCommand(config: Extract<ReplayConfig, { kind: '
       `replay: ${r.received} messages (${r.deleted} deleted, ${r.kept} left on the queue), ${r.delivered} rows delivered, ` +
         `${r.failedAgain} failed again → ${r.failedPath}, in ${secs} s\n`,
     );
-    process.exitCode = stop.received() ? exitCodeForSignal(stop.received()) : r.kept > 0 || r.failedAgain > 0 ? EXIT.rowsFailed : EXIT.ok;
+    const signal = stop.received();
+    process.exitCode = signal ? exitCodeForSignal(signal) : r.kept > 0 || r.failedAgain > 0 ? EXIT.rowsFailed : EXIT.ok;
   } finally {
     stop.dispose();
   }

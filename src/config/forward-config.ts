@@ -7,7 +7,9 @@ import type { Count } from './rules.js';
 import { parseTarget, type TargetConfig, type TargetOptions } from './target-config.js';
 
 /** Where a header's value lives when it is a secret: fetched once per container, never in the bundle. */
-export type SecretRef = { readonly store: 'ssm'; readonly name: string } | { readonly store: 'secretsmanager'; readonly name: string };
+export type SecretRef =
+  | { readonly store: 'ssm'; readonly name: string }
+  | { readonly store: 'secretsmanager'; readonly name: string };
 
 /** One forwarder ("container"): the Lambda function's settings, and each poller's of `forward`. */
 export interface ForwarderConfig {

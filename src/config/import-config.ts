@@ -78,13 +78,22 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
   const source = parseSource(o, env, n);
   const queue = parseQueueConfig(o, env, n);
   if (queue && o.to) {
-    throw usage(`${n('to')} and ${n('queue')} do not go together: queue mode enqueues rows; \`bulk-import forward --to …\` delivers them`);
+    throw usage(
+      `${n('to')} and ${n('queue')} do not go together: ` +
+        'queue mode enqueues rows; `bulk-import forward --to …` delivers them',
+    );
   }
   if (queue) {
     const given = HTTP_ONLY.find((f) => o[f] !== undefined);
-    if (given) throw usage(`${n(given)} applies to HTTP sends, not to ${n('queue')}: give it to \`bulk-import forward\` (or the Lambda)`);
+    if (given) {
+      throw usage(
+        `${n(given)} applies to HTTP sends, not to ${n('queue')}: give it to \`bulk-import forward\` (or the Lambda)`,
+      );
+    }
   }
-  if (source.kind !== 'postgres' && o.key !== undefined) throw usage(`${n('key')} needs a PostgreSQL source (NDJSON rows are keyed by their position)`);
+  if (source.kind !== 'postgres' && o.key !== undefined) {
+    throw usage(`${n('key')} needs a PostgreSQL source (NDJSON rows are keyed by their position)`);
+  }
   for (const key of ['failed', 'checkpoint', 'summaryJson', 'transform'] as const) {
     const value = o[key];
     if (typeof value === 'string') rule.filePath(n(key), value);
@@ -92,15 +101,17 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
   const target = queue ? undefined : parseTarget(o, n);
   const noCheckpoint = o.checkpoint === false || o.checkpoint === null;
   if (o.resume && o.restart) throw usage(`${n('resume')} and ${n('restart')} contradict each other`);
-  if (o.resume && noCheckpoint) throw usage(`${n('resume')} needs a checkpoint (it is turned off: ${n('checkpoint')} false)`);
+  if (o.resume && noCheckpoint) {
+    throw usage(`${n('resume')} needs a checkpoint (drop ${n('noCheckpoint')})`);
+  }
   if (o.transformTimeout !== undefined && !o.transform) throw usage(`${n('transformTimeout')} needs ${n('transform')}`);
   return Object.freeze({
     source,
     ...(target ? { target } : {}),
     ...(queue ? { queue } : {}),
     ...(o.limit !== undefined ? { limit: rule.wholeNumber(n('limit'), o.limit, 1) } : {}),
-    batchSize: o.batchSize === undefined ? IMPORT_DEFAULTS.batchSize : rule.wholeNumber(n('batchSize'), o.batchSize, 1, 100_000),
-    concurrency: o.concurrency === undefined ? IMPORT_DEFAULTS.concurrency : rule.wholeNumber(n('concurrency'), o.concurrency, 1, 1024),
+    batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? IMPORT_DEFAULTS.batchSize, 1, 100_000),
+    concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? IMPORT_DEFAULTS.concurrency, 1, 1024),
     ...(o.transform ? { transform: { path: o.transform, timeoutMs: transformTimeout(o, n) } } : {}),
     dryRun: o.dryRun === true,
     progress: o.progress !== false,

@@ -8,5 +8,8 @@ export type NameOf = (key: string) => string;
 export const flagName: NameOf = (key) =>
   key === 'header' ? '-H/--header' : `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
+/** Negated flags read as the option value a library user writes instead. */
+const WRITTEN_AS: Record<string, string> = { noCheckpoint: 'checkpoint: false' };
+
 /** The library's own option names, as typed in code. */
-export const optionName: NameOf = (key) => key;
+export const optionName: NameOf = (key) => WRITTEN_AS[key] ?? key;

@@ -30,15 +30,19 @@ export interface QueueOptions {
 export function parseQueueConfig(o: QueueOptions, env: NodeJS.ProcessEnv, n: NameOf): QueueConfig | undefined {
   if (!o.queue) {
     if (o.sqsEndpoint) throw usage(`${n('sqsEndpoint')} needs ${n('queue')}`);
-    if (o.rowsPerMessage !== undefined && o.rowsPerMessage !== '') throw usage(`${n('rowsPerMessage')} needs ${n('queue')}`);
+    if (o.rowsPerMessage !== undefined && o.rowsPerMessage !== '') {
+      throw usage(`${n('rowsPerMessage')} needs ${n('queue')}`);
+    }
     // The CLI always hands over its default: only another value is a mistake.
-    if (o.messageBytes !== undefined && Number(o.messageBytes) !== QUEUE_DEFAULTS.messageBytes) throw usage(`${n('messageBytes')} needs ${n('queue')}`);
+    if (o.messageBytes !== undefined && Number(o.messageBytes) !== QUEUE_DEFAULTS.messageBytes) {
+      throw usage(`${n('messageBytes')} needs ${n('queue')}`);
+    }
     return undefined;
   }
   const queueUrl = checkQueueUrl(n('queue'), o.queue);
   const messageBytes =
-    o.messageBytes === undefined ? QUEUE_DEFAULTS.messageBytes : rule.wholeNumber(n('messageBytes'), o.messageBytes, 1024, SQS_MAX_BYTES);
-  const retries = o.retries === undefined ? DEFAULT_RETRY_POLICY.retries : rule.wholeNumber(n('retries'), o.retries, 0, 100);
+    rule.wholeNumber(n('messageBytes'), o.messageBytes ?? QUEUE_DEFAULTS.messageBytes, 1024, SQS_MAX_BYTES);
+  const retries = rule.wholeNumber(n('retries'), o.retries ?? DEFAULT_RETRY_POLICY.retries, 0, 100);
   const rows = o.rowsPerMessage;
   return Object.freeze({
     queueUrl,

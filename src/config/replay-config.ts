@@ -42,7 +42,9 @@ export function buildReplayConfig(o: ReplayOptions, env: NodeJS.ProcessEnv, n: N
     if (file !== undefined) throw usage(`replay takes a failed-rows file or ${n('queue')}, not both`);
     return { kind: 'queue', ...replayQueueConfig(o, env, n) };
   }
-  if (file === undefined) throw usage(`replay needs a failed-rows file, or ${n('queue')} URL for a rejects or dead-letter queue`);
+  if (file === undefined) {
+    throw usage(`replay needs a failed-rows file, or ${n('queue')} URL for a rejects or dead-letter queue`);
+  }
   if (sqsEndpoint !== undefined) throw usage(`${n('sqsEndpoint')} needs ${n('queue')}`);
   const again = failed ?? `${file.replace(/\.ndjson$/, '')}.again.ndjson`;
   if (again === file) throw usage(`${n('failed')} must differ from the file being replayed`);
@@ -55,15 +57,17 @@ function replayQueueConfig(o: ReplayOptions, env: NodeJS.ProcessEnv, n: NameOf):
   const target = parseTarget(o, n);
   const name = new URL(queueUrl).pathname.split('/').filter(Boolean).at(-1) ?? 'queue';
   const failed = o.failed ?? `replay-${name}.failed.ndjson`;
-  if (failed === false || failed === '') throw usage(`${n('failed')} must name a file (got an empty string): rows that fail again need a place`);
+  if (failed === false || failed === '') {
+    throw usage(`${n('failed')} must name a file (got an empty string): rows that fail again need a place`);
+  }
   return Object.freeze({
     queueUrl,
     connection: resolveSqsConnection(queueUrl, o.sqsEndpoint, env),
     failed,
     forwarder: {
       target,
-      batchSize: o.batchSize === undefined ? IMPORT_DEFAULTS.batchSize : rule.wholeNumber(n('batchSize'), o.batchSize, 1, 100_000),
-      concurrency: o.concurrency === undefined ? IMPORT_DEFAULTS.concurrency : rule.wholeNumber(n('concurrency'), o.concurrency, 1, 1024),
+      batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? IMPORT_DEFAULTS.batchSize, 1, 100_000),
+      concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? IMPORT_DEFAULTS.concurrency, 1, 1024),
       safetyMs: FORWARDER_DEFAULTS.safetyMs,
       secretHeaders: {},
     },

@@ -29,7 +29,9 @@ export function wholeNumber(name: string, raw: Count | undefined, min: number, m
 
 export function positiveNumber(name: string, raw: Count): number {
   const value = Number(raw);
-  if (String(raw).trim() === '' || !Number.isFinite(value) || value <= 0) throw usage(`${name} must be a number > 0 (got ${shown(raw)})`);
+  if (String(raw).trim() === '' || !Number.isFinite(value) || value <= 0) {
+    throw usage(`${name} must be a number > 0 (got ${shown(raw)})`);
+  }
   return value;
 }
 
@@ -57,7 +59,9 @@ export function httpUrl(name: string, raw: string): string {
   } catch {
     throw usage(`${name} must be an http(s) URL (got ${JSON.stringify(redactUrl(raw).slice(0, 80))})`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usage(`${name} must be an http(s) URL (got ${JSON.stringify(url.protocol)})`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usage(`${name} must be an http(s) URL (got ${JSON.stringify(url.protocol)})`);
+  }
   return url.toString();
 }
 
@@ -65,12 +69,16 @@ const METHODS = ['POST', 'PUT', 'PATCH'] as const;
 
 export function method(name: string, raw: string): string {
   const m = raw.toUpperCase();
-  if (!(METHODS as readonly string[]).includes(m)) throw usage(`${name} must be POST, PUT or PATCH (got ${JSON.stringify(raw)})`);
+  if (!(METHODS as readonly string[]).includes(m)) {
+    throw usage(`${name} must be POST, PUT or PATCH (got ${JSON.stringify(raw)})`);
+  }
   return m;
 }
 
 export function stickyMode(name: string, raw: string): StickyMode {
-  if (raw !== 'lane' && raw !== 'shared' && raw !== 'off') throw usage(`${name} must be lane, shared or off (got ${JSON.stringify(raw)})`);
+  if (raw !== 'lane' && raw !== 'shared' && raw !== 'off') {
+    throw usage(`${name} must be lane, shared or off (got ${JSON.stringify(raw)})`);
+  }
   return raw;
 }
 
@@ -93,7 +101,9 @@ export function headerLines(name: string, list: readonly string[]): Record<strin
   for (const raw of list) {
     const colon = raw.indexOf(':');
     const header = colon < 0 ? '' : raw.slice(0, colon).trim();
-    if (!TOKEN.test(header)) throw usage(`${name} must look like "Name: value" (got one without a valid name and colon)`);
+    if (!TOKEN.test(header)) {
+      throw usage(`${name} must look like "Name: value" (got one without a valid name and colon)`);
+    }
     out[header] = headerValue(name, header, raw.slice(colon + 1).trim());
   }
   return out;
@@ -107,14 +117,18 @@ export function headerMap(name: string, map: Readonly<Record<string, unknown>>):
 }
 
 export function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw usage(`${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`);
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw usage(`${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`);
+  }
   return raw as T;
 }
 
 /** `100` (rows) or `0.05` (a ratio of rows processed). */
 export function maxFailures(name: string, raw: Count): { count?: number; ratio?: number } {
   const n = Number(raw);
-  if (String(raw).trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`${name} must be a row count or a ratio below 1 (got ${shown(raw)})`);
+  if (String(raw).trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw usage(`${name} must be a row count or a ratio below 1 (got ${shown(raw)})`);
+  }
   if (n > 0 && n < 1) return { ratio: n };
   if (!Number.isInteger(n)) throw usage(`${name} must be a whole row count or a ratio below 1 (got ${shown(raw)})`);
   return { count: n };
@@ -134,7 +148,9 @@ export function asConfigErrors<T>(check: () => T): T {
   try {
     return check();
   } catch (err) {
-    if (err instanceof BulkImportError && err.code === 'USAGE') throw new BulkImportError('CONFIG', err.message, { cause: err });
+    if (err instanceof BulkImportError && err.code === 'USAGE') {
+      throw new BulkImportError('CONFIG', err.message, { cause: err });
+    }
     throw err;
   }
 }

@@ -41,9 +41,13 @@ export function parseSource(o: SourceOptions, env: NodeJS.ProcessEnv, n: NameOf)
   const from = o.from ?? env.DATABASE_URL;
   if (!from) throw usage(`${n('from')} is required (a postgres:// URL, an .ndjson file or -), or set DATABASE_URL`);
   if (/^postgres(ql)?:\/\//i.test(from)) {
-    if (!o.table === !o.query) throw usage(`give exactly one of ${n('table')} and ${n('query')} with a PostgreSQL source`);
+    if (!o.table === !o.query) {
+      throw usage(`give exactly one of ${n('table')} and ${n('query')} with a PostgreSQL source`);
+    }
     if (o.table) parseQualifiedName(o.table, n('table'));
-    if (o.query && !/^\s*(select|with|values|table)\b/i.test(o.query)) throw usage(`${n('query')} must be a SELECT (it is paged by ${n('key')})`);
+    if (o.query && !/^\s*(select|with|values|table)\b/i.test(o.query)) {
+      throw usage(`${n('query')} must be a SELECT (it is paged by ${n('key')})`);
+    }
     if (o.maxLineBytes !== undefined) throw usage(`${n('maxLineBytes')} applies to an NDJSON source only`);
     const query = o.query?.trim().replace(/;\s*$/, '');
     if (query) checkSqlFragment(n('query'), query);
@@ -62,9 +66,13 @@ export function parseSource(o: SourceOptions, env: NodeJS.ProcessEnv, n: NameOf)
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) {
     throw usage(`${n('from')} must be a postgres:// URL, an NDJSON file or - (got a ${from.split(':')[0]}: URL)`);
   }
-  if (o.table || o.query || o.where) throw usage(`${n('table')}, ${n('query')} and ${n('where')} need a PostgreSQL source in ${n('from')}`);
-  if (o.statementTimeout !== undefined) throw usage(`${n('statementTimeout')} needs a PostgreSQL source in ${n('from')}`);
+  if (o.table || o.query || o.where) {
+    throw usage(`${n('table')}, ${n('query')} and ${n('where')} need a PostgreSQL source in ${n('from')}`);
+  }
+  if (o.statementTimeout !== undefined) {
+    throw usage(`${n('statementTimeout')} needs a PostgreSQL source in ${n('from')}`);
+  }
   const maxLineBytes =
-    o.maxLineBytes === undefined ? IMPORT_DEFAULTS.maxLineBytes : rule.wholeNumber(n('maxLineBytes'), o.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
+    rule.wholeNumber(n('maxLineBytes'), o.maxLineBytes ?? IMPORT_DEFAULTS.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
   return { kind: 'ndjson', path: from, maxLineBytes };
 }

@@ -56,7 +56,8 @@ export function parseForwarderEnv(env: Env): ForwarderConfig {
       },
     );
     const rejects = get('REJECTS_QUEUE_URL');
-    return Object.freeze({ ...forwarder, ...(rejects ? { rejectsQueueUrl: checkQueueUrl('REJECTS_QUEUE_URL', rejects) } : {}) });
+    const rejectsQueueUrl = rejects ? checkQueueUrl('REJECTS_QUEUE_URL', rejects) : undefined;
+    return Object.freeze({ ...forwarder, ...(rejectsQueueUrl ? { rejectsQueueUrl } : {}) });
   });
 }
 
@@ -74,7 +75,9 @@ function headersOf(env: Env): Record<string, string> {
     } catch {
       throw config('HEADERS must be a JSON object of header names to values');
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw config('HEADERS must be a JSON object of header names to values');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw config('HEADERS must be a JSON object of header names to values');
+    }
     Object.assign(headers, rule.headerMap('HEADERS', parsed as Record<string, unknown>));
   }
   for (const [k, v] of Object.entries(env)) {
@@ -94,12 +97,19 @@ export function parseSecretHeaders(raw: string | undefined): Record<string, Secr
   } catch {
     throw config('HEADER_SECRETS must be a JSON object of header names to "ssm:/name" or "secretsmanager:name"');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw config('HEADER_SECRETS must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw config('HEADER_SECRETS must be a JSON object');
+  }
   const out: Record<string, SecretRef> = {};
   for (const [header, ref] of Object.entries(parsed)) {
     const m = typeof ref === 'string' ? /^(ssm|secretsmanager):(.+)$/.exec(ref) : null;
-    if (!m) throw config(`HEADER_SECRETS: ${header} must be "ssm:/name" or "secretsmanager:name" (got ${JSON.stringify(ref)})`);
-    out[rule.asConfigErrors(() => rule.headerName('HEADER_SECRETS', header))] = { store: m[1] as 'ssm' | 'secretsmanager', name: m[2] as string };
+    if (!m) {
+      throw config(
+        `HEADER_SECRETS: ${header} must be "ssm:/name" or "secretsmanager:name" (got ${JSON.stringify(ref)})`,
+      );
+    }
+    const name = rule.asConfigErrors(() => rule.headerName('HEADER_SECRETS', header));
+    out[name] = { store: m[1] as 'ssm' | 'secretsmanager', name: m[2] as string };
   }
   return out;
 }
