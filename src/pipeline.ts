@@ -77,7 +77,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const soft = AbortSignal.any([o.signal, stop.signal]);
   let total: number | null = null;
   let stoppedBy: StopReason = 'completed';
-  void o.source.estimateTotal().then((n) => (total = n), () => undefined);
+  // The job's total is capped by its --limit (which the source never sees: see below).
+  const capped = (n: number | null) => (o.limit === undefined ? n : n === null ? o.limit : Math.min(n, o.limit));
+  void o.source.estimateTotal().then((n) => (total = capped(n)), () => undefined);
 
   /** The job's counts: earlier runs' (from the checkpoint) plus this one's; each row once. */
   const totals = (): RowCounts => ({

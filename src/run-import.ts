@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { BulkImportError } from './errors.js';
 import { assertSameJob, CheckpointWriter, jobIdOf, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
 import { FailedFileWriter } from './checkpoint/failed-file.js';
-import type { RunConfig } from './cli/config.js';
+import type { RunConfig } from './config/import-config.js';
 import type { LaneReport } from './http/sticky-client.js';
 import type { EnqueueCounters } from './queue/send-batch.js';
 import { defaultMaxAhead, runPipeline, type PipelineResult, type Progress } from './pipeline.js';
@@ -32,14 +32,21 @@ export interface RunResult extends PipelineResult {
 }
 
 export interface RunHooks {
-  readonly signal: AbortSignal;
-  /** A second interrupt: cancel requests in flight instead of letting them finish. */
-  readonly hardSignal: AbortSignal;
+  /** Stop reading; let the requests in flight finish and write the checkpoint. */
+  readonly signal?: AbortSignal;
+  /** Cancel the requests in flight too (a second interrupt). */
+  readonly hardSignal?: AbortSignal;
+  /** Called about five times a second, and once at the end. */
   readonly onProgress?: (p: Progress) => void;
 }
 
-/** The library entry point: one import, from flags already checked by parseRunConfig. */
-export async function runImport(config: RunConfig, hooks: RunHooks): Promise<RunResult> {
+/**
+ * One import, from a config checked by importConfig() (or the CLI's flags). Resolves with the
+ * job's counts and how it stopped; rows that failed for good are counted (and written to the
+ * failed file), not thrown. Throws a BulkImportError when the job cannot run at all.
+ */
+export async function runImport(config: RunConfig, given: RunHooks = {}): Promise<RunResult> {
+  const hooks = { ...given, signal: given.signal ?? new AbortController().signal, hardSignal: given.hardSignal ?? new AbortController().signal };
   const fingerprint = fingerprintOf(config);
   const jobId = jobIdOf(fingerprint);
   const source = makeSource(config, jobId);
@@ -127,8 +134,8 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
 
 function makeSource(config: RunConfig, jobId: string): Source {
   const s = config.source;
-  const limit = config.limit !== undefined ? { limit: config.limit } : {};
-  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId, ...limit });
+  // --limit reaches the source through the pipeline only, which accounts for what earlier runs read.
+  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId });
   if (s.kind === 'failed-rows') return new FailedRowsSource({ path: s.path, batchSize: config.batchSize, jobId });
   return new PostgresKeysetSource({
     url: s.url,
@@ -140,7 +147,6 @@ function makeSource(config: RunConfig, jobId: string): Source {
     pageRows: s.pageRows,
     statementTimeoutMs: s.statementTimeoutMs,
     jobId,
-    ...limit,
   });
 }
 

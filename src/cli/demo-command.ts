@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { wholeNumber } from './parse-values.js';
+import { wholeNumber } from '../config/rules.js';
 import { trapStopSignals } from './signals.js';
 
 const EXAMPLES = `

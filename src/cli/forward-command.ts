@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { FORWARDER_DEFAULTS, type ForwarderConfig } from '../lambda/config.js';
-import { usage } from '../errors.js';
-import { checkQueueUrl, resolveSqsConnection, type SqsConnection } from '../queue/sqs-endpoint.js';
-import { parseTarget, type TargetFlags } from './config.js';
+import { FORWARD_DEFAULTS, FORWARDER_DEFAULTS } from '../config/defaults.js';
+import { buildForwardConfig, type ForwardOptions } from '../config/forward-config.js';
+import { flagName } from '../config/names.js';
 import { addTargetOptions, type TargetFlagDefaults } from './options.js';
-import * as v from './parse-values.js';
 
 const EXAMPLES = `
 Examples:
@@ -19,31 +17,15 @@ is logged once. A message that keeps failing comes back after the visibility tim
 queue's RedrivePolicy moves it to a dead-letter queue; until then --until-empty does not consider
 the queue empty.`;
 
-interface ForwardFlags extends TargetFlags {
-  queue?: string;
-  sqsEndpoint?: string;
-  pollers?: string;
-  visibilityTimeout?: string;
-  untilEmpty?: boolean;
-  rejectsQueue?: string;
-}
-
-export interface ForwardConfig {
-  readonly queueUrl: string;
-  readonly connection: SqsConnection;
-  readonly forwarder: ForwarderConfig;
-  readonly pollers: number;
-  readonly visibilitySeconds?: number;
-  readonly untilEmpty: boolean;
-  /** Where rows the API refuses one by one go; without it their message stays on the queue. */
-  readonly rejectsQueueUrl?: string;
+interface ForwardFlags extends ForwardOptions {
+  header?: string[];
 }
 
 const FORWARD_TARGET_DEFAULTS: TargetFlagDefaults = {
   batchSize: FORWARDER_DEFAULTS.batchSize,
   concurrency: FORWARDER_DEFAULTS.concurrency,
   retries: FORWARDER_DEFAULTS.retries,
-  timeout: '10s',
+  timeout: FORWARD_DEFAULTS.timeout,
   concurrencyHelp: 'API requests in flight per poller (one lane each)',
   retriesHelp: 'retries per API request before its message is left for redelivery',
 };
@@ -55,43 +37,15 @@ export function registerForward(program: Command): void {
     .option('--queue <url>', 'the SQS queue to poll')
     .option('--sqs-endpoint <url>', 'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)');
   addTargetOptions(cmd, FORWARD_TARGET_DEFAULTS)
-    .option('--pollers <n>', 'independent pollers, each with its own HTTP client', '2')
+    .option('--pollers <n>', 'independent pollers, each with its own HTTP client', String(FORWARD_DEFAULTS.pollers))
     .option('--visibility-timeout <seconds>', "how long received messages stay hidden (default: the queue's setting)")
     .option('--until-empty', 'exit once the queue stays empty (otherwise run until SIGINT/SIGTERM)')
     .option('--rejects-queue <url>', 'SQS queue for rows the API refuses one by one (default: none; their message stays on the queue)')
     .addHelpText('after', EXAMPLES);
   cmd.action(async (flags: ForwardFlags) => {
-    const config = parseForwardConfig(flags, process.env);
+    const config = buildForwardConfig(flags, process.env, flagName);
     // The AWS SDK and the HTTP client load only once the flags are known to be good.
-    const { runForward } = await import('./forward-run.js');
-    await runForward(config);
+    const { forwardCommand } = await import('./forward-run.js');
+    await forwardCommand(config);
   });
-}
-
-export function parseForwardConfig(flags: ForwardFlags, env: NodeJS.ProcessEnv): ForwardConfig {
-  const queueUrl = checkQueueUrl('--queue', flags.queue);
-  const target = parseTarget(flags, FORWARD_TARGET_DEFAULTS);
-  return Object.freeze({
-    queueUrl,
-    connection: resolveSqsConnection(queueUrl, flags.sqsEndpoint, env),
-    forwarder: {
-      // A retry inside one poll waits briefly: SQS redelivery is the longer retry.
-      target: { ...target, retry: { ...target.retry, maxDelayMs: FORWARDER_DEFAULTS.maxRetryDelayMs } },
-      batchSize: v.wholeNumber('--batch-size', flags.batchSize ?? String(FORWARDER_DEFAULTS.batchSize), 1, 100_000),
-      concurrency: v.wholeNumber('--concurrency', flags.concurrency ?? String(FORWARDER_DEFAULTS.concurrency), 1, 1024),
-      safetyMs: FORWARDER_DEFAULTS.safetyMs,
-      secretHeaders: {},
-    },
-    pollers: v.wholeNumber('--pollers', flags.pollers ?? '2', 1, 256),
-    ...(flags.visibilityTimeout !== undefined ? { visibilitySeconds: v.wholeNumber('--visibility-timeout', flags.visibilityTimeout, 1, 43_200) } : {}),
-    untilEmpty: flags.untilEmpty === true,
-    ...(flags.rejectsQueue !== undefined ? { rejectsQueueUrl: rejectsQueueOf(queueUrl, flags.rejectsQueue) } : {}),
-  });
-}
-
-function rejectsQueueOf(queueUrl: string, raw: string): string {
-  const url = checkQueueUrl('--rejects-queue', raw);
-  const same = url.replace(/\/$/, '') === queueUrl.replace(/\/$/, '');
-  if (same) throw usage('--rejects-queue must differ from --queue: refused rows would come straight back');
-  return url;
 }

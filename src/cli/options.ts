@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { DEFAULTS } from './config.js';
+import { IMPORT_DEFAULTS as DEFAULTS } from '../config/defaults.js';
 
-/** The commander flags and nothing else; config.ts turns them into a checked RunConfig. */
+/** The commander flags and nothing else; config.ts hands them to the core, which checks them (src/config/). */
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -29,7 +29,10 @@ export interface TargetFlagDefaults {
 }
 
 export const RUN_TARGET_DEFAULTS: TargetFlagDefaults = {
-  ...DEFAULTS,
+  batchSize: DEFAULTS.batchSize,
+  concurrency: DEFAULTS.concurrency,
+  retries: DEFAULTS.retries,
+  timeout: DEFAULTS.timeout,
   concurrencyHelp: 'requests in flight (one lane each)',
   retriesHelp: 'retries per request for network errors, timeouts, 408/429/5xx',
 };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runImport, type RunResult } from '../run-import.js';
+import { runImport, type RunResult } from '../index.js';
 import { parseRunConfig, type RunFlags } from './config.js';
 import { EXIT, exitCodeForSignal } from './exit-codes.js';
 import { addRunFlowOptions, addSourceOptions, addTargetOptions } from './options.js';

@@ -11,12 +11,7 @@ export interface RetryPolicy {
   readonly maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  retries: 6,
-  baseDelayMs: 250,
-  maxDelayMs: 30_000,
-  maxRetryAfterMs: 120_000,
-};
+export { DEFAULT_RETRY_POLICY } from '../config/defaults.js';
 
 /** 431: our Cookie header grew too large; the client drops the lane's cookies before the retry. */
 const RETRY_STATUS = new Set([408, 429, 431, 500, 502, 503, 504]);

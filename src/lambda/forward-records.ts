@@ -6,7 +6,7 @@ import { parseEnvelope, type ParsedEnvelope } from '../queue/envelope.js';
 import type { RejectedRow, SendRejects } from '../queue/rejects.js';
 import { sendIsolating, type PieceVerdict } from '../sink/isolate-refused.js';
 import { answerKind } from './answer-kind.js';
-import type { SqsRecord } from './sqs-event.js';
+import type { SqsRecord } from '../queue/sqs-event.js';
 
 export interface ForwardOptions {
   /** Rows per API request: 1 sends a JSON object, more a JSON array. */

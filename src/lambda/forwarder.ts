@@ -3,11 +3,11 @@ import type { RateLimiter } from '../http/rate-limit.js';
 import { StickyHttpClient } from '../http/sticky-client.js';
 import { rejectsSender, type SendRejects } from '../queue/rejects.js';
 import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
-import type { ForwarderConfig } from './config.js';
+import type { ForwarderConfig } from '../config/forward-config.js';
 import { forwardRecords } from './forward-records.js';
 import { loadRejectsQueue } from './rejects-queue.js';
 import { fetchSecretHeaders } from './secrets.js';
-import type { LambdaContext, SqsBatchResponse, SqsEvent } from './sqs-event.js';
+import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-event.js';
 
 export interface ForwarderTotals {
   invocations: number;

@@ -2,7 +2,7 @@ import { errorMessage } from '../errors.js';
 import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
 import { parseForwarderEnv } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
-import type { LambdaContext, SqsBatchResponse, SqsEvent } from './sqs-event.js';
+import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-event.js';
 
 /**
  * The Lambda entry point (bundled to dist/lambda/forwarder.mjs, handler `forwarder.handler`).

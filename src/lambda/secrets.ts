@@ -1,5 +1,5 @@
 import { BulkImportError, errorMessage } from '../errors.js';
-import type { SecretRef } from './config.js';
+import type { SecretRef } from '../config/forward-config.js';
 
 /**
  * The SDK clients for SSM and Secrets Manager are not dependencies of bulk-import: the nodejs22.x

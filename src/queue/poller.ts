@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
-import type { Forwarder } from '../lambda/forwarder.js';
-import { toSqsRecord } from '../lambda/sqs-event.js';
+import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
 import { classifySqsError, sqsFailure } from './sqs-client.js';
 
 export interface PollerCounters {
@@ -18,7 +17,7 @@ export interface PollerOptions {
   readonly queueArn: string;
   readonly region: string;
   /** This poller's forwarder: its own sticky client, like one Lambda container. */
-  readonly forwarder: Forwarder;
+  readonly forwarder: SqsEventHandler;
   readonly waitSeconds: number;
   readonly visibilitySeconds: number;
   /** Stop receiving; what is held is still forwarded and deleted. */

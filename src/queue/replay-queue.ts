@@ -5,15 +5,14 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Forwarder } from '../lambda/forwarder.js';
-import { toSqsRecord } from '../lambda/sqs-event.js';
+import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
 import { sqsFailure } from './sqs-client.js';
 
 export interface ReplayQueueOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   /** Its `rejects` writes to the local failed file: rows refused again end there. */
-  readonly forwarder: Forwarder;
+  readonly forwarder: SqsEventHandler;
   /** How long a received message stays ours: the deadline for forwarding it. */
   readonly visibilitySeconds: number;
   /** Stop receiving; what is held is still forwarded and settled. */

@@ -6,7 +6,7 @@ import { packCalls, ReceiptTracker, type Call } from '../queue/call-packer.js';
 import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
 import { newCounters, sendMessages, type EnqueueCounters } from '../queue/send-batch.js';
 import { createSqsClient, sqsFailure, type SqsConnection } from '../queue/sqs-client.js';
-import type { QueueConfig } from '../cli/queue-options.js';
+import type { QueueConfig } from '../config/queue-config.js';
 import type { Batch, DeliverOptions, Receipt, Sink, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
 

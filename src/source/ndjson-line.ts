@@ -1,9 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import { errorMessage } from '../errors.js';
+import { IMPORT_DEFAULTS } from '../config/defaults.js';
 import type { FailedRow } from '../types.js';
 
 /** The default of `--max-line-bytes`: a line longer than this is a failed row, not a row. */
-export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_LINE_BYTES = IMPORT_DEFAULTS.maxLineBytes;
 
 /** How much of an over-long line the failed file keeps, so the row can still be found. */
 const HEAD_BYTES = 256;

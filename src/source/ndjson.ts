@@ -9,7 +9,6 @@ import { DEFAULT_MAX_LINE_BYTES, PendingLine, readLine, type LineBytes } from '.
 export interface NdjsonSourceConfig {
   /** A file path, or `-` for standard input. */
   readonly path: string;
-  readonly limit?: number;
   readonly batchSize: number;
   readonly jobId: string;
   readonly stdin?: Readable;
@@ -31,7 +30,7 @@ export class NdjsonSource implements Source {
   }
 
   async estimateTotal(): Promise<number | null> {
-    return this.config.limit ?? null;
+    return null;
   }
 
   /** Fails early, as one line, when the file is missing. */
@@ -56,7 +55,7 @@ export class NdjsonSource implements Source {
     from.signal.addEventListener('abort', stop, { once: true });
     const skipUntil = path === '-' ? start : 0; // stdin cannot seek: read and drop what was done
     let offset = path === '-' ? 0 : start;
-    let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;
+    let remaining = from.limit ?? Number.POSITIVE_INFINITY;
     let lineNo = 0;
     let seq = 0;
     let rows: string[] = [];

@@ -15,7 +15,6 @@ export interface PostgresSourceConfig {
   readonly query?: string;
   readonly key: readonly string[];
   readonly where?: string;
-  readonly limit?: number;
   readonly batchSize: number;
   /** Rows per page; rounded up to a whole number of batches so batch cuts never depend on it. */
   readonly pageRows: number;
@@ -85,13 +84,13 @@ export class PostgresKeysetSource implements Source {
   }
 
   async estimateTotal(): Promise<number | null> {
-    const { table, where, limit, url } = this.config;
+    const { table, where, url } = this.config;
     let estimate: number | null = null;
     const counter = await ReadOnlySession.open(url, this.config.statementTimeoutMs).catch(() => null);
-    if (!counter) return limit ?? null;
+    if (!counter) return null;
     if (this.#closed) {
       await counter.close(); // the run ended while this was connecting
-      return limit ?? null;
+      return null;
     }
     this.#counter = counter;
     try {
@@ -108,7 +107,6 @@ export class PostgresKeysetSource implements Source {
       this.#counter = undefined;
       await counter.close();
     }
-    if (limit !== undefined) return estimate === null ? limit : Math.min(limit, estimate);
     return estimate;
   }
 
@@ -119,7 +117,7 @@ export class PostgresKeysetSource implements Source {
     if (from.signal.aborted) stop();
     from.signal.addEventListener('abort', stop, { once: true });
     let after = from.after;
-    let remaining = from.limit ?? this.config.limit ?? Number.POSITIVE_INFINITY;
+    let remaining = from.limit ?? Number.POSITIVE_INFINITY;
     let seq = 0;
     let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
     try {

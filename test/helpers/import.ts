@@ -1,5 +1,5 @@
 import { parseRunConfig, type RunFlags } from '../../src/cli/config.js';
-import { runImport, type RunResult } from '../../src/run-import.js';
+import { runImport, type RunResult } from '../../src/index.js';
 
 /** Runs an import through the library with flags as the CLI would take them. */
 export async function importWith(flags: RunFlags, opts: { signal?: AbortSignal } = {}): Promise<RunResult> {

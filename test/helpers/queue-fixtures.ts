@@ -1,7 +1,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { LazyBatch, idempotencyKeyFor } from '../../src/source/batch.js';
 import type { Batch } from '../../src/types.js';
-import type { SqsRecord } from '../../src/lambda/sqs-event.js';
+import type { SqsRecord } from '../../src/queue/sqs-event.js';
 import { envelopeAttributes, envelopeBody } from '../../src/queue/envelope.js';
 
 /** A row of about `bytes` bytes of JSON with a numeric id. */

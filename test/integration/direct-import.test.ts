@@ -6,7 +6,7 @@ import { importWith, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 import { readFile } from 'node:fs/promises';
 import { parseRunConfig } from '../../src/cli/config.js';
-import { runImport } from '../../src/run-import.js';
+import { runImport } from '../../src/index.js';
 
 let db: Awaited<ReturnType<typeof testDatabase>>;
 let schema: Awaited<ReturnType<typeof freshSchema>>;

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { parseForwarderEnv } from '../../src/lambda/config.js';
 import { Forwarder } from '../../src/lambda/forwarder.js';
-import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../../src/lambda/sqs-event.js';
+import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../../src/queue/sqs-event.js';
 import { parseEnvelope } from '../../src/queue/envelope.js';
 import type { RejectedRow } from '../../src/queue/rejects.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';

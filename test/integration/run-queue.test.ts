@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseRunConfig } from '../../src/cli/config.js';
 import { formatQueueSummary } from '../../src/cli/queue-options.js';
-import { runImport } from '../../src/run-import.js';
+import { runImport } from '../../src/index.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { drainQueue, idsIn, makeRow } from '../helpers/queue-fixtures.js';
 

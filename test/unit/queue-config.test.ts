@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { parseQueueConfig } from '../../src/cli/queue-options.js';
+import { flagName } from '../../src/config/names.js';
+import { parseQueueConfig as parseQueue, type QueueOptions } from '../../src/config/queue-config.js';
 import { parseForwarderEnv, parseSecretHeaders } from '../../src/lambda/config.js';
 import { regionOfQueueUrl, resolveSqsConnection } from '../../src/queue/sqs-endpoint.js';
 
@@ -27,6 +28,8 @@ describe('SQS connection', () => {
     expect(resolveSqsConnection('http://127.0.0.1:1/0/q', undefined, { AWS_REGION: 'sa-east-1' }).region).toBe('sa-east-1');
   });
 });
+
+const parseQueueConfig = (o: QueueOptions, env: NodeJS.ProcessEnv) => parseQueue(o, env, flagName);
 
 describe('parseQueueConfig', () => {
   test('defaults to 64 KiB messages and run --retries', () => {

@@ -76,3 +76,11 @@ export function toSqsRecord(m: Message, queueArn: string, region: string): SqsRe
     awsRegion: region,
   };
 }
+
+/**
+ * What answers an SQS event: the Lambda forwarder, which `forward`'s pollers and `replay --queue`
+ * drive as the event source mapping would.
+ */
+export interface SqsEventHandler {
+  handle(event: SqsEvent, context: LambdaContext, hardSignal?: AbortSignal): Promise<SqsBatchResponse>;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunConfig } from '../../src/cli/config.js';
-import { duration, headers, maxFailures, wholeNumber } from '../../src/cli/parse-values.js';
+import { duration, headerLines, maxFailures, wholeNumber } from '../../src/config/rules.js';
 
 describe('flag values', () => {
   it('names the flag and what was given', () => {
@@ -10,10 +10,10 @@ describe('flag values', () => {
     expect(duration('--timeout', '1500ms')).toBe(1500);
     expect(duration('--timeout', '2m')).toBe(120_000);
     expect(() => duration('--timeout', 'soon')).toThrowError(/--timeout/);
-    expect(headers(['Authorization: Bearer a:b', 'X-A:1'])).toEqual({ Authorization: 'Bearer a:b', 'X-A': '1' });
-    expect(() => headers(['no colon'])).toThrowError(/--header/);
-    expect(maxFailures('0.05')).toEqual({ ratio: 0.05 });
-    expect(maxFailures('100')).toEqual({ count: 100 });
+    expect(headerLines('--header', ['Authorization: Bearer a:b', 'X-A:1'])).toEqual({ Authorization: 'Bearer a:b', 'X-A': '1' });
+    expect(() => headerLines('--header', ['no colon'])).toThrowError(/--header/);
+    expect(maxFailures('--max-failures', '0.05')).toEqual({ ratio: 0.05 });
+    expect(maxFailures('--max-failures', '100')).toEqual({ count: 100 });
   });
 
   it('builds a frozen run config with defaults', () => {

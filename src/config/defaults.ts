@@ -1,0 +1,65 @@
+import type { StickyMode } from '../http/cookie-lanes.js';
+import type { RetryPolicy } from '../http/retry-policy.js';
+
+/**
+ * Every default of bulk-import, in one place: the CLI's flags, the library's options and the
+ * Lambda's environment all fall back to these, and deploy/template.yaml must agree with
+ * FORWARDER_DEFAULTS (test/unit/template-defaults.test.ts checks it).
+ */
+
+/** Retries of HTTP sends and SQS sends: exponential backoff with full jitter. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  retries: 6,
+  baseDelayMs: 250,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 120_000,
+};
+
+/** `run` (and the library's importConfig). */
+export const IMPORT_DEFAULTS = {
+  key: 'id',
+  method: 'POST',
+  batchSize: 100,
+  concurrency: 16,
+  sticky: 'lane' as StickyMode,
+  retries: DEFAULT_RETRY_POLICY.retries,
+  timeout: '30s',
+  pageRows: 2000,
+  transformTimeout: '30s',
+  /** NDJSON: a longer line is a failed row. */
+  maxLineBytes: 16 * 1024 * 1024,
+  statementTimeout: '5m',
+} as const;
+
+/** Queue mode of `run` (--queue). */
+export const QUEUE_DEFAULTS = {
+  /** SQS bills every 64 KiB of a request as one request: a full chunk per message is the floor. */
+  messageBytes: 65_536,
+} as const;
+
+/** The forwarder: the Lambda function's environment, and `forward`'s HTTP flags. */
+export const FORWARDER_DEFAULTS = {
+  method: 'POST',
+  batchSize: 100,
+  concurrency: 8,
+  timeoutMs: 10_000,
+  retries: 2,
+  sticky: 'lane' as StickyMode,
+  /** Time kept back from the invocation's deadline to answer it. */
+  safetyMs: 1500,
+  /** A retry inside one invocation waits at most this long; SQS redelivery is the longer retry. */
+  maxRetryDelayMs: 5000,
+} as const;
+
+/** `forward` (and the library's forwardConfig), beyond the forwarder's own. */
+export const FORWARD_DEFAULTS = {
+  pollers: 2,
+  /** Same as the Lambda's TIMEOUT_MS, written as `forward --timeout` takes it. */
+  timeout: `${FORWARDER_DEFAULTS.timeoutMs / 1000}s`,
+} as const;
+
+/** `replay --queue`. */
+export const REPLAY_QUEUE_DEFAULTS = {
+  /** A received message stays hidden this long: the time one message's rows have to go out. */
+  visibilitySeconds: 300,
+} as const;

@@ -1,0 +1,99 @@
+import { usage } from '../errors.js';
+import { checkQueueUrl, resolveSqsConnection, type SqsConnection } from '../queue/sqs-endpoint.js';
+import { FORWARD_DEFAULTS, FORWARDER_DEFAULTS } from './defaults.js';
+import { optionName, type NameOf } from './names.js';
+import * as rule from './rules.js';
+import type { Count } from './rules.js';
+import { parseTarget, type TargetConfig, type TargetOptions } from './target-config.js';
+
+/** Where a header's value lives when it is a secret: fetched once per container, never in the bundle. */
+export type SecretRef =
+  | { readonly store: 'ssm'; readonly name: string }
+  | { readonly store: 'secretsmanager'; readonly name: string };
+
+/** One forwarder ("container"): the Lambda function's settings, and each poller's of `forward`. */
+export interface ForwarderConfig {
+  readonly target: TargetConfig;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  /** Time kept back from the deadline to answer the invocation. */
+  readonly safetyMs: number;
+  /** Header name → secret to fetch; merged over target.headers at start-up. */
+  readonly secretHeaders: Readonly<Record<string, SecretRef>>;
+  /** Where rows the API refuses one by one go; without it their message stays for the DLQ. */
+  readonly rejectsQueueUrl?: string;
+}
+
+/** `forward`: pollers that hand what they receive to forwarders, as the Lambda would. */
+export interface ForwardConfig {
+  readonly queueUrl: string;
+  readonly connection: SqsConnection;
+  readonly forwarder: ForwarderConfig;
+  readonly pollers: number;
+  readonly visibilitySeconds?: number;
+  readonly untilEmpty: boolean;
+  /** Where rows the API refuses one by one go; without it their message stays on the queue. */
+  readonly rejectsQueueUrl?: string;
+}
+
+export interface ForwardOptions extends TargetOptions {
+  /** The SQS queue to poll. */
+  queue?: string;
+  sqsEndpoint?: string;
+  pollers?: Count;
+  /** Seconds received messages stay hidden (default: the queue's setting). */
+  visibilityTimeout?: Count;
+  /** End once the queue stays empty (otherwise run until the signal aborts). */
+  untilEmpty?: boolean;
+  rejectsQueue?: string;
+}
+
+/** The forwarder's HTTP defaults, as parseTarget takes them. */
+export const FORWARDER_TARGET_DEFAULTS = {
+  method: FORWARDER_DEFAULTS.method,
+  sticky: FORWARDER_DEFAULTS.sticky,
+  retries: FORWARDER_DEFAULTS.retries,
+  timeout: FORWARDER_DEFAULTS.timeoutMs,
+} as const;
+
+/** A forwarder's settings from target options, with the forwarder's defaults. */
+export function parseForwarder(o: TargetOptions, n: NameOf, extra: Partial<ForwarderConfig> = {}): ForwarderConfig {
+  const target = parseTarget(o, n, FORWARDER_TARGET_DEFAULTS);
+  return {
+    // A retry inside one poll waits briefly: SQS redelivery is the longer retry.
+    target: { ...target, retry: { ...target.retry, maxDelayMs: FORWARDER_DEFAULTS.maxRetryDelayMs } },
+    batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? FORWARDER_DEFAULTS.batchSize, 1, 100_000),
+    concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? FORWARDER_DEFAULTS.concurrency, 1, 1024),
+    safetyMs: FORWARDER_DEFAULTS.safetyMs,
+    secretHeaders: {},
+    ...extra,
+  };
+}
+
+/** The library's way to a ForwardConfig: the CLI's checks and defaults, messages naming the options. */
+export function forwardConfig(options: ForwardOptions, env: NodeJS.ProcessEnv = process.env): ForwardConfig {
+  return buildForwardConfig(options, env, optionName);
+}
+
+export function buildForwardConfig(o: ForwardOptions, env: NodeJS.ProcessEnv, n: NameOf): ForwardConfig {
+  const queueUrl = checkQueueUrl(n('queue'), o.queue);
+  const forwarder = parseForwarder(o, n);
+  return Object.freeze({
+    queueUrl,
+    connection: resolveSqsConnection(queueUrl, o.sqsEndpoint, env),
+    forwarder,
+    pollers: rule.wholeNumber(n('pollers'), o.pollers ?? FORWARD_DEFAULTS.pollers, 1, 256),
+    ...(o.visibilityTimeout !== undefined
+      ? { visibilitySeconds: rule.wholeNumber(n('visibilityTimeout'), o.visibilityTimeout, 1, 43_200) }
+      : {}),
+    untilEmpty: o.untilEmpty === true,
+    ...(o.rejectsQueue !== undefined ? { rejectsQueueUrl: rejectsQueueOf(queueUrl, o.rejectsQueue, n) } : {}),
+  });
+}
+
+function rejectsQueueOf(queueUrl: string, raw: string, n: NameOf): string {
+  const url = checkQueueUrl(n('rejectsQueue'), raw);
+  const same = url.replace(/\/$/, '') === queueUrl.replace(/\/$/, '');
+  if (same) throw usage(`${n('rejectsQueue')} must differ from ${n('queue')}: refused rows would come straight back`);
+  return url;
+}

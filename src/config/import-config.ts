@@ -1,0 +1,129 @@
+import { usage } from '../errors.js';
+import type { MaxFailures } from '../pipeline.js';
+import type { TransformSpec } from '../transform.js';
+import { IMPORT_DEFAULTS } from './defaults.js';
+import { optionName, type NameOf } from './names.js';
+import { parseQueueConfig, type QueueConfig, type QueueOptions } from './queue-config.js';
+import * as rule from './rules.js';
+import type { Count, Duration } from './rules.js';
+import { parseSource, type SourceConfig, type SourceOptions } from './source-config.js';
+import { parseTarget, type TargetConfig, type TargetOptions } from './target-config.js';
+
+export type { QueueConfig, SourceConfig, TargetConfig };
+
+/** One import, checked: what runImport takes. Build it with importConfig() (or the CLI's flags). */
+export interface RunConfig {
+  readonly source: SourceConfig;
+  /** Direct mode's API; absent in queue mode. */
+  readonly target?: TargetConfig;
+  /** Queue mode: rows go to SQS, and `forward` or the Lambda delivers them. */
+  readonly queue?: QueueConfig;
+  /** The job's row limit; a resumed run reads only what earlier runs did not. */
+  readonly limit?: number;
+  readonly batchSize: number;
+  readonly concurrency: number;
+  readonly transform?: TransformSpec;
+  readonly dryRun: boolean;
+  /** The CLI's progress bar; the library reports progress through onProgress instead. */
+  readonly progress: boolean;
+  /** A path; undefined = the default path for this job; null = none. */
+  readonly checkpoint?: string | null;
+  readonly resume: boolean;
+  readonly restart: boolean;
+  /** A path; undefined = the default path for this job; null = none (failures only counted). */
+  readonly failed?: string | null;
+  readonly maxFailures?: MaxFailures;
+  /** The CLI writes the summary there as JSON. */
+  readonly summaryJson?: string;
+}
+
+/**
+ * An import's options, named as the CLI's flags in camelCase. Counts may be numbers or their
+ * text; durations milliseconds or a text like '30s'. Everything left out takes its default
+ * (src/config/defaults.ts).
+ */
+export interface ImportOptions extends SourceOptions, TargetOptions, QueueOptions {
+  /** Stop after this many rows (of the job, across resumed runs). */
+  limit?: Count;
+  /** A .js/.mjs module whose default export maps a row object to a payload (null skips it). */
+  transform?: string;
+  transformTimeout?: Duration;
+  dryRun?: boolean;
+  progress?: boolean;
+  /** A checkpoint file; false or null for none. */
+  checkpoint?: string | false | null;
+  resume?: boolean;
+  restart?: boolean;
+  /** The file rows that failed for good go to; false or null for none (they are only counted). */
+  failed?: string | false | null;
+  /** A row count, or a ratio of rows processed such as 0.05. */
+  maxFailures?: Count;
+  summaryJson?: string;
+}
+
+/** Options of direct mode's HTTP client: in queue mode `forward` (or the Lambda) takes them instead. */
+const HTTP_ONLY = ['header', 'method', 'sticky', 'timeout', 'rate', 'targetHeader', 'maxBodyBytes'] as const;
+
+/**
+ * The library's way to a RunConfig: the same checks and defaults as the CLI, messages naming the
+ * options. Throws BulkImportError('USAGE', one line). `env` supplies DATABASE_URL and the AWS_*
+ * settings of queue mode.
+ */
+export function importConfig(options: ImportOptions, env: NodeJS.ProcessEnv = process.env): RunConfig {
+  return buildImportConfig(options, env, optionName);
+}
+
+/** importConfig with the reporter's names: the CLI passes flagName. */
+export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: NameOf): RunConfig {
+  const source = parseSource(o, env, n);
+  const queue = parseQueueConfig(o, env, n);
+  if (queue && o.to) {
+    throw usage(
+      `${n('to')} and ${n('queue')} do not go together: ` +
+        'queue mode enqueues rows; `bulk-import forward --to …` delivers them',
+    );
+  }
+  if (queue) {
+    const given = HTTP_ONLY.find((f) => o[f] !== undefined);
+    if (given) {
+      throw usage(
+        `${n(given)} applies to HTTP sends, not to ${n('queue')}: give it to \`bulk-import forward\` (or the Lambda)`,
+      );
+    }
+  }
+  if (source.kind !== 'postgres' && o.key !== undefined) {
+    throw usage(`${n('key')} needs a PostgreSQL source (NDJSON rows are keyed by their position)`);
+  }
+  for (const key of ['failed', 'checkpoint', 'summaryJson', 'transform'] as const) {
+    const value = o[key];
+    if (typeof value === 'string') rule.filePath(n(key), value);
+  }
+  const target = queue ? undefined : parseTarget(o, n);
+  const noCheckpoint = o.checkpoint === false || o.checkpoint === null;
+  if (o.resume && o.restart) throw usage(`${n('resume')} and ${n('restart')} contradict each other`);
+  if (o.resume && noCheckpoint) {
+    throw usage(`${n('resume')} needs a checkpoint (drop ${n('noCheckpoint')})`);
+  }
+  if (o.transformTimeout !== undefined && !o.transform) throw usage(`${n('transformTimeout')} needs ${n('transform')}`);
+  return Object.freeze({
+    source,
+    ...(target ? { target } : {}),
+    ...(queue ? { queue } : {}),
+    ...(o.limit !== undefined ? { limit: rule.wholeNumber(n('limit'), o.limit, 1) } : {}),
+    batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? IMPORT_DEFAULTS.batchSize, 1, 100_000),
+    concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? IMPORT_DEFAULTS.concurrency, 1, 1024),
+    ...(o.transform ? { transform: { path: o.transform, timeoutMs: transformTimeout(o, n) } } : {}),
+    dryRun: o.dryRun === true,
+    progress: o.progress !== false,
+    ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint || null } : {}),
+    resume: o.resume === true,
+    restart: o.restart === true,
+    ...(o.failed !== undefined ? { failed: o.failed || null } : {}),
+    ...(o.maxFailures !== undefined ? { maxFailures: rule.maxFailures(n('maxFailures'), o.maxFailures) } : {}),
+    ...(o.summaryJson ? { summaryJson: o.summaryJson } : {}),
+  });
+}
+
+function transformTimeout(o: ImportOptions, n: NameOf): number {
+  return rule.duration(n('transformTimeout'), o.transformTimeout ?? IMPORT_DEFAULTS.transformTimeout);
+}

@@ -1,0 +1,135 @@
+import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
+import type { ForwardConfig } from './config/forward-config.js';
+import { RateLimiter } from './http/rate-limit.js';
+import type { LaneReport } from './http/sticky-client.js';
+import { Forwarder, type ForwarderParts } from './lambda/forwarder.js';
+import type { PollerCounters } from './queue/poller.js';
+import { rejectsSender } from './queue/rejects.js';
+
+export interface ForwardHooks {
+  /** Stop receiving; the messages in hand are still forwarded and settled. */
+  readonly signal?: AbortSignal;
+  /** Abort the requests in flight too (a second Ctrl-C). */
+  readonly hardSignal?: AbortSignal;
+  /** The forwarders' log lines (JSON, secrets masked); default: standard error. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ForwardResult {
+  /** `empty`: the queue stayed empty (untilEmpty); `interrupted`: the signal stopped it. */
+  readonly stoppedBy: 'empty' | 'interrupted';
+  readonly received: number;
+  readonly deleted: number;
+  /** Deletes SQS refused: those messages come back and are forwarded again (at-least-once). */
+  readonly deleteFailures: number;
+  readonly delivered: number;
+  /** Rows refused one by one and sent to the rejects queue. */
+  readonly rejected: number;
+  /** Rows refused one by one whose message stays on the queue (no rejects queue). */
+  readonly rejectedKept: number;
+  /** Messages left on the queue because the API refused the endpoint (401, 403, 3xx…). */
+  readonly endpointRefused: number;
+  readonly requests: number;
+  readonly pollers: number;
+  readonly lanes: LaneReport[];
+  readonly elapsedMs: number;
+}
+
+/**
+ * `forward` as a library function: N pollers, each a forwarder "container", until the signal
+ * aborts (or, with untilEmpty, the queue stays empty). Throws a BulkImportError when the queue
+ * cannot be used; rows the API refused are counted in the result, not thrown.
+ */
+export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Promise<ForwardResult> {
+  // The AWS SDK loads on first use: importing the library (or a direct-mode run) never pays for it.
+  const [sdk, poller, client] = await Promise.all([
+    import('@aws-sdk/client-sqs'),
+    import('./queue/poller.js'),
+    import('./queue/sqs-client.js'),
+  ]);
+  const { GetQueueAttributesCommand } = sdk;
+  const { EmptyQueueWatch, runPoller } = poller;
+  const { createSqsClient, sqsFailure } = client;
+  const started = Date.now();
+  const stop = hooks.signal ?? new AbortController().signal;
+  const hard = hooks.hardSignal ?? new AbortController().signal;
+  const log = hooks.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const sqs = createSqsClient(c.connection);
+  // One limiter for every poller: rate is requests per second in total.
+  const rate = c.forwarder.target.rate ? new RateLimiter(c.forwarder.target.rate) : undefined;
+  const parts: ForwarderParts = {
+    ...(rate ? { rate } : {}),
+    ...(c.rejectsQueueUrl ? { rejects: rejectsSender(await sendTo(sqs, c.rejectsQueueUrl)) } : {}),
+  };
+  const forwarders = Array.from({ length: c.pollers }, () => new Forwarder(c.forwarder, log, parts));
+  const counters: PollerCounters = { received: 0, deleted: 0, deleteFailures: 0 };
+  try {
+    const attrs = await sqs
+      .send(new GetQueueAttributesCommand({ QueueUrl: c.queueUrl, AttributeNames: ['QueueArn', 'VisibilityTimeout'] }))
+      .catch((err: unknown) => Promise.reject(sqsFailure(`--queue ${c.queueUrl}`, c.queueUrl, err)));
+    if (c.rejectsQueueUrl) {
+      const url = c.rejectsQueueUrl;
+      // A wrong rejects queue fails now, as one line, not after the first refused row.
+      await sqs
+        .send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))
+        .catch((err: unknown) => Promise.reject(sqsFailure(`--rejects-queue ${url}`, url, err)));
+    }
+    const visibilitySeconds = c.visibilitySeconds ?? Number(attrs.Attributes?.VisibilityTimeout ?? 30);
+    const idle = c.untilEmpty ? new EmptyQueueWatch(sqs, c.queueUrl) : undefined;
+    // One poller failing for good (the queue went away) stops the others, which finish what they hold.
+    const failed = new AbortController();
+    const halt = AbortSignal.any([stop, failed.signal, ...(idle ? [idle.signal] : [])]);
+    const results = await Promise.allSettled(
+      forwarders.map((forwarder) =>
+        runPoller({
+          sqs,
+          queueUrl: c.queueUrl,
+          queueArn: attrs.Attributes?.QueueArn ?? '',
+          region: c.connection.region,
+          forwarder,
+          // Long polls of 20 s are what a service wants; a run that ends on an empty queue wants to notice soon.
+          waitSeconds: c.untilEmpty ? 2 : 20,
+          visibilitySeconds,
+          stop: halt,
+          hard,
+          ...(idle ? { idle } : {}),
+          counters,
+        }).catch((err: unknown) => {
+          failed.abort();
+          throw err;
+        }),
+      ),
+    );
+    const error = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (error) throw error.reason;
+    const sum = (pick: (f: Forwarder) => number) => forwarders.reduce((n, f) => n + pick(f), 0);
+    return {
+      stoppedBy: stop.aborted ? 'interrupted' : 'empty',
+      ...counters,
+      delivered: sum((f) => f.totals.delivered),
+      rejected: sum((f) => f.totals.rejected),
+      rejectedKept: sum((f) => f.totals.rejectedKept),
+      endpointRefused: sum((f) => f.totals.endpointRefused),
+      requests: sum((f) => f.client.stats.requests),
+      pollers: forwarders.length,
+      lanes: forwarders.flatMap((f) => f.client.lanes()),
+      elapsedMs: Date.now() - started,
+    };
+  } finally {
+    sqs.destroy();
+    await Promise.all(forwarders.map((f) => f.close()));
+  }
+}
+
+/** SendMessage to the rejects queue, on the client that polls (same endpoint and credentials). */
+async function sendTo(sqs: SQSClient, queueUrl: string) {
+  const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+  const { sqsFailure } = await import('./queue/sqs-client.js');
+  return async (body: string, attributes: NonNullable<SendMessageCommandInput['MessageAttributes']>): Promise<void> => {
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: attributes }));
+    } catch (err) {
+      throw sqsFailure('SendMessage to --rejects-queue', queueUrl, err);
+    }
+  };
+}
