@@ -139,7 +139,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   try {
     for await (const receipt of o.sink.deliver(batches, { signal: soft, hardSignal: o.hardSignal, mayPull })) {
       // Rows the source or the transform did not send ride on the receipt: settled with their batch.
-      const failed: readonly FailedRow[] = receipt.rejected.length > 0 ? [...receipt.rejected, ...receipt.failed] : receipt.failed;
+      const failed: readonly FailedRow[] =
+        receipt.rejected.length > 0 ? [...receipt.rejected, ...receipt.failed] : receipt.failed;
       const read = receipt.rows + receipt.skipped + receipt.rejected.length;
       if (failed.length > 0) await o.failed?.write(failed);
       // Counted, acknowledged and measured in one step after the write: a checkpoint taken at any

@@ -64,7 +64,8 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     await source.open?.(hooks.signal);
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
-      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile, sink: sink.report(), resumed: true, dryRun: false };
+      const done = { jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile };
+      return { ...fromCheckpoint(resume), ...done, sink: sink.report(), resumed: true, dryRun: false };
     }
     const result = await runPipeline({
       source,

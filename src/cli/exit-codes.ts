@@ -53,7 +53,8 @@ const BY_CODE: Record<ErrorCode, number> = {
 
 export function exitCodeFor(o: Outcome): number {
   if (o.error !== undefined) return errorCode(o.error);
-  const stopped = o.stoppedBy !== undefined ? o.stoppedBy === 'interrupted' || o.stoppedBy === 'aborted' : o.signal !== undefined;
+  const stopped =
+    o.stoppedBy !== undefined ? o.stoppedBy === 'interrupted' || o.stoppedBy === 'aborted' : o.signal !== undefined;
   if (stopped) return o.signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
   if (o.childExit !== undefined) return o.childExit;
   if (o.stoppedBy === 'too-many-failures' || (o.failed ?? 0) > 0) return EXIT.rowsFailed;

@@ -14,7 +14,8 @@ export async function forwardCommand(c: ForwardConfig): Promise<void> {
   try {
     const r = await runForward(c, { signal: stop.signal, hardSignal: stop.hardSignal });
     process.stdout.write(`${forwardSummary(r)}\n`);
-    process.exitCode = exitCodeFor({ signal: stop.received(), failed: r.rejected + r.rejectedKept + r.endpointRefused });
+    const failed = r.rejected + r.rejectedKept + r.endpointRefused;
+    process.exitCode = exitCodeFor({ signal: stop.received(), failed });
   } finally {
     stop.dispose();
   }

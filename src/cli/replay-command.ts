@@ -48,7 +48,8 @@ export function registerReplay(program: Command): void {
       view.stop();
       process.stdout.write(`${formatSummary(result)}\n`);
       // This run's failures: the rows of the file that failed again.
-      process.exitCode = exitCodeFor({ stoppedBy: result.stoppedBy, signal: stop.received(), failed: result.thisRun.failed });
+      const { stoppedBy, thisRun } = result;
+      process.exitCode = exitCodeFor({ stoppedBy, signal: stop.received(), failed: thisRun.failed });
     } finally {
       view.stop();
       stop.dispose();

@@ -7,7 +7,10 @@ export function costPerMillionRows(counters: { readonly billed: number }, rows: 
 }
 
 /** The summary's queue line: messages, SQS requests as billed, and their list price per million rows. */
-export function formatQueueSummary(c: { messages: number; calls: number; billed: number }, rowsEnqueued: number): string {
+export function formatQueueSummary(
+  c: { readonly messages: number; readonly calls: number; readonly billed: number },
+  rowsEnqueued: number,
+): string {
   const cost = costPerMillionRows(c, rowsEnqueued);
   return (
     `  queue: ${c.messages} messages in ${c.calls} SendMessageBatch calls = ${c.billed} billed SQS requests` +

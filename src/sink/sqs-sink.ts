@@ -94,7 +94,8 @@ export class SqsSink implements Sink {
   report(): SinkReport {
     const c = this.counters;
     const lines = c.calls > 0 ? [formatQueueSummary(c, this.#rowsEnqueued)] : [];
-    return { verb: 'enqueued', via: '', lines, json: { queue: { messages: c.messages, calls: c.calls, billedRequests: c.billed } } };
+    const queue = { messages: c.messages, calls: c.calls, billedRequests: c.billed };
+    return { verb: 'enqueued', via: '', lines, json: { queue } };
   }
 
   async #send(call: Call, tracker: ReceiptTracker, hardSignal: AbortSignal): Promise<void> {

@@ -8,7 +8,7 @@ import { receiptFor } from '../../src/sink/receipt.js';
 import { deliverWindowed } from '../../src/sink/window.js';
 import type { Batch, FailedRow, Sink, Source } from '../../src/types.js';
 
-const bad = (id: number): FailedRow => ({ row: `{"id":${id}}`, status: null, error: 'transform: refused', attempts: 1 });
+const bad = (id: number): FailedRow => ({ row: `{"id":${id}}`, status: null, error: 'refused', attempts: 1 });
 
 /** Batch i holds ids 10i+1..10i+10: 7 to send, 2 the transform refused, 1 it skipped. */
 function sourceWithUnsent(batches: number): Source {
@@ -49,7 +49,8 @@ describe('rows the sink never saw travel on the receipt', () => {
       seq: 4, firstKey: ['1'], lastKey: ['3'], rows: 1, delivered: 1, failed: [], rejected: [bad(2)], skipped: 1,
     });
     const plain = new LazyBatch(5, 1, ['1'], ['1'], 'k', { rows: ['{"id":1}'] });
-    expect(receiptFor(plain, { delivered: 0, failed: [bad(1)] })).toMatchObject({ rejected: [], skipped: 0, failed: [bad(1)] });
+    const receipt = receiptFor(plain, { delivered: 0, failed: [bad(1)] });
+    expect(receipt).toMatchObject({ rejected: [], skipped: 0, failed: [bad(1)] });
   });
 
   it('are counted once, written before a checkpoint counts them, with the failed file’s size alongside', async () => {
@@ -73,8 +74,10 @@ describe('rows the sink never saw travel on the receipt', () => {
       flush: async () => undefined,
     };
     const never = new AbortController().signal;
+    const source = sourceWithUnsent(12);
     const r = await runPipeline({
-      source: sourceWithUnsent(12), sink, job, checkpoint: checkpoint as never, failed: failed as never, signal: never, hardSignal: never,
+      ...{ source, sink, job, signal: never, hardSignal: never },
+      ...{ checkpoint: checkpoint as never, failed: failed as never },
     });
     expect(r).toMatchObject({ stoppedBy: 'completed', read: 120, delivered: 84, failed: 24, skipped: 12 });
     expect(written.map((f) => f.row).sort()).toEqual(
@@ -84,6 +87,7 @@ describe('rows the sink never saw travel on the receipt', () => {
       expect(s.ckpt.rows.failed).toBe(s.written);
       expect(s.ckpt.failedBytes).toBe(s.bytes);
     }
-    expect(states.at(-1)?.ckpt).toMatchObject({ complete: true, watermark: ['120'], rows: { read: 120, failed: 24, skipped: 12 } });
+    const last = states.at(-1)?.ckpt;
+    expect(last).toMatchObject({ complete: true, watermark: ['120'], rows: { read: 120, failed: 24, skipped: 12 } });
   });
 });

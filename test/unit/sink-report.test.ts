@@ -14,7 +14,8 @@ describe('sinks describe themselves', () => {
     const found: string[] = [];
     for (const file of ['src/run-import.ts', 'src/pipeline.ts', 'src/cli/summary.ts', 'src/run-replay.ts']) {
       const text = await readFile(new URL(file, root), 'utf8');
-      for (const m of text.matchAll(/instanceof \w*Sink\b|'\w+' in sink\b|\bsink\.(?:client|counters|firstBody)\b/g)) found.push(`${file}: ${m[0]}`);
+      const downcast = /instanceof \w*Sink\b|'\w+' in sink\b|\bsink\.(?:client|counters|firstBody)\b/g;
+      for (const m of text.matchAll(downcast)) found.push(`${file}: ${m[0]}`);
     }
     expect(found).toEqual([]);
   });
@@ -24,7 +25,9 @@ describe('sinks describe themselves', () => {
     expect(sink.report()).toEqual({ verb: 'would be sent', via: '', lines: [], json: {} });
     const rows = Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: i + 1, text: 'x'.repeat(60) }));
     const signal = new AbortController().signal;
-    for await (const r of sink.deliver(oneBatch(rows), { signal })) expect(r).toMatchObject({ delivered: 10, rejected: [], skipped: 0 });
+    for await (const r of sink.deliver(oneBatch(rows), { signal })) {
+      expect(r).toMatchObject({ delivered: 10, rejected: [], skipped: 0 });
+    }
     const body = `[${rows.join(',')}]`;
     const report = sink.report();
     expect(report.json).toEqual({ sampleBody: body });
