@@ -31,6 +31,7 @@ export * as defaults from './config/defaults.js';
 
 export { BulkImportError, type ErrorCode } from './errors.js';
 export type { Progress, PipelineResult, StopReason, MaxFailures } from './pipeline.js';
+export type { SinkReport } from './types.js';
 export type { LaneReport } from './http/sticky-client.js';
 export type { EnqueueCounters } from './queue/send-batch.js';
 export type { LambdaContext, SqsBatchResponse, SqsEvent, SqsRecord } from './queue/sqs-event.js';

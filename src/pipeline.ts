@@ -1,8 +1,9 @@
 import type { Checkpoint, CheckpointWriter, JobFingerprint, RowCounts } from './checkpoint/checkpoint-file.js';
 import type { FailedFileWriter } from './checkpoint/failed-file.js';
-import { Watermark, type AheadBatch } from './checkpoint/watermark.js';
+import { CarriedBatches } from './checkpoint/carried-batches.js';
+import { Watermark } from './checkpoint/watermark.js';
 import { applyTransform, type TransformFn } from './transform.js';
-import type { Batch, FailedRow, KeyTuple, Sink, Source } from './types.js';
+import type { FailedRow, KeyTuple, Sink, Source } from './types.js';
 
 export interface Progress extends RowCounts {
   total: number | null;
@@ -69,9 +70,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const run: RowCounts = { read: 0, delivered: 0, failed: 0, skipped: 0 };
   const watermark = new Watermark(o.resume?.watermark ?? undefined);
   // Batches an earlier run acknowledged above its watermark: read again, not sent again.
-  const carried = new Map((o.resume?.ahead ?? []).map((b) => [rangeId(b), b]));
-  const carriedRows = (o.resume?.ahead ?? []).reduce((n, b) => n + b.rows, 0);
-  const unsent = new Map<number, { rejected: readonly FailedRow[]; skipped: number }>();
+  const carried = new CarriedBatches(o.resume?.ahead);
   let failedBytes = o.failed?.bytes ?? 0;
   const stop = new AbortController(); // our own soft stop (max failures), joined with the caller's
   const soft = AbortSignal.any([o.signal, stop.signal]);
@@ -101,7 +100,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     };
   };
   const checkpointState = (complete: boolean): Checkpoint => {
-    const ahead = complete ? [] : [...carried.values(), ...watermark.ahead()];
+    const ahead = complete ? [] : [...carried.pending(), ...watermark.ahead()];
     return {
       version: 1,
       jobId: o.job.id,
@@ -125,10 +124,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const tick = setInterval(() => o.onProgress?.(progress()), o.progressIntervalMs ?? 200);
   tick.unref();
   // The limit counts rows earlier runs settled; the carried batches are read again, so they count here.
-  const limit = o.limit === undefined ? {} : { limit: Math.max(0, o.limit - (before.read - carriedRows)) };
+  const limit = o.limit === undefined ? {} : { limit: Math.max(0, o.limit - (before.read - carried.rows)) };
   let batches = o.source.batches({ after: watermark.key, signal: soft, ...limit });
   if (carried.size > 0) {
-    batches = skipCarried(batches, carried, (b, rows) => {
+    batches = carried.skip(batches, (b, rows) => {
       watermark.ack({ seq: b.seq, firstKey: b.firstKey, lastKey: b.lastKey, rows });
       o.checkpoint?.update(unfinished);
     });
@@ -138,18 +137,17 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const mayPull = () => watermark.waiting < maxAhead;
   let error: unknown;
   try {
-    const toSend = holdUnsent(batches, unsent);
-    for await (const receipt of o.sink.deliver(toSend, { signal: soft, hardSignal: o.hardSignal, mayPull })) {
-      const extra = unsent.get(receipt.seq);
-      if (extra) unsent.delete(receipt.seq);
-      const failed: readonly FailedRow[] = extra?.rejected.length ? [...extra.rejected, ...receipt.failed] : receipt.failed;
-      const read = receipt.rows + (extra ? extra.skipped + extra.rejected.length : 0);
+    for await (const receipt of o.sink.deliver(batches, { signal: soft, hardSignal: o.hardSignal, mayPull })) {
+      // Rows the source or the transform did not send ride on the receipt: settled with their batch.
+      const failed: readonly FailedRow[] =
+        receipt.rejected.length > 0 ? [...receipt.rejected, ...receipt.failed] : receipt.failed;
+      const read = receipt.rows + receipt.skipped + receipt.rejected.length;
       if (failed.length > 0) await o.failed?.write(failed);
       // Counted, acknowledged and measured in one step after the write: a checkpoint taken at any
       // instant has counts, watermark and failed-file size that agree.
       run.read += read;
       run.delivered += receipt.delivered;
-      run.skipped += extra?.skipped ?? 0;
+      run.skipped += receipt.skipped;
       run.failed += failed.length;
       failedBytes = o.failed?.bytes ?? 0;
       watermark.ack({ seq: receipt.seq, firstKey: receipt.firstKey, lastKey: receipt.lastKey, rows: read });
@@ -173,42 +171,6 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (error !== undefined) throw error;
   o.onProgress?.(progress());
   return { ...progress(), stoppedBy, watermark: watermark.key ?? null, thisRun: { ...run } };
-}
-
-function rangeId(b: { firstKey: KeyTuple; lastKey: KeyTuple }): string {
-  return JSON.stringify([b.firstKey, b.lastKey]);
-}
-
-/**
- * Drops the batches an earlier run acknowledged above its watermark. A job cuts the same batches
- * from the same watermark, so a carried batch comes back with the same key range; one that does
- * not (rows were added or removed meanwhile) is simply sent again: at least once, never lost.
- */
-async function* skipCarried(
-  batches: AsyncIterable<Batch>,
-  carried: Map<string, AheadBatch>,
-  onSkipped: (b: Batch, rows: number) => void,
-): AsyncIterable<Batch> {
-  for await (const b of batches) {
-    const id = carried.size > 0 ? rangeId(b) : '';
-    const was = carried.get(id);
-    const rows = b.count + (b.skipped ?? 0) + (b.rejected?.length ?? 0);
-    if (was && was.rows === rows) {
-      carried.delete(id);
-      onSkipped(b, rows);
-    } else yield b;
-  }
-}
-
-/** Keeps what the sink never sees (rows failed or skipped before sending) for the batch's receipt. */
-async function* holdUnsent(
-  batches: AsyncIterable<Batch>,
-  unsent: Map<number, { rejected: readonly FailedRow[]; skipped: number }>,
-): AsyncIterable<Batch> {
-  for await (const b of batches) {
-    if (b.rejected?.length || b.skipped) unsent.set(b.seq, { rejected: b.rejected ?? [], skipped: b.skipped ?? 0 });
-    yield b;
-  }
 }
 
 function tooManyFailures(max: MaxFailures | undefined, failed: number, processed: number): boolean {

@@ -3,8 +3,6 @@ import { BulkImportError } from './errors.js';
 import { assertSameJob, CheckpointWriter, jobIdOf, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
 import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { RunConfig } from './config/import-config.js';
-import type { LaneReport } from './http/sticky-client.js';
-import type { EnqueueCounters } from './queue/send-batch.js';
 import { defaultMaxAhead, runPipeline, type PipelineResult, type Progress } from './pipeline.js';
 import { removeStaleTemps } from './checkpoint/atomic-write.js';
 import { makeRedactor, redactUrl, secretsOf } from './redact.js';
@@ -14,7 +12,7 @@ import { FailedRowsSource } from './source/failed-rows.js';
 import { NdjsonSource } from './source/ndjson.js';
 import { PostgresKeysetSource } from './source/postgres-keyset.js';
 import { loadTransform } from './transform.js';
-import type { Sink, Source } from './types.js';
+import type { Sink, SinkReport, Source } from './types.js';
 
 export interface RunResult extends PipelineResult {
   readonly jobId: string;
@@ -22,13 +20,13 @@ export interface RunResult extends PipelineResult {
   readonly target: string;
   readonly checkpointPath: string | null;
   readonly failedPath: string | null;
-  readonly lanes: LaneReport[];
   readonly resumed: boolean;
   readonly dryRun: boolean;
-  /** Queue mode: messages, SendMessageBatch calls and billed requests. */
-  readonly queue?: EnqueueCounters;
-  /** For --dry-run: the first request body that would have been sent. */
-  readonly sampleBody?: string;
+  /**
+   * What the sink says of itself: its summary lines and counters (direct mode: `json.lanes`;
+   * queue mode: `json.queue`, messages, calls and billed requests; --dry-run: `json.sampleBody`).
+   */
+  readonly sink: SinkReport;
 }
 
 export interface RunHooks {
@@ -66,7 +64,8 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     await source.open?.(hooks.signal);
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
-      return { ...fromCheckpoint(resume), jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile, lanes: [], resumed: true, dryRun: false };
+      const done = { jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile };
+      return { ...fromCheckpoint(resume), ...done, sink: sink.report(), resumed: true, dryRun: false };
     }
     const result = await runPipeline({
       source,
@@ -83,9 +82,6 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       hardSignal: hooks.hardSignal,
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
     });
-    const lanes = sink instanceof HttpSink ? sink.client.lanes() : [];
-    const queue = 'counters' in sink ? (sink.counters as EnqueueCounters) : undefined;
-    const sampleBody = sink instanceof DryRunSink ? sink.firstBody : undefined;
     return {
       ...result,
       jobId,
@@ -93,11 +89,9 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       target: sink.describe,
       checkpointPath,
       failedPath: failed && (failed.count > 0 || result.failed > 0) ? failedPath : null,
-      lanes,
       resumed: resume !== undefined,
       dryRun: config.dryRun,
-      ...(queue ? { queue } : {}),
-      ...(sampleBody !== undefined ? { sampleBody } : {}),
+      sink: sink.report(),
     };
   } finally {
     await Promise.all([source.close(), sink.close(), failed?.close()]);

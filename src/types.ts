@@ -41,8 +41,8 @@ export interface Batch {
   /**
    * Rows of this batch's key range that are not sent: rows the source could not read (a broken
    * NDJSON line) or the transform refused, as failed rows, and how many the transform skipped.
-   * They are settled (counted, and written to the failed file) when the batch's receipt comes
-   * back, so the watermark never passes a failure that is not on disk yet.
+   * They ride on to the batch's receipt (see receiptFor) and are settled (counted, and written to
+   * the failed file) when it comes back, so the watermark never passes a failure not on disk yet.
    */
   readonly rejected?: readonly FailedRow[];
   readonly skipped?: number;
@@ -58,13 +58,20 @@ export interface FailedRow {
   readonly unreadable?: true;
 }
 
+/** A sink's answer for one batch; built by receiptFor() (src/sink/receipt.ts) so nothing is dropped. */
 export interface Receipt {
   readonly seq: number;
   readonly firstKey: KeyTuple;
   readonly lastKey: KeyTuple;
+  /** Rows the sink was given (the batch's count). */
   readonly rows: number;
   readonly delivered: number;
+  /** Rows the sink failed for good. */
   readonly failed: readonly FailedRow[];
+  /** The batch's rows failed before the sink (unreadable, refused by the transform), carried over. */
+  readonly rejected: readonly FailedRow[];
+  /** The batch's rows the transform skipped, carried over. */
+  readonly skipped: number;
 }
 
 export interface Source {
@@ -105,9 +112,26 @@ export interface DeliverOptions {
   readonly mayPull?: () => boolean;
 }
 
+/**
+ * What a sink says about itself at the end of a run: its part of the printed summary and its
+ * counters for --summary-json. The core and the summary use only this, never the sink's class.
+ */
+export interface SinkReport {
+  /** How the summary names delivered rows: 'sent', 'enqueued', 'would be sent'. */
+  readonly verb: string;
+  /** Appended to the summary's "to" line (e.g. " over 32 lanes (…)"); '' for nothing. */
+  readonly via: string;
+  /** Summary lines of its own (indented by two spaces), printed after the "to" line. */
+  readonly lines: readonly string[];
+  /** Its counters and structured data, merged into --summary-json. */
+  readonly json: Readonly<Record<string, unknown>>;
+}
+
 export interface Sink {
   readonly describe: string;
   readonly stats: SinkStats;
+  /** Its summary lines and counters so far; asked once a run has ended. */
+  report(): SinkReport;
   /**
    * Deliver batches with at most the sink's concurrency in flight, yielding a receipt per batch
    * as each completes. Rows that fail permanently are reported in the receipt, not thrown.

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { wholeNumber } from '../config/rules.js';
+import { exitCodeFor } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
 
 const EXAMPLES = `
@@ -27,7 +28,7 @@ export function registerDemo(program: Command): void {
       const { runDemo } = await import('../demo/run-demo.js');
       const stop = trapStopSignals();
       try {
-        process.exitCode = await runDemo({
+        const outcome = await runDemo({
           rows,
           batchSize,
           concurrency,
@@ -36,6 +37,7 @@ export function registerDemo(program: Command): void {
           signal: stop.signal,
           out: (line) => process.stdout.write(`${line}\n`),
         });
+        process.exitCode = exitCodeFor({ ...outcome, signal: stop.received() });
       } finally {
         stop.dispose();
       }

@@ -1,6 +1,6 @@
 import type { ForwardConfig } from '../config/forward-config.js';
 import { runForward, type ForwardResult } from '../index.js';
-import { EXIT, exitCodeForSignal } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
 
 /**
@@ -14,9 +14,8 @@ export async function forwardCommand(c: ForwardConfig): Promise<void> {
   try {
     const r = await runForward(c, { signal: stop.signal, hardSignal: stop.hardSignal });
     process.stdout.write(`${forwardSummary(r)}\n`);
-    const notDelivered = r.rejected + r.rejectedKept + r.endpointRefused;
-    const signal = stop.received();
-    process.exitCode = signal ? exitCodeForSignal(signal) : notDelivered > 0 ? EXIT.rowsFailed : EXIT.ok;
+    const failed = r.rejected + r.rejectedKept + r.endpointRefused;
+    process.exitCode = exitCodeFor({ signal: stop.received(), failed });
   } finally {
     stop.dispose();
   }

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { BulkImportError, errorMessage } from '../errors.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { registerRun } from './run-command.js';
 import { registerReplay } from './replay-command.js';
 import { registerStatus } from './status-command.js';
@@ -34,13 +34,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    } else {
+    if (!(err instanceof CommanderError)) {
       const prefix = err instanceof BulkImportError ? 'bulk-import' : 'bulk-import: unexpected error';
       process.stderr.write(`${prefix}: ${redact(errorMessage(err)).split('\n')[0]}\n`);
-      process.exitCode = exitCodeFor(err);
     }
+    process.exitCode = exitCodeFor({ error: err });
   }
   // Never hang at 2 a.m. on a handle someone forgot to close: the work is done, leave.
   setTimeout(() => process.exit(), 3000).unref();

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { QUEUE_DEFAULTS } from '../config/defaults.js';
 import { SQS_MAX_BYTES } from '../queue/message-packer.js';
-import { costPerMillionRows } from '../queue/pricing.js';
-import type { EnqueueCounters } from '../queue/send-batch.js';
 
 /** Queue mode's flags on `run`: rows go to SQS instead of an API (then --to is not needed). */
 export function addQueueOptions(cmd: Command): Command {
@@ -11,13 +9,4 @@ export function addQueueOptions(cmd: Command): Command {
     .option('--sqs-endpoint <url>', 'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)')
     .option('--message-bytes <n>', `queue mode: bytes per message, attributes included (max ${SQS_MAX_BYTES})`, String(QUEUE_DEFAULTS.messageBytes))
     .option('--rows-per-message <n>', 'queue mode: at most n rows per message (default: as many as --message-bytes allows)');
-}
-
-/** The summary's queue line: messages, SQS requests as billed, and their list price per million rows. */
-export function formatQueueSummary(c: EnqueueCounters, rowsEnqueued: number): string {
-  const cost = costPerMillionRows(c, rowsEnqueued);
-  return (
-    `  queue: ${c.messages} messages in ${c.calls} SendMessageBatch calls = ${c.billed} billed SQS requests` +
-    ` (every 64 KiB counts); $${cost.toFixed(4)} per million rows at $0.40 per million requests`
-  );
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { flagName } from '../config/names.js';
 import { buildReplayConfig, type ReplayOptions } from '../config/replay-config.js';
 import { replay } from '../index.js';
-import { EXIT, exitCodeForSignal } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { addTargetOptions } from './options.js';
 import { progressView } from './progress-bar.js';
 import { trapStopSignals } from './signals.js';
@@ -47,8 +47,9 @@ export function registerReplay(program: Command): void {
       const result = r.result;
       view.stop();
       process.stdout.write(`${formatSummary(result)}\n`);
-      if (result.stoppedBy === 'interrupted' || result.stoppedBy === 'aborted') process.exitCode = exitCodeForSignal(stop.received());
-      else process.exitCode = result.thisRun.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+      // This run's failures: the rows of the file that failed again.
+      const { stoppedBy, thisRun } = result;
+      process.exitCode = exitCodeFor({ stoppedBy, signal: stop.received(), failed: thisRun.failed });
     } finally {
       view.stop();
       stop.dispose();

@@ -1,6 +1,6 @@
 import type { ReplayConfig } from '../config/replay-config.js';
 import { replay } from '../index.js';
-import { EXIT, exitCodeForSignal } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
 
 /**
@@ -17,8 +17,7 @@ export async function replayQueueCommand(config: Extract<ReplayConfig, { kind: '
       `replay: ${r.received} messages (${r.deleted} deleted, ${r.kept} left on the queue), ${r.delivered} rows delivered, ` +
         `${r.failedAgain} failed again → ${r.failedPath}, in ${secs} s\n`,
     );
-    const signal = stop.received();
-    process.exitCode = signal ? exitCodeForSignal(signal) : r.kept > 0 || r.failedAgain > 0 ? EXIT.rowsFailed : EXIT.ok;
+    process.exitCode = exitCodeFor({ signal: stop.received(), failed: r.kept + r.failedAgain });
   } finally {
     stop.dispose();
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runImport, type RunResult } from '../index.js';
 import { parseRunConfig, type RunFlags } from './config.js';
-import { EXIT, exitCodeForSignal } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 import { addRunFlowOptions, addSourceOptions, addTargetOptions } from './options.js';
 import { progressView } from './progress-bar.js';
 import { addQueueOptions } from './queue-options.js';
@@ -39,11 +39,9 @@ export function registerRun(program: Command): void {
     if (config.summaryJson) await writeSummaryJson(config.summaryJson, result);
     if (result.stoppedBy === 'interrupted' || result.stoppedBy === 'aborted') {
       if (result.checkpointPath) process.stderr.write(`resume with: ${resumeCommand(process.argv, result.checkpointPath)}\n`);
-      process.exitCode = exitCodeForSignal(stop.received());
-      return;
     }
     // The job's failures, not this run's: a resumed run that sends the rest cleanly has still not delivered every row.
-    process.exitCode = result.stoppedBy === 'too-many-failures' || result.failed > 0 ? EXIT.rowsFailed : EXIT.ok;
+    process.exitCode = exitCodeFor({ stoppedBy: result.stoppedBy, signal: stop.received(), failed: result.failed });
   });
 }
 

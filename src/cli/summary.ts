@@ -1,28 +1,25 @@
 import { open } from 'node:fs/promises';
 import type { RunResult } from '../run-import.js';
-import { formatQueueSummary } from './queue-options.js';
 
 /** The one-paragraph summary printed at the end of a run, and its JSON twin for scripts. */
 export function formatSummary(r: RunResult): string {
   const run = r.thisRun;
   const secs = r.elapsedMs / 1000;
   const perSec = secs > 0 ? Math.round((run.delivered + run.failed + run.skipped) / secs) : 0;
-  const stuck = r.lanes.filter((l) => l.sticky).length;
+  const { verb, via, lines: own } = r.sink;
   const lines = [
-    `${headline(r)}: ${run.read} rows read, ${run.delivered} ${r.dryRun ? 'would be sent' : r.queue ? 'enqueued' : 'sent'}, ${run.failed} failed, ${run.skipped} skipped` +
+    `${headline(r)}: ${run.read} rows read, ${run.delivered} ${verb}, ${run.failed} failed, ${run.skipped} skipped` +
       ` in ${secs.toFixed(1)} s (${perSec} rows/s); ${r.requests} requests, ${r.retries} retries.`,
     `  from ${r.source}`,
-    `  to   ${r.target}${lanesLine(r, stuck)}`,
+    `  to   ${r.target}${via}`,
+    ...own,
   ];
-  if (r.queue) lines.push(formatQueueSummary(r.queue, run.delivered));
   if (r.resumed) {
-    const verb = r.queue ? 'enqueued' : 'sent';
     const state = r.stoppedBy === 'completed' ? 'the job' : 'the job so far';
     lines.push(`  ${state} (all runs): ${r.read} rows read, ${r.delivered} ${verb}, ${r.failed} failed, ${r.skipped} skipped`);
   }
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
   if (r.failedPath) lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
-  if (r.sampleBody !== undefined) lines.push(`  first request body: ${r.sampleBody.slice(0, 400)}${r.sampleBody.length > 400 ? '…' : ''}`);
   return lines.join('\n');
 }
 
@@ -40,12 +37,6 @@ function headline(r: RunResult): string {
   }
 }
 
-function lanesLine(r: RunResult, stuck: number): string {
-  if (r.lanes.length === 0) return '';
-  const targets = r.targets > 0 ? `, ${r.targets} targets seen` : '';
-  return ` over ${r.lanes.length} lanes (${stuck} holding a sticky cookie${targets})`;
-}
-
 export function summaryJson(r: RunResult): Record<string, unknown> {
   return {
     jobId: r.jobId,
@@ -59,11 +50,10 @@ export function summaryJson(r: RunResult): Record<string, unknown> {
     elapsedMs: r.elapsedMs,
     rowsPerSecond: r.elapsedMs > 0 ? Math.round(((r.thisRun.delivered + r.thisRun.failed + r.thisRun.skipped) * 1000) / r.elapsedMs) : 0,
     targets: r.targets,
-    lanes: r.lanes,
     watermark: r.watermark,
     checkpoint: r.checkpointPath,
     failedFile: r.failedPath,
-    ...(r.queue ? { queue: { messages: r.queue.messages, calls: r.queue.calls, billedRequests: r.queue.billed } } : {}),
+    ...r.sink.json,
   };
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { startStickyBalancer, type StickyBalancer } from './sandbox/sticky-balancer.js';
 import { Children, runCliChild, startDatabaseChild } from './child-processes.js';
 import { describeSpread, indent, laneSpread } from './lane-report.js';
+import type { Outcome } from '../cli/exit-codes.js';
 
 export interface DemoOptions {
   readonly rows: number;
@@ -34,7 +35,7 @@ const API = { latencyMs: 5, sessionSetupMs: 25 };
  * `bulk-import run` → three API backends behind a sticky balancer. Every process it starts is
  * stopped and its temp folder removed, whichever way it ends.
  */
-export async function runDemo(opts: DemoOptions): Promise<number> {
+export async function runDemo(opts: DemoOptions): Promise<Outcome> {
   const { out } = opts;
   const children = new Children();
   const dir = await mkdtemp(join(tmpdir(), 'bulk-import-demo-'));
@@ -51,7 +52,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     api = await startStickyBalancer({ backends: Array.from({ length: 3 }, () => ({ ...API, record: 'ids' as const })) });
     out(`2. local API at ${api.url}/listings: backends b1, b2, b3 behind a balancer that sets AWSALB cookies`);
     out(`   (each backend builds a session for a request without one: +${API.sessionSetupMs} ms, like many real APIs)`);
-    if (opts.signal.aborted) return 130;
+    if (opts.signal.aborted) return { stoppedBy: 'interrupted' };
     if (opts.serve) return await serve(context(db.url, api));
 
     const common = (to: string, name: string) => [
@@ -65,7 +66,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(describeSpread(stickySpread));
     const delivered = new Set(api.backends.flatMap((b) => b.acceptedIds())).size;
     out(`  arrived: ${delivered.toLocaleString('en')} distinct listing ids at the API\n`);
-    if (sticky.code !== 0 || opts.signal.aborted) return sticky.code ?? 1;
+    if (opts.signal.aborted) return { stoppedBy: 'interrupted' };
+    // A child killed by a signal has no code of its own: its rows are not all there.
+    if (sticky.code !== 0) return { stoppedBy: 'completed', childExit: sticky.code ?? 1 };
 
     await api.close();
     api = await startStickyBalancer({ backends: Array.from({ length: 3 }, () => ({ ...API, record: 'count' as const })) });
@@ -77,7 +80,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`\n  sticky lanes: ${a.toLocaleString('en')} rows/s; --sticky off: ${b.toLocaleString('en')} rows/s (${(a / Math.max(b, 1)).toFixed(1)}× faster with stickiness)`);
     if (opts.queue && !opts.signal.aborted) await (await import('./queue-demo.js')).queueDemo(context(db.url, api));
     out(`\nall processes stopped, temp folder removed (${((Date.now() - t0) / 1000).toFixed(1)} s in all).`);
-    return off.code ?? 1;
+    return opts.signal.aborted ? { stoppedBy: 'interrupted' } : { stoppedBy: 'completed', childExit: off.code ?? 1 };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     await api?.close().catch(() => undefined);
@@ -87,7 +90,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 }
 
 /** `demo --serve`: leave everything running and say how to use it, until Ctrl-C. */
-async function serve(ctx: DemoContext): Promise<number> {
+async function serve(ctx: DemoContext): Promise<Outcome> {
   const { out } = ctx.opts;
   const to = `${ctx.api.url}/listings`;
   out(`\nEverything is running. Try, in another terminal:\n`);
@@ -100,7 +103,8 @@ async function serve(ctx: DemoContext): Promise<number> {
   out(`\nCtrl-C stops it all.`);
   await new Promise<void>((resolve) => ctx.opts.signal.addEventListener('abort', () => resolve(), { once: true }));
   out(`stopping…`);
-  return 0;
+  // Ctrl-C is how --serve is meant to end, not a stop of work in progress.
+  return { stoppedBy: 'completed' };
 }
 
 

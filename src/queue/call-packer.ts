@@ -1,3 +1,4 @@
+import { receiptFor } from '../sink/receipt.js';
 import type { Batch, FailedRow, Receipt } from '../types.js';
 import { SQS_MAX_BYTES, type MessagePacker, type PackedMessage } from './message-packer.js';
 
@@ -118,7 +119,6 @@ export class ReceiptTracker {
     const o = this.#open.get(seq);
     if (!o || o.unsettled > 0) return;
     this.#open.delete(seq);
-    const { batch } = o;
-    this.#ready.push({ seq, firstKey: batch.firstKey, lastKey: batch.lastKey, rows: batch.count, delivered: o.delivered, failed: o.failed });
+    this.#ready.push(receiptFor(o.batch, { delivered: o.delivered, failed: o.failed }));
   }
 }

@@ -5,3 +5,15 @@ export const PRICE_PER_MILLION_REQUESTS = 0.4;
 export function costPerMillionRows(counters: { readonly billed: number }, rows: number): number {
   return rows > 0 ? (counters.billed * PRICE_PER_MILLION_REQUESTS) / rows : 0;
 }
+
+/** The summary's queue line: messages, SQS requests as billed, and their list price per million rows. */
+export function formatQueueSummary(
+  c: { readonly messages: number; readonly calls: number; readonly billed: number },
+  rowsEnqueued: number,
+): string {
+  const cost = costPerMillionRows(c, rowsEnqueued);
+  return (
+    `  queue: ${c.messages} messages in ${c.calls} SendMessageBatch calls = ${c.billed} billed SQS requests` +
+    ` (every 64 KiB counts); $${cost.toFixed(4)} per million rows at $0.40 per million requests`
+  );
+}

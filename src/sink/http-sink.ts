@@ -4,7 +4,8 @@ import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../htt
 import { classifyRefusal } from '../http/retry-policy.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkStats } from '../types.js';
+import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
+import { receiptFor } from './receipt.js';
 import { sendIsolating, type PieceVerdict } from './isolate-refused.js';
 import { deliverWindowed } from './window.js';
 
@@ -58,14 +59,24 @@ export class HttpSink implements Sink {
     return deliverWindowed(batches, this.limit, (b) => this.#send(b, opts.hardSignal), opts);
   }
 
+  /** The lanes (and how many hold a sticky cookie) on the "to" line; each lane in --summary-json. */
+  report(): SinkReport {
+    const lanes = this.client.lanes();
+    const targets = this.client.stats.targets.size;
+    const stuck = lanes.filter((l) => l.sticky).length;
+    const seen = targets > 0 ? `, ${targets} targets seen` : '';
+    const via = lanes.length > 0 ? ` over ${lanes.length} lanes (${stuck} holding a sticky cookie${seen})` : '';
+    return { verb: 'sent', via, lines: [], json: { lanes } };
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
 
   async #send(batch: Batch, hardSignal: AbortSignal): Promise<Receipt> {
-    const { seq, firstKey, lastKey, count } = batch;
+    const { count } = batch;
     // A batch the transform emptied still has to be acknowledged, but not sent.
-    if (count === 0) return { seq, firstKey, lastKey, rows: 0, delivered: 0, failed: [] };
+    if (count === 0) return receiptFor(batch, { delivered: 0, failed: [] });
     this.#inFlight++;
     try {
       // The common case, one request for the batch as the source rendered it: no rows are split.
@@ -74,10 +85,10 @@ export class HttpSink implements Sink {
       const result = await this.#request(whole, batch.idempotencyKey, hardSignal);
       if (result.ok) {
         this.#delivered += count;
-        return { seq, firstKey, lastKey, rows: count, delivered: count, failed: [] };
+        return receiptFor(batch, { delivered: count, failed: [] });
       }
       if (count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
-      return { seq, firstKey, lastKey, rows: count, delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) };
+      return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
     } finally {
       this.#inFlight--;
     }
@@ -88,7 +99,7 @@ export class HttpSink implements Sink {
    * send it in halves, down to single rows. A piece over the limit is halved without being sent.
    */
   async #isolate(batch: Batch, whole: SendResult | undefined, hardSignal: AbortSignal): Promise<Receipt> {
-    const { seq, firstKey, lastKey, count, rows } = batch;
+    const { count, rows } = batch;
     const indexes = rows.map((_, i) => i);
     const unsent: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
     const { pieces } = await sendIsolating(indexes, async (piece, path): Promise<PieceOutcome> => {
@@ -120,7 +131,7 @@ export class HttpSink implements Sink {
       );
       throw this.#refusedAll;
     }
-    return { seq, firstKey, lastKey, rows: count, delivered: count - failed.length, failed };
+    return receiptFor(batch, { delivered: count - failed.length, failed });
   }
 
   /** One body through the client; stops the run when the API cannot be used at all. */

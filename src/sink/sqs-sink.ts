@@ -7,7 +7,8 @@ import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
 import { newCounters, sendMessages, type EnqueueCounters } from '../queue/send-batch.js';
 import { createSqsClient, sqsFailure, type SqsConnection } from '../queue/sqs-client.js';
 import type { QueueConfig } from '../config/queue-config.js';
-import type { Batch, DeliverOptions, Receipt, Sink, SinkStats } from '../types.js';
+import { formatQueueSummary } from '../queue/pricing.js';
+import type { Batch, DeliverOptions, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
 
 export interface SqsSinkConfig {
@@ -32,6 +33,8 @@ export class SqsSink implements Sink {
   readonly describe: string;
   readonly limit: LimitFunction;
   readonly counters: EnqueueCounters = newCounters();
+  /** Rows SQS accepted, over the receipts yielded: the queue line's price per million rows. */
+  #rowsEnqueued = 0;
   readonly #sqs: SQSClient;
 
   /** The sink of `run --queue`: --concurrency is SendMessageBatch calls in flight. */
@@ -77,9 +80,22 @@ export class SqsSink implements Sink {
     const work = (call: Call) => this.#send(call, tracker, opts.hardSignal);
     const window = { signal: opts.hardSignal, hardSignal: opts.hardSignal, ...(opts.mayPull ? { mayPull: opts.mayPull } : {}) };
     for await (const _ of deliverWindowed(calls, this.limit, work, window)) {
-      yield* tracker.drain();
+      yield* this.#counted(tracker.drain());
     }
-    yield* tracker.drain();
+    yield* this.#counted(tracker.drain());
+  }
+
+  #counted(receipts: Receipt[]): Receipt[] {
+    for (const r of receipts) this.#rowsEnqueued += r.delivered;
+    return receipts;
+  }
+
+  /** The queue line (messages, billed requests, price per million rows); nothing if nothing was sent. */
+  report(): SinkReport {
+    const c = this.counters;
+    const lines = c.calls > 0 ? [formatQueueSummary(c, this.#rowsEnqueued)] : [];
+    const queue = { messages: c.messages, calls: c.calls, billedRequests: c.billed };
+    return { verb: 'enqueued', via: '', lines, json: { queue } };
   }
 
   async #send(call: Call, tracker: ReceiptTracker, hardSignal: AbortSignal): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cookieValue } from '../../src/demo/sandbox/api-backend.js';
+import type { LaneReport } from '../../src/index.js';
 import { startStickyBalancer } from '../helpers/sticky-balancer.js';
 import { importWith, makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -21,7 +22,8 @@ describe('sticky lanes behind a load balancer', () => {
     for (const r of lb.routes()) expect(r.withCookie).toBe(r.requests - 1);
     // Round robin placed the six lanes on all three targets.
     expect(new Set([...byConn.values()].map((s) => [...s][0])).size).toBe(3);
-    expect(result.lanes.every((l) => l.sticky)).toBe(true);
+    expect((result.sink.json.lanes as LaneReport[]).every((l) => l.sticky)).toBe(true);
+    expect(result.sink.via).toMatch(/^ over 6 lanes \(6 holding a sticky cookie(, 3 targets seen)?\)$/);
   });
 
   it('--sticky off: no cookies, so every connection is spread over all targets', async () => {

@@ -88,6 +88,7 @@ describe('--dry-run', () => {
     expect(result.thisRun.read).toBe(25);
     expect(result.dryRun).toBe(true);
     expect(sink.counts.requests).toBe(0);
-    expect(JSON.parse(result.sampleBody as string)).toHaveLength(10);
+    expect(JSON.parse(result.sink.json.sampleBody as string)).toHaveLength(10);
+    expect(result.sink.lines).toEqual([expect.stringMatching(/^ {2}first request body: \[\{/)]);
   });
 });

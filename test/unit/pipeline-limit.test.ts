@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runPipeline, type Progress } from '../../src/pipeline.js';
 import { LazyBatch } from '../../src/source/batch.js';
+import { receiptFor } from '../../src/sink/receipt.js';
 import type { Batch, DeliverOptions, KeyTuple, Receipt, Sink, Source } from '../../src/types.js';
 
 /**
@@ -30,8 +31,9 @@ const sink: Sink = {
   describe: 'fake sink',
   stats: { requests: 0, retries: 0, inFlight: 0, targets: 0 },
   async *deliver(batches: AsyncIterable<Batch>, _opts: DeliverOptions): AsyncIterable<Receipt> {
-    for await (const b of batches) yield { seq: b.seq, firstKey: b.firstKey, lastKey: b.lastKey, rows: b.count, delivered: b.count, failed: [] };
+    for await (const b of batches) yield receiptFor(b, { delivered: b.count, failed: [] });
   },
+  report: () => ({ verb: 'sent', via: '', lines: [], json: {} }),
   close: async () => undefined,
 };
 

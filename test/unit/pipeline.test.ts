@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/checkpoint/checkpoint-file.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { LazyBatch } from '../../src/source/batch.js';
+import { receiptFor } from '../../src/sink/receipt.js';
 import { deliverWindowed } from '../../src/sink/window.js';
 import type { Batch, DeliverOptions, KeyTuple, Receipt, Sink, Source } from '../../src/types.js';
 
@@ -47,9 +48,10 @@ function fakeSink(concurrency: number, delay: (b: Batch) => number): Sink & { id
         await sleep(delay(b));
         inFlight--;
         for (const r of b.rows) ids.push(JSON.parse(r).id);
-        return { seq: b.seq, firstKey: b.firstKey, lastKey: b.lastKey, rows: b.count, delivered: b.count, failed: [] };
+        return receiptFor(b, { delivered: b.count, failed: [] });
       }, opts);
     },
+    report: () => ({ verb: 'sent', via: '', lines: [], json: {} }),
     close: async () => undefined,
   };
 }
