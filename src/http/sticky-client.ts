@@ -3,7 +3,7 @@ import { errorCode, errorMessage } from '../errors.js';
 import { CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
-import { retry, retrying, type Retry } from '../retry/retrying.js';
+import { Retry, retry, retrying } from '../retry/retrying.js';
 import { classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
 export interface HttpClientConfig {
@@ -87,8 +87,11 @@ export class StickyHttpClient {
   async send(body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
     const lane = this.#free.pop() ?? this.#newLane();
     try {
+      const first = await this.#attempt(lane, body, idempotencyKey, signal, 1);
+      if (!(first instanceof Retry)) return first;
+      // Only a retry enters the wrapper: a first success costs what the inline loop did.
       const attempt = (n: number) => this.#attempt(lane, body, idempotencyKey, signal, n);
-      return await retrying(this.config.retry, attempt, signal, this.#onRetry);
+      return await retrying(this.config.retry, attempt, signal, this.#onRetry, { first });
     } finally {
       this.#free.push(lane);
     }

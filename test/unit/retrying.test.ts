@@ -28,7 +28,7 @@ describe('retrying', () => {
   it('tries again until an answer is final, telling onRetry each retry number', async () => {
     const { attempt, calls } = scripted(['retry', 'retry', 'given up for good']);
     const retries: number[] = [];
-    expect(await retrying(policy, attempt, undefined, (n) => retries.push(n), () => 0)).toBe('given up for good');
+    expect(await retrying(policy, attempt, undefined, (n) => retries.push(n), { random: () => 0 })).toBe('given up for good');
     expect(calls.map((c) => c.n)).toEqual([1, 2, 3]);
     expect(retries).toEqual([1, 2]);
   });
@@ -36,26 +36,26 @@ describe('retrying', () => {
   it('stops after policy.retries retries and answers with the last failure', async () => {
     const { attempt, calls } = scripted(['retry', 'retry', 'retry', 'retry', 'never reached']);
     const retries: number[] = [];
-    expect(await retrying(policy, attempt, undefined, (n) => retries.push(n), () => 0)).toBe('failed 4');
+    expect(await retrying(policy, attempt, undefined, (n) => retries.push(n), { random: () => 0 })).toBe('failed 4');
     expect(calls).toHaveLength(4);
     expect(retries).toEqual([1, 2, 3]);
   });
 
   it('waits the backoff with full jitter between attempts: random() scales the exponential ceiling', async () => {
     const { attempt, calls } = scripted(['retry', 'retry', 'done']);
-    await retrying(policy, attempt, undefined, undefined, () => 0.999);
+    await retrying(policy, attempt, undefined, undefined, { random: () => 0.999 });
     // Ceilings: 20 ms after the first failure, 40 after the second (min(max 40, 20·2)).
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(18);
     expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(38);
     const quick = scripted(['retry', 'retry', 'done']);
     const t0 = performance.now();
-    await retrying(policy, quick.attempt, undefined, undefined, () => 0);
+    await retrying(policy, quick.attempt, undefined, undefined, { random: () => 0 });
     expect(performance.now() - t0).toBeLessThan(30);
   });
 
   it('honours a Retry-After from the attempt, capped by maxRetryAfterMs', async () => {
     const { attempt, calls } = scripted(['retry:50', 'retry:5000', 'done']);
-    await retrying(policy, attempt, undefined, undefined, () => 0);
+    await retrying(policy, attempt, undefined, undefined, { random: () => 0 });
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(48);
     const capped = calls[2]!.at - calls[1]!.at;
     expect(capped).toBeGreaterThanOrEqual(58);
@@ -68,9 +68,22 @@ describe('retrying', () => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(new Error('stopped')), 20);
     const t0 = performance.now();
-    await expect(retrying(slow, attempt, stop.signal, undefined, () => 1)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(retrying(slow, attempt, stop.signal, undefined, { random: () => 1 })).rejects.toMatchObject({ name: 'AbortError' });
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(calls).toHaveLength(1);
+  });
+
+  it('starts from a first answer the caller got itself: the wait, then attempt 2', async () => {
+    const { attempt, calls } = scripted(['unused', 'retry', 'done']);
+    const retries: number[] = [];
+    const answer = await retrying(policy, attempt, undefined, (n) => retries.push(n), { first: retry('failed 1'), random: () => 0 });
+    expect(answer).toBe('done');
+    expect(calls.map((c) => c.n)).toEqual([2, 3]);
+    expect(retries).toEqual([1, 2]);
+    const spent = scripted([]);
+    const none = { ...policy, retries: 0 };
+    expect(await retrying(none, spent.attempt, undefined, undefined, { first: retry('failed 1') })).toBe('failed 1');
+    expect(spent.calls).toHaveLength(0);
   });
 
   it('passes an attempt that throws straight through', async () => {
