@@ -124,7 +124,13 @@ export class StickyHttpClient {
   }
 
   /** One attempt on the lane: the answer, or a `Retry` that `retrying` turns into a wait and another go. */
-  async #attempt(lane: Lane, body: string | Uint8Array, idempotencyKey: string, signal: AbortSignal | undefined, attempt: number): Promise<SendResult | Retry<SendResult>> {
+  async #attempt(
+    lane: Lane,
+    body: string | Uint8Array,
+    idempotencyKey: string,
+    signal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<SendResult | Retry<SendResult>> {
     const { method, targetHeader, timeoutMs } = this.config;
     const cookies = lane.cookies;
     signal?.throwIfAborted();

@@ -53,7 +53,12 @@ export interface Group<T> {
 }
 
 /** A list packed into groups by GroupPacker's rule, in order. */
-export function packGroups<T>(items: readonly T[], bytesOf: (item: T) => number, maxItems: number, maxBytes: number): Group<T>[] {
+export function packGroups<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  maxItems: number,
+  maxBytes: number,
+): Group<T>[] {
   const groups: Group<T>[] = [];
   const packer = new GroupPacker<T>(maxItems, maxBytes);
   for (const item of items) {

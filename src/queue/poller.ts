@@ -85,7 +85,9 @@ function receiver(o: PollerOptions): (n: number) => Promise<Message[] | undefine
       return res.Messages ?? [];
     } catch (err) {
       if (o.stop.aborted) return undefined;
-      if (classifySqsError(err) === 'fatal' || n >= MAX_RECEIVE_FAILURES) throw sqsFailure('ReceiveMessage', o.queueUrl, err);
+      if (classifySqsError(err) === 'fatal' || n >= MAX_RECEIVE_FAILURES) {
+        throw sqsFailure('ReceiveMessage', o.queueUrl, err);
+      }
       return retry([]);
     }
   };

@@ -88,7 +88,11 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
 /** Makes kept messages visible again now, rather than after the pass's long visibility timeout. */
 async function release(o: ReplayQueueOptions, messages: readonly Message[]): Promise<void> {
   for (const call of packGroups(messages, () => 0, MAX_ENTRIES, Number.POSITIVE_INFINITY)) {
-    const entries = call.items.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 }));
+    const entries = call.items.map((m, j) => ({
+      Id: String(j),
+      ReceiptHandle: m.ReceiptHandle as string,
+      VisibilityTimeout: 0,
+    }));
     // Best effort: a message not released comes back after its visibility timeout anyway.
     await o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries })).catch(() => undefined);
   }

@@ -47,6 +47,9 @@ interface Pending {
   error: string;
 }
 
+/** What a send loop ends with: enqueued, failed after retries, or refused by SQS for its content. */
+type Sent = SendOutcome & { refused: Refused[] };
+
 /** A message SQS refused for its content, with the answer that said so. */
 interface Refused {
   readonly message: PackedMessage;
@@ -93,10 +96,10 @@ export async function sendMessages(ctx: SendContext, messages: readonly PackedMe
  * spent. All entries of a round have made the same number of attempts, so the round number is the
  * retry number for the backoff and the wrapper's budget is never the one that ends the loop.
  */
-async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessage[]): Promise<SendOutcome & { refused: Refused[] }> {
-  const sent: SendOutcome & { refused: Refused[] } = { enqueued: [], failed: [], refused: [] };
+async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessage[]): Promise<Sent> {
+  const sent: Sent = { enqueued: [], failed: [], refused: [] };
   let pending: Pending[] = messages.map((message) => ({ message, attempts: 0, error: '' }));
-  const round = async (): Promise<typeof sent | Retry<typeof sent>> => {
+  const round = async (): Promise<Sent | Retry<Sent>> => {
     pending = await sendRound(ctx, pending, sent);
     return pending.length > 0 ? retry(sent) : sent;
   };
@@ -107,7 +110,7 @@ async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessag
 }
 
 /** One round: every pending entry sent once; returns the entries to send again. */
-async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: SendOutcome & { refused: Refused[] }): Promise<Pending[]> {
+async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Sent): Promise<Pending[]> {
   const { enqueued, failed, refused } = sent;
   const again: Pending[] = [];
   const settle = (p: Pending, error: string) => {
@@ -118,13 +121,18 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
   };
   for (const call of packGroups(pending, (p) => p.message.bytes, MAX_ENTRIES, SQS_MAX_BYTES)) {
     ctx.signal.throwIfAborted();
-    const entries: SendMessageBatchRequestEntry[] = call.items.map((p, i) => ({ Id: String(i), MessageBody: p.message.body, MessageAttributes: envelopeAttributes(p.message.meta) }));
+    const entries: SendMessageBatchRequestEntry[] = call.items.map((p, i) => ({
+      Id: String(i),
+      MessageBody: p.message.body,
+      MessageAttributes: envelopeAttributes(p.message.meta),
+    }));
     ctx.counters.calls++;
     ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
     ctx.counters.payloadBytes += call.bytes;
     let answer;
     try {
-      answer = await ctx.sqs.send(new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries }), { abortSignal: ctx.signal });
+      const command = new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries });
+      answer = await ctx.sqs.send(command, { abortSignal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);

@@ -13,6 +13,8 @@ import { startSqsFaultProxy } from '../helpers/sqs-fault-proxy.js';
 
 /** The SQS loops on the one retry wrapper (src/retry/retrying.ts): what each gives up on, and when. */
 let sqs: LocalSqs;
+const THROTTLED = { kind: 'error', status: 400, type: 'ThrottlingException' } as const;
+const UNAVAILABLE = { kind: 'error', status: 503, type: 'ServiceUnavailable' } as const;
 let queues = 0;
 
 beforeAll(async () => {
@@ -38,17 +40,27 @@ function pollerOn(endpoint: string, url: string, forwarder: ReturnType<typeof re
   // maxAttempts 1: the SDK's own retries would hide the poller's.
   const client = createSqsClient({ ...sqs.connection, endpoint }, { maxAttempts: 1 });
   const counters = { received: 0, deleted: 0, deleteFailures: 0 };
-  const run = runPoller({ sqs: client, queueUrl: url, queueArn: 'arn:aws:sqs:us-east-1:000000000000:q', region: 'us-east-1', forwarder,
-    waitSeconds: 0, visibilitySeconds: 30, stop, hard: new AbortController().signal, counters }).finally(() => client.destroy());
+  const run = runPoller({
+    sqs: client,
+    queueUrl: url,
+    queueArn: 'arn:aws:sqs:us-east-1:000000000000:q',
+    region: 'us-east-1',
+    forwarder,
+    waitSeconds: 0,
+    visibilitySeconds: 30,
+    stop,
+    hard: new AbortController().signal,
+    counters,
+  }).finally(() => client.destroy());
   return { run, counters };
 }
 
 describe('SQS polling on the retry wrapper', () => {
-  test('receive failures (throttling, 5xx) are retried with backoff, then messages are forwarded and deleted', async () => {
+  test('receive failures (throttling, 5xx) are retried with backoff, then messages are forwarded', async () => {
     const q = await sqs.createQueue(`retries-${++queues}`);
     await sqs.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: '{"v":1,"job":"j","rows":[{"id":1}]}' }));
     await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, (call) =>
-      call === 1 ? { kind: 'error', status: 400, type: 'ThrottlingException' } : call <= 3 ? { kind: 'error', status: 503, type: 'ServiceUnavailable' } : undefined,
+      call === 1 ? THROTTLED : call <= 3 ? UNAVAILABLE : undefined,
     );
     const stop = new AbortController();
     const forwarder = recordingForwarder();
@@ -62,8 +74,10 @@ describe('SQS polling on the retry wrapper', () => {
   });
 
   test('a fatal receive error (no such queue) ends the poller at once with one line, no retry', async () => {
-    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => ({ kind: 'error', status: 400, type: 'QueueDoesNotExist' }));
-    const { run } = pollerOn(proxy.endpoint, `${sqs.endpoint}/000000000000/missing`, recordingForwarder(), new AbortController().signal);
+    const missing = { kind: 'error', status: 400, type: 'QueueDoesNotExist' } as const;
+    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => missing);
+    const url = `${sqs.endpoint}/000000000000/missing`;
+    const { run } = pollerOn(proxy.endpoint, url, recordingForwarder(), new AbortController().signal);
     const err = await run.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BulkImportError);
     expect((err as Error).message).toMatch(/ReceiveMessage: queue .* does not exist/);
@@ -72,7 +86,7 @@ describe('SQS polling on the retry wrapper', () => {
 
   test('a stop during the backoff ends the poller without an error', async () => {
     const q = await sqs.createQueue(`retries-${++queues}`);
-    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => ({ kind: 'error', status: 503, type: 'ServiceUnavailable' }));
+    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => UNAVAILABLE);
     const stop = new AbortController();
     const { run } = pollerOn(proxy.endpoint, q.url, recordingForwarder(), stop.signal);
     for (let i = 0; i < 200 && proxy.receives < 2; i++) await new Promise((r) => setTimeout(r, 10));
@@ -97,7 +111,8 @@ describe('SQS sends on the retry wrapper', () => {
     const counters = newCounters();
     const client = createSqsClient({ ...sqs.connection, endpoint: proxy.endpoint }, { maxAttempts: 1 });
     try {
-      const out = await sendMessages({ sqs: client, queueUrl: q.url, retry, counters, signal: new AbortController().signal }, messages);
+      const ctx = { sqs: client, queueUrl: q.url, retry, counters, signal: new AbortController().signal };
+      const out = await sendMessages(ctx, messages);
       expect(out.failed).toHaveLength(1);
       expect(out.failed[0]).toMatchObject({ attempts: 3, error: expect.stringContaining('InternalError') });
       expect(out.enqueued).toHaveLength(4);

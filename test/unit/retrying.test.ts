@@ -28,7 +28,8 @@ describe('retrying', () => {
   it('tries again until an answer is final, telling onRetry each retry number', async () => {
     const { attempt, calls } = scripted(['retry', 'retry', 'given up for good']);
     const retries: number[] = [];
-    expect(await retrying(policy, attempt, undefined, (n) => retries.push(n), { random: () => 0 })).toBe('given up for good');
+    const answer = await retrying(policy, attempt, undefined, (n) => retries.push(n), { random: () => 0 });
+    expect(answer).toBe('given up for good');
     expect(calls.map((c) => c.n)).toEqual([1, 2, 3]);
     expect(retries).toEqual([1, 2]);
   });
@@ -68,7 +69,8 @@ describe('retrying', () => {
     const stop = new AbortController();
     setTimeout(() => stop.abort(new Error('stopped')), 20);
     const t0 = performance.now();
-    await expect(retrying(slow, attempt, stop.signal, undefined, { random: () => 1 })).rejects.toMatchObject({ name: 'AbortError' });
+    const waiting = retrying(slow, attempt, stop.signal, undefined, { random: () => 1 });
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(calls).toHaveLength(1);
   });
@@ -76,7 +78,8 @@ describe('retrying', () => {
   it('starts from a first answer the caller got itself: the wait, then attempt 2', async () => {
     const { attempt, calls } = scripted(['unused', 'retry', 'done']);
     const retries: number[] = [];
-    const answer = await retrying(policy, attempt, undefined, (n) => retries.push(n), { first: retry('failed 1'), random: () => 0 });
+    const options = { first: retry('failed 1'), random: () => 0 };
+    const answer = await retrying(policy, attempt, undefined, (n) => retries.push(n), options);
     expect(answer).toBe('done');
     expect(calls.map((c) => c.n)).toEqual([2, 3]);
     expect(retries).toEqual([1, 2]);
