@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
 import { errorCode, errorMessage } from '../errors.js';
 import { CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
-import { backoffDelay, classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
+import { Retry, retry, retrying } from '../retry/retrying.js';
+import { classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
 export interface HttpClientConfig {
   readonly url: string;
@@ -67,6 +67,9 @@ export class StickyHttpClient {
   readonly #cookiesFor: () => CookieState | null;
   readonly #rate: RateLimiter | undefined;
   readonly #bodyType: string | undefined;
+  readonly #onRetry = (): void => {
+    this.stats.retries++;
+  };
 
   /** `rate`: a limiter shared with other clients, in place of one made from config.rate. */
   constructor(private readonly config: HttpClientConfig, rate?: RateLimiter) {
@@ -84,7 +87,11 @@ export class StickyHttpClient {
   async send(body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
     const lane = this.#free.pop() ?? this.#newLane();
     try {
-      return await this.#sendOn(lane, body, idempotencyKey, signal);
+      const first = await this.#attempt(lane, body, idempotencyKey, signal, 1);
+      if (!(first instanceof Retry)) return first;
+      // Only a retry enters the wrapper: a first success costs what the inline loop did.
+      const attempt = (n: number) => this.#attempt(lane, body, idempotencyKey, signal, n);
+      return await retrying(this.config.retry, attempt, signal, this.#onRetry, { first });
     } finally {
       this.#free.push(lane);
     }
@@ -116,52 +123,52 @@ export class StickyHttpClient {
     return lane;
   }
 
-  async #sendOn(lane: Lane, body: string | Uint8Array, idempotencyKey: string, signal?: AbortSignal): Promise<SendResult> {
-    const { retry, method, targetHeader, timeoutMs } = this.config;
+  /** One attempt on the lane: the answer, or a `Retry` that `retrying` turns into a wait and another go. */
+  async #attempt(
+    lane: Lane,
+    body: string | Uint8Array,
+    idempotencyKey: string,
+    signal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<SendResult | Retry<SendResult>> {
+    const { method, targetHeader, timeoutMs } = this.config;
     const cookies = lane.cookies;
-    let last: SendResult = { ok: false, status: null, error: 'not sent', attempts: 0 };
-    for (let attempt = 1; attempt <= retry.retries + 1; attempt++) {
-      signal?.throwIfAborted();
-      if (this.#rate) await this.#rate.take(signal);
-      const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
-      const now = Date.now();
-      const cookie = cookies?.header(now) ?? '';
-      const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
-      if (this.#bodyType) headers.push('content-type', this.#bodyType);
-      if (cookie) headers.push('cookie', cookie);
-      lane.requests++;
-      this.stats.requests++;
-      let retryAfterMs: number | undefined;
-      try {
-        const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal, timeoutMs);
-        if (keepsCookiesFrom(res.status)) cookies?.update(res.headers['set-cookie'], Date.now(), cookie);
-        const target = targetHeader ? res.headers[targetHeader] : undefined;
-        if (typeof target === 'string') this.#noteTarget(lane, target);
-        const verdict = classifyStatus(res.status);
-        if (verdict === 'ok') {
-          lane.failuresInARow = 0;
-          return { ok: true, status: res.status, error: '', attempts: attempt };
-        }
-        const text = res.text.slice(0, 300).replace(/\s+/g, ' ').trim();
-        last = { ok: false, status: res.status, error: text || `HTTP ${res.status}`, attempts: attempt };
-        if (verdict === 'permanent') return last;
-        retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
-        if (res.status >= 500) this.#laneFailed(lane);
-        // Request headers too large: our cookies are the part that grows; start the lane afresh.
-        if (res.status === 431) cookies?.drop();
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
-        if (classifyError(errorCode(err)) === 'permanent') return last;
-        this.#laneFailed(lane);
-      } finally {
-        release?.();
+    signal?.throwIfAborted();
+    if (this.#rate) await this.#rate.take(signal);
+    const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
+    const now = Date.now();
+    const cookie = cookies?.header(now) ?? '';
+    const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
+    if (this.#bodyType) headers.push('content-type', this.#bodyType);
+    if (cookie) headers.push('cookie', cookie);
+    lane.requests++;
+    this.stats.requests++;
+    try {
+      const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal, timeoutMs);
+      if (keepsCookiesFrom(res.status)) cookies?.update(res.headers['set-cookie'], Date.now(), cookie);
+      const target = targetHeader ? res.headers[targetHeader] : undefined;
+      if (typeof target === 'string') this.#noteTarget(lane, target);
+      const verdict = classifyStatus(res.status);
+      if (verdict === 'ok') {
+        lane.failuresInARow = 0;
+        return { ok: true, status: res.status, error: '', attempts: attempt };
       }
-      if (attempt > retry.retries) break;
-      this.stats.retries++;
-      await sleep(backoffDelay(retry, attempt, retryAfterMs), undefined, { signal });
+      const text = res.text.slice(0, 300).replace(/\s+/g, ' ').trim();
+      const last = { ok: false, status: res.status, error: text || `HTTP ${res.status}`, attempts: attempt };
+      if (verdict === 'permanent') return last;
+      if (res.status >= 500) this.#laneFailed(lane);
+      // Request headers too large: our cookies are the part that grows; start the lane afresh.
+      if (res.status === 431) cookies?.drop();
+      return retry(last, parseRetryAfter(res.headers['retry-after'], Date.now()));
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
+      if (classifyError(errorCode(err)) === 'permanent') return last;
+      this.#laneFailed(lane);
+      return retry(last);
+    } finally {
+      release?.();
     }
-    return last;
   }
 
   /** A lane whose target keeps failing forgets its cookies, so the balancer can re-place it. */

@@ -5,6 +5,72 @@ import { SQS_MAX_BYTES, type MessagePacker, type PackedMessage } from './message
 /** SendMessageBatch takes at most 10 entries. */
 export const MAX_ENTRIES = 10;
 
+/**
+ * Greedy packing of items into groups of at most `maxItems` and `maxBytes`: a group is closed
+ * when the next item would break either limit. An item larger than `maxBytes` alone gets a group
+ * of its own (whether the other side takes it is the caller's business). The one rule behind
+ * SendMessageBatch calls (≤ 10 entries, ≤ 1 MiB), whether packed as a stream or from a list, and
+ * behind the rejects queue's bodies.
+ */
+export class GroupPacker<T> {
+  #items: T[] = [];
+  #bytes = 0;
+
+  constructor(
+    readonly maxItems: number,
+    readonly maxBytes: number,
+  ) {}
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  get full(): boolean {
+    return this.#items.length >= this.maxItems;
+  }
+
+  /** Whether an item of `bytes` must start a new group (an empty group takes anything). */
+  closesOn(bytes: number): boolean {
+    return this.#items.length > 0 && (this.#items.length >= this.maxItems || this.#bytes + bytes > this.maxBytes);
+  }
+
+  add(item: T, bytes: number): void {
+    this.#items.push(item);
+    this.#bytes += bytes;
+  }
+
+  /** The group so far (possibly empty), and a fresh one started. */
+  take(): Group<T> {
+    const group = { items: this.#items, bytes: this.#bytes };
+    this.#items = [];
+    this.#bytes = 0;
+    return group;
+  }
+}
+
+export interface Group<T> {
+  readonly items: T[];
+  readonly bytes: number;
+}
+
+/** A list packed into groups by GroupPacker's rule, in order. */
+export function packGroups<T>(
+  items: readonly T[],
+  bytesOf: (item: T) => number,
+  maxItems: number,
+  maxBytes: number,
+): Group<T>[] {
+  const groups: Group<T>[] = [];
+  const packer = new GroupPacker<T>(maxItems, maxBytes);
+  for (const item of items) {
+    const bytes = bytesOf(item);
+    if (packer.closesOn(bytes)) groups.push(packer.take());
+    packer.add(item, bytes);
+  }
+  if (packer.size > 0) groups.push(packer.take());
+  return groups;
+}
+
 /** One SendMessageBatch call's worth of messages (≤ 10 entries, ≤ 1 MiB in total). */
 export interface Call {
   readonly messages: readonly PackedMessage[];
@@ -20,13 +86,10 @@ const READY_FLUSH = 32;
  * a graceful stop leaves no batch half enqueued.
  */
 export async function* packCalls(batches: AsyncIterable<Batch>, packer: MessagePacker, tracker: ReceiptTracker, stop: AbortSignal): AsyncGenerator<Call> {
-  let messages: PackedMessage[] = [];
-  let bytes = 0;
+  const calls = new GroupPacker<PackedMessage>(MAX_ENTRIES, SQS_MAX_BYTES);
   const take = (): Call => {
-    const call = { messages, bytes };
-    messages = [];
-    bytes = 0;
-    return call;
+    const { items, bytes } = calls.take();
+    return { messages: items, bytes };
   };
   for await (const batch of batches) {
     tracker.open(batch);
@@ -35,21 +98,19 @@ export async function* packCalls(batches: AsyncIterable<Batch>, packer: MessageP
       tracker.failRow(o.batch, o.index, `row is ${o.bytes} bytes: larger than an SQS message can hold (${SQS_MAX_BYTES} bytes)`);
     }
     for (const m of sealed) {
-      if (messages.length === MAX_ENTRIES || bytes + m.bytes > SQS_MAX_BYTES) yield take();
-      messages.push(m);
-      bytes += m.bytes;
+      if (calls.closesOn(m.bytes)) yield take();
+      calls.add(m, m.bytes);
     }
-    if (messages.length === MAX_ENTRIES) yield take();
-    else if (messages.length === 0 && tracker.ready >= READY_FLUSH) yield take();
+    if (calls.full) yield take();
+    else if (calls.size === 0 && tracker.ready >= READY_FLUSH) yield take();
     if (stop.aborted) break;
   }
   const last = packer.flush();
   if (last) {
-    if (messages.length === MAX_ENTRIES || bytes + last.bytes > SQS_MAX_BYTES) yield take();
-    messages.push(last);
-    bytes += last.bytes;
+    if (calls.closesOn(last.bytes)) yield take();
+    calls.add(last, last.bytes);
   }
-  if (messages.length > 0 || tracker.ready > 0) yield take();
+  if (calls.size > 0 || tracker.ready > 0) yield take();
 }
 
 interface Open {

@@ -1,3 +1,4 @@
+import { valueEnd } from '../json/scan.js';
 import { utf8 } from './envelope.js';
 
 /** A row boundary in a run of comma-separated rows: `chars` is the comma's index. */
@@ -9,33 +10,26 @@ export interface Cut {
 
 /**
  * The longest prefix of whole rows (at most `maxRows`) whose UTF-8 size fits `maxBytes`, found
- * by tracking strings and nesting up to the first boundary past the budget: a character is at
+ * by scanning (src/json/scan.ts) up to the first boundary past the budget: a character is at
  * least one byte, so no later boundary can fit. Undefined when not even one row fits.
  */
 export function cutRows(text: string, maxBytes: number, maxRows: number): Cut | undefined {
   const bounds: number[] = [];
-  let depth = 0;
-  let inString = false;
   let end = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) depth--;
-    else if (c === 0x2c && depth === 0) {
-      if (i > maxBytes) {
-        end = false;
-        break;
-      }
-      bounds.push(i);
-      if (bounds.length === maxRows) {
-        end = false;
-        break;
-      }
+  for (let i = 0; ; ) {
+    const comma = valueEnd(text, i);
+    // The end of the run (or a stray closing bracket, which ends it too).
+    if (comma === text.length || text.charCodeAt(comma) !== 0x2c) break;
+    if (comma > maxBytes) {
+      end = false;
+      break;
     }
+    bounds.push(comma);
+    if (bounds.length === maxRows) {
+      end = false;
+      break;
+    }
+    i = comma + 1;
   }
   if (end && text.length <= maxBytes) bounds.push(text.length);
   if (bounds.length === 0) return undefined;

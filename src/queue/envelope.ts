@@ -1,5 +1,5 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { splitJsonArray } from '../source/batch.js';
+import { memberSpan, splitJsonArray } from '../json/scan.js';
 import type { KeyTuple } from '../types.js';
 
 /**
@@ -122,39 +122,4 @@ export function parseEnvelope(body: string, attributeRows?: string): ParsedEnvel
     return { ok: false, reason: `the rows attribute says ${attributeRows} but the body holds ${rows.length}` };
   }
   return { ok: true, envelope: { v: p.v, job: typeof p.job === 'string' ? p.job : '', rows } };
-}
-
-/**
- * The [start, end) of a top-level member's value in an object's JSON text, found by tracking
- * strings and nesting (the body is already known to be valid JSON). JSON.parse cannot hand back
- * a value's source text on Node 20, and re-serialising rows would round big numbers.
- */
-function memberSpan(text: string, name: string): [number, number] | undefined {
-  let depth = 0;
-  let keyStart = -1;
-  let lastKey = '';
-  let valueStart = -1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      const start = i;
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      if (depth === 1 && valueStart < 0) {
-        keyStart = start;
-        lastKey = JSON.parse(text.slice(start, i + 1)) as string;
-      }
-      continue;
-    }
-    if (c === ':' && depth === 1 && keyStart >= 0 && valueStart < 0) valueStart = i + 1;
-    else if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-    if ((c === ',' && depth === 1) || depth === 0) {
-      if (valueStart >= 0 && lastKey === name) return [valueStart, i];
-      if (c === ',') {
-        valueStart = -1;
-        keyStart = -1;
-      }
-    }
-  }
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { envelopeHead, utf8 } from './envelope.js';
+import { packGroups } from './call-packer.js';
 import { SQS_MAX_BYTES } from './message-packer.js';
 
 /**
@@ -41,25 +42,14 @@ export function rejectsBodies(
   const head = envelopeHead(job);
   const tail = (failures: string[]) => `],"failures":[${failures.join(',')}],"from":${JSON.stringify(from)}}`;
   const budget = maxBytes - ATTRIBUTE_ROOM - utf8(head) - utf8(tail([]));
-  const bodies: { body: string; rows: number }[] = [];
-  let texts: string[] = [];
-  let failures: string[] = [];
-  let bytes = 0;
-  for (const r of rows) {
+  const pieces = rows.map((r) => {
     const failure = JSON.stringify({ status: r.status, error: r.error.slice(0, 500), attempts: r.attempts });
-    const add = utf8(r.row) + utf8(failure) + 2;
-    if (texts.length > 0 && bytes + add > budget) {
-      bodies.push({ body: `${head}${texts.join(',')}${tail(failures)}`, rows: texts.length });
-      texts = [];
-      failures = [];
-      bytes = 0;
-    }
-    texts.push(r.row);
-    failures.push(failure);
-    bytes += add;
-  }
-  if (texts.length > 0) bodies.push({ body: `${head}${texts.join(',')}${tail(failures)}`, rows: texts.length });
-  return bodies;
+    return { row: r.row, failure, bytes: utf8(r.row) + utf8(failure) + 2 };
+  });
+  return packGroups(pieces, (p) => p.bytes, Number.POSITIVE_INFINITY, budget).map(({ items }) => ({
+    body: `${head}${items.map((p) => p.row).join(',')}${tail(items.map((p) => p.failure))}`,
+    rows: items.length,
+  }));
 }
 
 export function rejectsAttributes(job: string, rows: number): Record<string, MessageAttributeValue> {

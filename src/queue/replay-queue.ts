@@ -5,6 +5,7 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { MAX_ENTRIES, packGroups } from './call-packer.js';
 import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
 import { sqsFailure } from './sqs-client.js';
 
@@ -86,10 +87,12 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
 
 /** Makes kept messages visible again now, rather than after the pass's long visibility timeout. */
 async function release(o: ReplayQueueOptions, messages: readonly Message[]): Promise<void> {
-  for (let i = 0; i < messages.length; i += 10) {
-    const entries = messages
-      .slice(i, i + 10)
-      .map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle as string, VisibilityTimeout: 0 }));
+  for (const call of packGroups(messages, () => 0, MAX_ENTRIES, Number.POSITIVE_INFINITY)) {
+    const entries = call.items.map((m, j) => ({
+      Id: String(j),
+      ReceiptHandle: m.ReceiptHandle as string,
+      VisibilityTimeout: 0,
+    }));
     // Best effort: a message not released comes back after its visibility timeout anyway.
     await o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries })).catch(() => undefined);
   }

@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { backoffDelay, type RetryPolicy } from '../http/retry-policy.js';
+import type { RetryPolicy } from '../http/retry-policy.js';
+import { retry, retrying, type Retry } from '../retry/retrying.js';
 import { errorCode } from '../errors.js';
 import { envelopeAttributes } from './envelope.js';
-import { MAX_ENTRIES } from './call-packer.js';
+import { MAX_ENTRIES, packGroups } from './call-packer.js';
 import { sendIsolating } from '../sink/isolate-refused.js';
 import { messageOf, rowsOf, SQS_MAX_BYTES, type PackedMessage } from './message-packer.js';
 import { classifySqsError, sqsFailure } from './sqs-client.js';
@@ -47,6 +47,9 @@ interface Pending {
   error: string;
 }
 
+/** What a send loop ends with: enqueued, failed after retries, or refused by SQS for its content. */
+type Sent = SendOutcome & { refused: Refused[] };
+
 /** A message SQS refused for its content, with the answer that said so. */
 interface Refused {
   readonly message: PackedMessage;
@@ -87,77 +90,70 @@ export async function sendMessages(ctx: SendContext, messages: readonly PackedMe
   return { enqueued, failed };
 }
 
-/** The send-and-retry loop: what was enqueued, what failed after retries, what SQS refused for its content. */
-async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessage[]): Promise<SendOutcome & { refused: Refused[] }> {
-  const enqueued: PackedMessage[] = [];
-  const failed: SendOutcome['failed'] = [];
-  const refused: Refused[] = [];
+/**
+ * The send-and-retry loop: what was enqueued, what failed after retries, what SQS refused for its
+ * content. Each round sends every pending entry once; an entry is failed when its own attempts are
+ * spent. All entries of a round have made the same number of attempts, so the round number is the
+ * retry number for the backoff and the wrapper's budget is never the one that ends the loop.
+ */
+async function sendWithRetries(ctx: SendContext, messages: readonly PackedMessage[]): Promise<Sent> {
+  const sent: Sent = { enqueued: [], failed: [], refused: [] };
   let pending: Pending[] = messages.map((message) => ({ message, attempts: 0, error: '' }));
-  for (let round = 1; pending.length > 0; round++) {
-    const again: Pending[] = [];
-    const settle = (p: Pending, error: string) => {
-      p.attempts++;
-      p.error = error;
-      if (p.attempts > ctx.retry.retries) failed.push({ message: p.message, error, attempts: p.attempts });
-      else again.push(p);
-    };
-    for (const call of chunk(pending)) {
-      ctx.signal.throwIfAborted();
-      const entries: SendMessageBatchRequestEntry[] = call.map((p, i) => ({ Id: String(i), MessageBody: p.message.body, MessageAttributes: envelopeAttributes(p.message.meta) }));
-      const bytes = call.reduce((n, p) => n + p.message.bytes, 0);
-      ctx.counters.calls++;
-      ctx.counters.billed += Math.ceil(bytes / BILLING_CHUNK);
-      ctx.counters.payloadBytes += bytes;
-      let answer;
-      try {
-        answer = await ctx.sqs.send(new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries }), { abortSignal: ctx.signal });
-      } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);
-        for (const p of call) settle(p, `SQS ${(err as { name?: string }).name ?? errorCode(err) ?? 'error'}`);
-        continue;
+  const round = async (): Promise<Sent | Retry<Sent>> => {
+    pending = await sendRound(ctx, pending, sent);
+    return pending.length > 0 ? retry(sent) : sent;
+  };
+  const onRetry = () => {
+    ctx.counters.retries++;
+  };
+  return pending.length === 0 ? sent : retrying(ctx.retry, round, ctx.signal, onRetry);
+}
+
+/** One round: every pending entry sent once; returns the entries to send again. */
+async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Sent): Promise<Pending[]> {
+  const { enqueued, failed, refused } = sent;
+  const again: Pending[] = [];
+  const settle = (p: Pending, error: string) => {
+    p.attempts++;
+    p.error = error;
+    if (p.attempts > ctx.retry.retries) failed.push({ message: p.message, error, attempts: p.attempts });
+    else again.push(p);
+  };
+  for (const call of packGroups(pending, (p) => p.message.bytes, MAX_ENTRIES, SQS_MAX_BYTES)) {
+    ctx.signal.throwIfAborted();
+    const entries: SendMessageBatchRequestEntry[] = call.items.map((p, i) => ({
+      Id: String(i),
+      MessageBody: p.message.body,
+      MessageAttributes: envelopeAttributes(p.message.meta),
+    }));
+    ctx.counters.calls++;
+    ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
+    ctx.counters.payloadBytes += call.bytes;
+    let answer;
+    try {
+      const command = new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries });
+      answer = await ctx.sqs.send(command, { abortSignal: ctx.signal });
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);
+      for (const p of call.items) settle(p, `SQS ${(err as { name?: string }).name ?? errorCode(err) ?? 'error'}`);
+      continue;
+    }
+    const ok = new Set((answer.Successful ?? []).map((s) => s.Id));
+    const refusals = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
+    call.items.forEach((p, i) => {
+      const id = String(i);
+      if (ok.has(id)) {
+        ctx.counters.messages++;
+        enqueued.push(p.message);
+        return;
       }
-      const ok = new Set((answer.Successful ?? []).map((s) => s.Id));
-      const refusals = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
-      call.forEach((p, i) => {
-        const id = String(i);
-        if (ok.has(id)) {
-          ctx.counters.messages++;
-          enqueued.push(p.message);
-          return;
-        }
-        const f = refusals.get(id);
-        const error = `SQS ${f?.Code ?? 'no answer for entry'}${f?.Message ? `: ${f.Message}` : ''}`;
-        // Retrying the same content cannot help; smaller pieces can, unless the row alone is the problem.
-        if (f?.SenderFault) refused.push({ message: p.message, error, attempts: p.attempts + 1 });
-        else settle(p, error);
-      });
-    }
-    if (again.length > 0) {
-      ctx.counters.retries++;
-      const waitFor = backoffDelay(ctx.retry, Math.max(...again.map((p) => p.attempts)), undefined);
-      await sleep(waitFor, undefined, { signal: ctx.signal });
-    }
-    pending = again;
+      const f = refusals.get(id);
+      const error = `SQS ${f?.Code ?? 'no answer for entry'}${f?.Message ? `: ${f.Message}` : ''}`;
+      // Retrying the same content cannot help; smaller pieces can, unless the row alone is the problem.
+      if (f?.SenderFault) refused.push({ message: p.message, error, attempts: p.attempts + 1 });
+      else settle(p, error);
+    });
   }
-  return { enqueued, failed, refused };
+  return again;
 }
-
-/** Groups messages into valid calls: at most 10 entries and 1 MiB each. */
-function chunk(pending: readonly Pending[]): Pending[][] {
-  const calls: Pending[][] = [];
-  let current: Pending[] = [];
-  let bytes = 0;
-  for (const p of pending) {
-    if (current.length === MAX_ENTRIES || (current.length > 0 && bytes + p.message.bytes > SQS_MAX_BYTES)) {
-      calls.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(p);
-    bytes += p.message.bytes;
-  }
-  if (current.length > 0) calls.push(current);
-  return calls;
-}
-

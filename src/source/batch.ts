@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { splitJsonArray } from '../json/scan.js';
 import type { Batch, FailedRow, KeyTuple } from '../types.js';
 
 /**
@@ -58,40 +59,5 @@ export function idempotencyKeyFor(jobId: string, firstKey: KeyTuple, lastKey: Ke
     .slice(0, 32);
 }
 
-/**
- * Splits the text of a JSON array into the texts of its elements without parsing them, so a
- * bigint or a 30-digit numeric keeps every digit. Only strings and nesting need tracking.
- */
-export function splitJsonArray(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c /* \ */) i++;
-      else if (c === 0x22 /* " */) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
-      if (depth === 0) start = i + 1;
-      depth++;
-    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) {
-      depth--;
-      if (depth === 0) {
-        pushElement(out, text, start, i);
-      }
-    } else if (c === 0x2c /* , */ && depth === 1) {
-      pushElement(out, text, start, i);
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
-function pushElement(out: string[], text: string, start: number, end: number): void {
-  const element = text.slice(start, end).trim();
-  if (element.length > 0) out.push(element);
-}
+/** Splits a JSON array's text into its elements' texts without parsing them (see src/json/scan.ts). */
+export { splitJsonArray };

@@ -10,6 +10,8 @@ export interface SqsFaultProxy extends AsyncDisposable {
   readonly endpoint: string;
   /** SendMessageBatch calls seen, and entries per call. */
   readonly batches: { entries: number }[];
+  /** ReceiveMessage calls seen. */
+  readonly receives: number;
   close(): Promise<void>;
 }
 
@@ -19,13 +21,23 @@ export interface SqsFaultProxy extends AsyncDisposable {
  * Failed entries are taken out of the request before it is forwarded, as SQS would not have
  * enqueued them.
  */
-export async function startSqsFaultProxy(upstream: string, script: (call: number) => SqsFault | undefined): Promise<SqsFaultProxy> {
+export async function startSqsFaultProxy(
+  upstream: string,
+  script: (call: number) => SqsFault | undefined,
+  /** The same for ReceiveMessage calls (an error only). */
+  receiveScript?: (call: number) => Extract<SqsFault, { kind: 'error' }> | undefined,
+): Promise<SqsFaultProxy> {
   const batches: { entries: number }[] = [];
+  let receives = 0;
   const server = createServer(async (req, res) => {
     const text = await readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     let body = JSON.parse(text) as { Entries?: { Id: string; MessageBody: string }[] };
-    const fault = target.endsWith('.SendMessageBatch') ? script(batches.push({ entries: body.Entries?.length ?? 0 })) : undefined;
+    const fault = target.endsWith('.SendMessageBatch')
+      ? script(batches.push({ entries: body.Entries?.length ?? 0 }))
+      : target.endsWith('.ReceiveMessage')
+        ? receiveScript?.(++receives)
+        : undefined;
     if (fault?.kind === 'error') {
       res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${fault.type};Sender` });
       res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${fault.type}`, message: `staged ${fault.type}` }));
@@ -59,7 +71,16 @@ export async function startSqsFaultProxy(upstream: string, script: (call: number
     server.close(() => resolve());
     server.closeAllConnections();
   });
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, batches, close, [Symbol.asyncDispose]: close };
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    endpoint,
+    batches,
+    get receives() {
+      return receives;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
