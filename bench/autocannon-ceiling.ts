@@ -17,5 +17,7 @@ const result = await autocannon({
   duration: Number(seconds),
 });
 const ok = result['2xx'];
-process.stdout.write(`${JSON.stringify({ rows: ok, requests: ok, seconds: result.duration, non2xx: result.non2xx, errors: result.errors })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ rows: ok, requests: ok, seconds: result.duration, non2xx: result.non2xx, errors: result.errors })}\n`,
+);
 process.exitCode = result.non2xx > 0 || result.errors > 0 ? 1 : 0;

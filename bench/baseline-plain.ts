@@ -34,7 +34,12 @@ await pool.close();
 process.stdout.write(`${JSON.stringify({ rows: sent, requests })}\n`);
 
 async function post(body: string): Promise<void> {
-  const res = await pool.request({ path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await pool.request({
+    path: target.pathname,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
   await res.body.dump();
   if (res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
 }

@@ -31,7 +31,9 @@ export async function openBenchDatabase(url: string, log: (line: string) => void
   try {
     embedded = await import('../src/demo/sandbox/embedded-postgres.js');
   } catch (err) {
-    throw new Error(`no PostgreSQL at ${redact(url)}, and no embedded one to fall back to (dist/src/demo/sandbox/embedded-postgres.js: ${String(err)}); start a server or set BENCH_DATABASE_URL`);
+    throw new Error(
+      `no PostgreSQL at ${redact(url)}, and no embedded one to fall back to (dist/src/demo/sandbox/embedded-postgres.js: ${String(err)}); start a server or set BENCH_DATABASE_URL`,
+    );
   }
   // Every contender holds one or two connections, and the seeder one more.
   const db = await embedded.startEmbeddedPostgres({ maxConnections: 32 });
@@ -43,14 +45,24 @@ export async function openBenchDatabase(url: string, log: (line: string) => void
  * kept, a smaller one topped up, a larger one trimmed. Seeding a million rows takes about
  * half a minute; a --quick run after a full one should not throw that away.
  */
-export async function ensureListings(url: string, table: string, rows: number, log: (line: string) => void): Promise<void> {
+export async function ensureListings(
+  url: string,
+  table: string,
+  rows: number,
+  log: (line: string) => void,
+): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const exists = (await client.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [table])).rows[0].t !== null;
+    const exists =
+      (await client.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [table])).rows[0].t !== null;
     const have = exists
-      ? (await client.query<{ n: string; lo: string; hi: string }>(`SELECT count(*)::text AS n, coalesce(min(id), 0)::text AS lo, coalesce(max(id), 0)::text AS hi FROM ${table}`)).rows[0]
+      ? (
+          await client.query<{ n: string; lo: string; hi: string }>(
+            `SELECT count(*)::text AS n, coalesce(min(id), 0)::text AS lo, coalesce(max(id), 0)::text AS hi FROM ${table}`,
+          )
+        ).rows[0]
       : { n: '0', lo: '0', hi: '0' };
     const n = Number(have.n);
     const contiguous = n === 0 || (Number(have.lo) === 1 && Number(have.hi) === n);
@@ -66,7 +78,9 @@ export async function ensureListings(url: string, table: string, rows: number, l
     }
     // Dead tuples and a stale visibility map would slow the first contender, not the others.
     await client.query(`VACUUM ANALYZE ${table}`);
-    log(`${table}: ${n.toLocaleString('en')} → ${rows.toLocaleString('en')} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    log(
+      `${table}: ${n.toLocaleString('en')} → ${rows.toLocaleString('en')} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   } finally {
     await client.end();
   }
@@ -82,7 +96,9 @@ export async function warmListings(url: string, table: string): Promise<{ sample
     await client.query(`SET DateStyle = ISO; SET TimeZone = 'UTC'`);
     await client.query(`SELECT count(*) FROM ${table}`);
     await client.query(`SELECT count(*) FROM (SELECT id FROM ${table} ORDER BY id) k`);
-    const sample = await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${table} t ORDER BY id LIMIT 1`);
+    const sample = await client.query<{ j: string }>(
+      `SELECT row_to_json(t)::text AS j FROM ${table} t ORDER BY id LIMIT 1`,
+    );
     const avg = await client.query<{ b: string }>(
       `SELECT avg(octet_length(row_to_json(t)::text))::int::text AS b FROM (SELECT * FROM ${table} ORDER BY id LIMIT 10000) t`,
     );

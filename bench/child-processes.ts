@@ -42,7 +42,12 @@ let runs = 0;
  * Runs `node <nodeArgs> --import rusage-reporter.js <script> <args>` and times it from spawn to
  * exit: what a user waits for, start-up and connecting included. Killed past `timeoutMs`.
  */
-export async function runMeasured(nodeArgs: readonly string[], script: string, args: readonly string[], timeoutMs: number): Promise<ChildRun> {
+export async function runMeasured(
+  nodeArgs: readonly string[],
+  script: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<ChildRun> {
   const rusageFile = join(scratch, `rusage-${++runs}.json`);
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [...nodeArgs, '--import', REPORTER, script, ...args], {
@@ -54,8 +59,12 @@ export async function runMeasured(nodeArgs: readonly string[], script: string, a
   let stdout = '';
   let stderr = '';
   // Bounded: a contender that logs per row must not grow the bench's memory.
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { if (stdout.length < 1_000_000) stdout += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-4000); });
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    if (stdout.length < 1_000_000) stdout += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr = (stderr + s).slice(-4000);
+  });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [exitCode, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);

@@ -9,7 +9,8 @@ const BUILT = join(ROOT, 'dist', 'src');
 /** Which code the figures belong to: the commit, and whether src/ differs from it. */
 export function describeCode(): string {
   try {
-    const git = (...args: string[]) => execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = git('status', '--porcelain', '--', 'src', 'bin') !== '';
     return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' plus uncommitted changes in src/ or bin/' : ''}`;
   } catch {

@@ -30,8 +30,26 @@ export function comparisonContenders({ opts, db, table, sink, sampleRow }: Compa
     bulkImport({ db, table, to, rows: opts.rows, batch: 100, concurrency: 16, sticky: 'lane' }),
     bulkImport({ db, table, to, rows: opts.rows, batch: 100, concurrency: 16, sticky: 'off' }),
     plain(db, table, to, opts.rows),
-    bulkImport({ db, table, to, rows: opts.batch1Rows, ...subset(opts.batch1Rows), batch: 1, concurrency: 32, sticky: 'lane' }),
-    bulkImport({ db, table, to, rows: opts.batch1Rows, ...subset(opts.batch1Rows), batch: 1, concurrency: 32, sticky: 'off' }),
+    bulkImport({
+      db,
+      table,
+      to,
+      rows: opts.batch1Rows,
+      ...subset(opts.batch1Rows),
+      batch: 1,
+      concurrency: 32,
+      sticky: 'lane',
+    }),
+    bulkImport({
+      db,
+      table,
+      to,
+      rows: opts.batch1Rows,
+      ...subset(opts.batch1Rows),
+      batch: 1,
+      concurrency: 32,
+      sticky: 'off',
+    }),
     naive(db, table, to, opts.naiveRows),
     autocannonCeiling(to, bodyFile, opts.autocannonSeconds),
   ];
@@ -78,15 +96,24 @@ export async function runComparison(input: ComparisonInput): Promise<{ markdown:
   }
   const summaries = contenders.map((c) => summarize(c, runs.get(c.id) ?? []));
   const failed = summaries.some((s) => s.good < s.runs.length);
-  const note = `\n\nNoise: waited ${(waitedMs / 1000).toFixed(0)} s in all for the machine to be quiet (< ${NOISY * 100} % busy) before runs; ` +
+  const note =
+    `\n\nNoise: waited ${(waitedMs / 1000).toFixed(0)} s in all for the machine to be quiet (< ${NOISY * 100} % busy) before runs; ` +
     `${remeasured} run(s) that saw more foreign load than that were measured once more (the first try is not in the table).`;
-  const markdown = [resultsTable(summaries) + note, '', '**Targets** (issue 2), from the medians above:', '', targetsTable(summaries, opts.rows)].join('\n');
+  const markdown = [
+    resultsTable(summaries) + note,
+    '',
+    '**Targets** (issue 2), from the medians above:',
+    '',
+    targetsTable(summaries, opts.rows),
+  ].join('\n');
   return { markdown, failed };
 }
 
 function logRun(log: (line: string) => void, round: number, rounds: number, id: string, m: Measurement): void {
   const n = (x: number) => Math.round(x).toLocaleString('en');
-  log(`round ${round + 1}/${rounds}  ${id.padEnd(12)} ${n(m.rowsPerSec).padStart(8)} rows/s ${n(m.requestsPerSec).padStart(7)} req/s  ` +
-    `${m.cpuPerMillion.toFixed(1).padStart(5)} CPU-s/M  ${m.rssMB.toFixed(0).padStart(4)} MB  foreign ${Math.round(m.foreignShare * 100)} %` +
-    `${m.problems.length ? `  ✗ ${m.problems.join('; ')}` : ''}`);
+  log(
+    `round ${round + 1}/${rounds}  ${id.padEnd(12)} ${n(m.rowsPerSec).padStart(8)} rows/s ${n(m.requestsPerSec).padStart(7)} req/s  ` +
+      `${m.cpuPerMillion.toFixed(1).padStart(5)} CPU-s/M  ${m.rssMB.toFixed(0).padStart(4)} MB  foreign ${Math.round(m.foreignShare * 100)} %` +
+      `${m.problems.length ? `  ✗ ${m.problems.join('; ')}` : ''}`,
+  );
 }

@@ -49,8 +49,23 @@ export interface BulkImportRun {
 }
 
 export function bulkImport(r: BulkImportRun): Contender {
-  const args = ['run', '--from', r.db, '--table', r.table, '--to', r.to, '--batch-size', String(r.batch),
-    '--concurrency', String(r.concurrency), '--sticky', r.sticky, '--no-progress', '--no-checkpoint'];
+  const args = [
+    'run',
+    '--from',
+    r.db,
+    '--table',
+    r.table,
+    '--to',
+    r.to,
+    '--batch-size',
+    String(r.batch),
+    '--concurrency',
+    String(r.concurrency),
+    '--sticky',
+    r.sticky,
+    '--no-progress',
+    '--no-checkpoint',
+  ];
   if (r.limit !== undefined) args.push('--limit', String(r.limit));
   return {
     id: `bi-b${r.batch}-${r.sticky}${r.table.endsWith('_x5') ? '-x5' : ''}`,
@@ -67,17 +82,29 @@ export function bulkImport(r: BulkImportRun): Contender {
 
 export function naive(db: string, table: string, to: string, rows: number): Contender {
   return {
-    id: 'naive', label: 'naive: node:http, no keep-alive, 1 row/request, 10 at a time', kind: 'naive',
-    nodeArgs: [], script: here('baseline-naive.js'), args: [db, table, to, String(rows)],
-    rows, requests: rows, timeoutMs: timeoutFor(rows, 300),
+    id: 'naive',
+    label: 'naive: node:http, no keep-alive, 1 row/request, 10 at a time',
+    kind: 'naive',
+    nodeArgs: [],
+    script: here('baseline-naive.js'),
+    args: [db, table, to, String(rows)],
+    rows,
+    requests: rows,
+    timeoutMs: timeoutFor(rows, 300),
   };
 }
 
 export function plain(db: string, table: string, to: string, rows: number): Contender {
   return {
-    id: 'plain', label: 'plain script: row objects, JSON.stringify, undici Pool, batch 100, 16 in flight', kind: 'plain',
-    nodeArgs: [], script: here('baseline-plain.js'), args: [db, table, to, String(rows)],
-    rows, requests: Math.ceil(rows / 100), timeoutMs: timeoutFor(rows, 2000),
+    id: 'plain',
+    label: 'plain script: row objects, JSON.stringify, undici Pool, batch 100, 16 in flight',
+    kind: 'plain',
+    nodeArgs: [],
+    script: here('baseline-plain.js'),
+    args: [db, table, to, String(rows)],
+    rows,
+    requests: Math.ceil(rows / 100),
+    timeoutMs: timeoutFor(rows, 2000),
   };
 }
 
@@ -85,8 +112,14 @@ export const AUTOCANNON_CONNECTIONS = 32;
 
 export function autocannonCeiling(to: string, bodyFile: string, seconds: number): Contender {
   return {
-    id: 'autocannon', label: `autocannon: 1-row POST, ${AUTOCANNON_CONNECTIONS} connections, ${seconds} s`, kind: 'autocannon',
-    nodeArgs: [], script: here('autocannon-ceiling.js'), args: [to, bodyFile, String(AUTOCANNON_CONNECTIONS), String(seconds)],
-    rows: null, requests: null, timeoutMs: 60_000 + seconds * 3000,
+    id: 'autocannon',
+    label: `autocannon: 1-row POST, ${AUTOCANNON_CONNECTIONS} connections, ${seconds} s`,
+    kind: 'autocannon',
+    nodeArgs: [],
+    script: here('autocannon-ceiling.js'),
+    args: [to, bodyFile, String(AUTOCANNON_CONNECTIONS), String(seconds)],
+    rows: null,
+    requests: null,
+    timeoutMs: 60_000 + seconds * 3000,
   };
 }

@@ -18,7 +18,12 @@ interface CpuProfile {
 export async function profileContender(c: Contender, dir: string, name: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const file = `${name}.cpuprofile`;
-  const run = await runMeasured([...c.nodeArgs, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', file], c.script, c.args, c.timeoutMs);
+  const run = await runMeasured(
+    [...c.nodeArgs, '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', file],
+    c.script,
+    c.args,
+    c.timeoutMs,
+  );
   if (run.exitCode !== 0) throw new Error(`${c.label} exited ${run.exitCode ?? run.signal}: ${run.stderrTail}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   return summarizeProfile(profile, c.label, run.wallMs);
@@ -41,13 +46,23 @@ function summarizeProfile(p: CpuProfile, label: string, wallMs: number): string 
     byArea.set(area, (byArea.get(area) ?? 0) + us);
   });
   const top = (m: Map<string, number>, n: number) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `| ${k.replaceAll('|', '\\|')} | ${(us / 1000).toFixed(0)} | ${((us / total) * 100).toFixed(1)} % |`);
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(
+        ([k, us]) =>
+          `| ${k.replaceAll('|', '\\|')} | ${(us / 1000).toFixed(0)} | ${((us / total) * 100).toFixed(1)} % |`,
+      );
   return [
     `**${label}**: ${(total / 1e6).toFixed(2)} s on CPU (sampled, idle excluded) in ${(wallMs / 1000).toFixed(1)} s wall`,
     '',
-    '| area | self ms | share |', '|---|--:|--:|', ...top(byArea, 12),
+    '| area | self ms | share |',
+    '|---|--:|--:|',
+    ...top(byArea, 12),
     '',
-    '| function (top self time) | self ms | share |', '|---|--:|--:|', ...top(byFunction, 20),
+    '| function (top self time) | self ms | share |',
+    '|---|--:|--:|',
+    ...top(byFunction, 20),
   ].join('\n');
 }
 

@@ -1,11 +1,16 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * How a hand-written script reads a table: keyset pages of row objects, with pg's default type
  * parsing (timestamptz → Date, jsonb → object, int8 and numeric → string). The baselines share
  * it so they differ from bulk-import in what they do with rows, not in how they page.
  */
-export async function* keysetPages(client: pg.Client, table: string, pageRows: number, limit: number): AsyncGenerator<Record<string, unknown>[]> {
+export async function* keysetPages(
+  client: pg.Client,
+  table: string,
+  pageRows: number,
+  limit: number,
+): AsyncGenerator<Record<string, unknown>[]> {
   let last = '0';
   let left = limit;
   while (left > 0) {

@@ -41,7 +41,8 @@ export async function measure(c: Contender, sink: SinkProcess, databaseInProcess
   const rows = d('rows');
   const requests = d('accepted');
   const problems: string[] = [];
-  if (run.exitCode !== 0) problems.push(`exit ${run.exitCode ?? run.signal}${run.stderrTail ? `: ${run.stderrTail}` : ''}`);
+  if (run.exitCode !== 0)
+    problems.push(`exit ${run.exitCode ?? run.signal}${run.stderrTail ? `: ${run.stderrTail}` : ''}`);
   if (!run.rusage) problems.push('no resource usage reported');
   if (d('rejected') > 0 || d('resets') > 0) problems.push(`sink rejected ${d('rejected')}, reset ${d('resets')}`);
   let seconds = run.wallMs / 1000;

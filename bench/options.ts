@@ -45,7 +45,8 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
   const rows = count(flags.get('--rows'), '--rows', quick ? 100_000 : 1_000_000);
   const runs = count(flags.get('--runs'), '--runs', quick ? 1 : 5);
   const front = flags.get('--front') ?? 'alb';
-  if (front !== 'alb' && front !== 'none') throw new UsageError(`--front must be alb or none (got ${JSON.stringify(front)})`);
+  if (front !== 'alb' && front !== 'none')
+    throw new UsageError(`--front must be alb or none (got ${JSON.stringify(front)})`);
   return {
     rows,
     runs,
@@ -67,6 +68,7 @@ export class UsageError extends Error {}
 function count(v: string | true | undefined, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(String(v).replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number ≥ 1 (got ${JSON.stringify(v)})`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} must be a whole number ≥ 1 (got ${JSON.stringify(v)})`);
   return n;
 }

@@ -4,7 +4,17 @@ import type { Measurement } from './measure.js';
 /** Medians over a contender's runs that passed the counts check. */
 /** A contender's medians over its good runs. */
 export interface Summary
-  extends Pick<Measurement, 'rows' | 'rowsPerSec' | 'requestsPerSec' | 'cpuPerMillion' | 'rssMB' | 'sinkCpuPerMillion' | 'dbCpuPerMillion' | 'foreignShare'> {
+  extends Pick<
+    Measurement,
+    | 'rows'
+    | 'rowsPerSec'
+    | 'requestsPerSec'
+    | 'cpuPerMillion'
+    | 'rssMB'
+    | 'sinkCpuPerMillion'
+    | 'dbCpuPerMillion'
+    | 'foreignShare'
+  > {
   readonly contender: Contender;
   readonly runs: Measurement[];
   readonly good: number;
@@ -21,10 +31,17 @@ export function summarize(contender: Contender, runs: Measurement[]): Summary {
   const ok = runs.filter((m) => m.problems.length === 0);
   const med = (f: (m: Measurement) => number) => median(ok.map(f));
   return {
-    contender, runs, good: ok.length,
-    rows: med((m) => m.rows), rowsPerSec: med((m) => m.rowsPerSec), requestsPerSec: med((m) => m.requestsPerSec),
-    cpuPerMillion: med((m) => m.cpuPerMillion), rssMB: med((m) => m.rssMB), sinkCpuPerMillion: med((m) => m.sinkCpuPerMillion),
-    dbCpuPerMillion: med((m) => m.dbCpuPerMillion), foreignShare: med((m) => m.foreignShare),
+    contender,
+    runs,
+    good: ok.length,
+    rows: med((m) => m.rows),
+    rowsPerSec: med((m) => m.rowsPerSec),
+    requestsPerSec: med((m) => m.requestsPerSec),
+    cpuPerMillion: med((m) => m.cpuPerMillion),
+    rssMB: med((m) => m.rssMB),
+    sinkCpuPerMillion: med((m) => m.sinkCpuPerMillion),
+    dbCpuPerMillion: med((m) => m.dbCpuPerMillion),
+    foreignShare: med((m) => m.foreignShare),
   };
 }
 
@@ -45,16 +62,24 @@ export function resultsTable(all: readonly Summary[]): string {
   ];
   for (const s of all) {
     const c = s.contender;
-    const batch1 = c.kind === 'bulk-import' && c.args.includes('--batch-size') && c.args[c.args.indexOf('--batch-size') + 1] === '1';
+    const batch1 =
+      c.kind === 'bulk-import' && c.args.includes('--batch-size') && c.args[c.args.indexOf('--batch-size') + 1] === '1';
     const check = s.good === s.runs.length ? `✅ ${s.good}/${s.runs.length}` : `❌ ${s.good}/${s.runs.length}`;
-    lines.push(`| ${c.label} | ${int(s.rows)} | ${int(s.rowsPerSec)} | ${int(s.requestsPerSec)} | ${fix(s.cpuPerMillion)} | ${fix(s.rssMB, 0)} | ` +
-      `${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / plainRate)} | ${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / naiveRate)} | ` +
-      `${batch1 ? times(s.requestsPerSec / cannon) : '–'} | ${fix(s.sinkCpuPerMillion)} | ${fix(s.dbCpuPerMillion)} | ${pct(s.foreignShare)} | ${check} | ${s.runs.map((m) => int(m.rowsPerSec)).join(', ')} |`);
+    lines.push(
+      `| ${c.label} | ${int(s.rows)} | ${int(s.rowsPerSec)} | ${int(s.requestsPerSec)} | ${fix(s.cpuPerMillion)} | ${fix(s.rssMB, 0)} | ` +
+        `${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / plainRate)} | ${c.kind === 'autocannon' ? '–' : times(s.rowsPerSec / naiveRate)} | ` +
+        `${batch1 ? times(s.requestsPerSec / cannon) : '–'} | ${fix(s.sinkCpuPerMillion)} | ${fix(s.dbCpuPerMillion)} | ${pct(s.foreignShare)} | ${check} | ${s.runs.map((m) => int(m.rowsPerSec)).join(', ')} |`,
+    );
   }
   return lines.join('\n');
 }
 
-interface Target { readonly what: string; readonly measured: string; readonly paired: string; readonly pass: boolean }
+interface Target {
+  readonly what: string;
+  readonly measured: string;
+  readonly paired: string;
+  readonly pass: boolean;
+}
 
 /** The issue's targets, judged on the medians above. */
 export function targetsTable(all: readonly Summary[], fullRows: number): string {
@@ -67,21 +92,42 @@ export function targetsTable(all: readonly Summary[], fullRows: number): string 
   const naive = get('naive');
   const cannon = get('autocannon');
   const targets: Target[] = [];
-  const ratio = (what: string, a: Summary | undefined, b: Summary | undefined, rate: (s: Summary | Measurement) => number, min: number) => {
+  const ratio = (
+    what: string,
+    a: Summary | undefined,
+    b: Summary | undefined,
+    rate: (s: Summary | Measurement) => number,
+    min: number,
+  ) => {
     const r = a && b ? rate(a) / rate(b) : NaN;
-    targets.push({ what, measured: `${times(r)} (${int(a ? rate(a) : NaN)} / ${int(b ? rate(b) : NaN)})`, paired: pairedRatio(a, b, rate), pass: r >= min });
+    targets.push({
+      what,
+      measured: `${times(r)} (${int(a ? rate(a) : NaN)} / ${int(b ? rate(b) : NaN)})`,
+      paired: pairedRatio(a, b, rate),
+      pass: r >= min,
+    });
   };
   const rows = (s: Summary | Measurement) => s.rowsPerSec;
   const reqs = (s: Summary | Measurement) => s.requestsPerSec;
   ratio('batch 100, lane: rows/s ≥ 1.8 × plain script', b100, plain, rows, 1.8);
   const cpu = b100?.cpuPerMillion ?? NaN;
-  targets.push({ what: 'batch 100, lane: ≤ 7 client CPU-s per 1M rows', measured: `${fix(cpu)} s`, paired: '', pass: cpu <= 7 });
+  targets.push({
+    what: 'batch 100, lane: ≤ 7 client CPU-s per 1M rows',
+    measured: `${fix(cpu)} s`,
+    paired: '',
+    pass: cpu <= 7,
+  });
   ratio('batch 1, lane: requests/s ≥ 0.75 × autocannon', b1, cannon, reqs, 0.75);
   ratio('batch 1, lane: rows/s ≥ 3 × naive client', b1, naive, rows, 3);
   ratio('batch 1: --sticky lane ≥ 0.9 × --sticky off (rows/s)', b1, b1off, rows, 0.9);
   const worst = Math.max(b100?.rssMB ?? NaN, b100off?.rssMB ?? NaN);
   const at = fullRows === 1_000_000 ? 'at 1M rows' : `at ${int(fullRows)} rows (the target is stated for 1M)`;
-  targets.push({ what: `peak RSS ≤ 150 MB ${at}, batch 100 (worse of lane and off)`, measured: `${fix(worst, 0)} MB`, paired: '', pass: worst <= 150 });
+  targets.push({
+    what: `peak RSS ≤ 150 MB ${at}, batch 100 (worse of lane and off)`,
+    measured: `${fix(worst, 0)} MB`,
+    paired: '',
+    pass: worst <= 150,
+  });
   return [
     '| target | ratio of medians (the verdict) | | per-round ratios, median (min–max) |',
     '|---|--:|:-:|--:|',
@@ -95,6 +141,10 @@ export function targetsTable(all: readonly Summary[], fullRows: number): string 
  */
 function pairedRatio(a: Summary | undefined, b: Summary | undefined, rate: (m: Measurement) => number): string {
   if (!a || !b) return '–';
-  const rs = a.runs.map((m, i) => (b.runs[i] && m.problems.length === 0 && b.runs[i].problems.length === 0 ? rate(m) / rate(b.runs[i]) : NaN)).filter(Number.isFinite);
+  const rs = a.runs
+    .map((m, i) =>
+      b.runs[i] && m.problems.length === 0 && b.runs[i].problems.length === 0 ? rate(m) / rate(b.runs[i]) : NaN,
+    )
+    .filter(Number.isFinite);
   return rs.length ? `${times(median(rs))} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : '–';
 }

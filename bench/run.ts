@@ -1,7 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { ensureListings, openBenchDatabase, redact, serverVersion, warmListings, type BenchDatabase } from './bench-database.js';
+import {
+  ensureListings,
+  openBenchDatabase,
+  redact,
+  serverVersion,
+  warmListings,
+  type BenchDatabase,
+} from './bench-database.js';
 import { killAll, removeScratch, track } from './child-processes.js';
 import { builtStamp, describeCode } from './code-version.js';
 import { runComparison } from './comparison.js';
@@ -20,9 +27,18 @@ const RESULTS_DIR = fileURLToPath(new URL('../../.bench/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 // Whatever ends the bench, nothing it started may outlive it.
-process.once('exit', () => { killAll(); removeScratch(); });
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => { log(`\n${signal}: stopping the bench`); process.exit(code); });
+process.once('exit', () => {
+  killAll();
+  removeScratch();
+});
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: stopping the bench`);
+    process.exit(code);
+  });
 }
 
 let opts: BenchOptions;
@@ -44,27 +60,67 @@ try {
   sink = await startSinkProcess(opts.front, track);
   const built = builtStamp();
   const header = await describeSetup(opts, db, avgRowBytes);
-  log(`sink at ${sink.url}; running ${opts.profile ? 'the CPU profiles' : opts.rssScale ? 'the RSS scale check' : 'the contenders'}…`);
+  log(
+    `sink at ${sink.url}; running ${opts.profile ? 'the CPU profiles' : opts.rssScale ? 'the RSS scale check' : 'the contenders'}…`,
+  );
   let body: string;
   let failed = false;
   let kind: string;
   if (opts.profile) {
     kind = 'profile';
     const dir = `${RESULTS_DIR}prof`;
-    const b100 = bulkImport({ db: db.url, table: TABLE, to: sink.url, rows: opts.rows, batch: 100, concurrency: 16, sticky: 'lane' });
-    const b1 = bulkImport({ db: db.url, table: TABLE, to: sink.url, rows: opts.batch1Rows, limit: opts.batch1Rows, batch: 1, concurrency: 32, sticky: 'lane' });
-    body = [await profileContender(b100, dir, 'batch100-lane'), '', await profileContender(b1, dir, 'batch1-lane'), '',
-      `Profiles (open in Chrome DevTools → Performance): .bench/prof/batch100-lane.cpuprofile, batch1-lane.cpuprofile`].join('\n');
+    const b100 = bulkImport({
+      db: db.url,
+      table: TABLE,
+      to: sink.url,
+      rows: opts.rows,
+      batch: 100,
+      concurrency: 16,
+      sticky: 'lane',
+    });
+    const b1 = bulkImport({
+      db: db.url,
+      table: TABLE,
+      to: sink.url,
+      rows: opts.batch1Rows,
+      limit: opts.batch1Rows,
+      batch: 1,
+      concurrency: 32,
+      sticky: 'lane',
+    });
+    body = [
+      await profileContender(b100, dir, 'batch100-lane'),
+      '',
+      await profileContender(b1, dir, 'batch1-lane'),
+      '',
+      `Profiles (open in Chrome DevTools → Performance): .bench/prof/batch100-lane.cpuprofile, batch1-lane.cpuprofile`,
+    ].join('\n');
   } else if (opts.rssScale) {
     kind = 'rss-scale';
-    ({ markdown: body, failed } = await runRssScale({ opts, db: db.url, embedded: db.embedded, tables: [TABLE, `${TABLE}_x5`], sink, log }));
+    ({ markdown: body, failed } = await runRssScale({
+      opts,
+      db: db.url,
+      embedded: db.embedded,
+      tables: [TABLE, `${TABLE}_x5`],
+      sink,
+      log,
+    }));
   } else {
     kind = 'results';
-    ({ markdown: body, failed } = await runComparison({ opts, db: db.url, embedded: db.embedded, table: TABLE, sink, sampleRow, log }));
+    ({ markdown: body, failed } = await runComparison({
+      opts,
+      db: db.url,
+      embedded: db.embedded,
+      table: TABLE,
+      sink,
+      sampleRow,
+      log,
+    }));
   }
-  const rebuilt = builtStamp() !== built
-    ? '\n\n⚠ dist/src was rebuilt while the bench ran: these figures mix two builds of bulk-import; run it again.'
-    : '';
+  const rebuilt =
+    builtStamp() !== built
+      ? '\n\n⚠ dist/src was rebuilt while the bench ran: these figures mix two builds of bulk-import; run it again.'
+      : '';
   if (rebuilt) failed = true;
   const report = `${header}\n\n${body}${rebuilt}\n`;
   process.stdout.write(`\n${report}`);

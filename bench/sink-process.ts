@@ -41,9 +41,18 @@ function nextMessage<T>(child: ChildProcess, timeoutMs: number, what: string): P
       child.off('message', onMessage);
       child.off('exit', onExit);
     };
-    const onMessage = (m: unknown): void => { done(); resolve(m as T); };
-    const onExit = (code: number | null): void => { done(); reject(new Error(`the sink exited (${code}) while waiting for ${what}`)); };
-    const timer = setTimeout(() => { done(); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+    const onMessage = (m: unknown): void => {
+      done();
+      resolve(m as T);
+    };
+    const onExit = (code: number | null): void => {
+      done();
+      reject(new Error(`the sink exited (${code}) while waiting for ${what}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
   });

@@ -25,7 +25,9 @@ export async function buildLambda({ outDir = join(root, 'dist', 'lambda') } = {}
     format: 'esm',
     external: ['@aws-sdk/*'],
     // Bundled CommonJS (undici) calls require() for Node built-ins; an ES module has none.
-    banner: { js: "import { createRequire as __bulkImportRequire } from 'node:module';\nconst require = __bulkImportRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __bulkImportRequire } from 'node:module';\nconst require = __bulkImportRequire(import.meta.url);",
+    },
     legalComments: 'none',
     logLevel: 'warning',
   });

@@ -47,6 +47,8 @@ if (existsSync(join(root, 'dist', 'src', 'cli', 'main.js'))) {
   console.error('bulk-import: no TypeScript (a dev dependency), so dist/ is kept as built before');
   process.exit(0);
 }
-console.error('bulk-import: dist/ is not built and TypeScript is a dev dependency: '
-  + 'run `npm ci` once (it builds), then `npm prune --omit=dev` for a production tree');
+console.error(
+  'bulk-import: dist/ is not built and TypeScript is a dev dependency: ' +
+    'run `npm ci` once (it builds), then `npm prune --omit=dev` for a production tree',
+);
 process.exit(1);

@@ -78,7 +78,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   let stoppedBy: StopReason = 'completed';
   // The job's total is capped by its --limit (which the source never sees: see below).
   const capped = (n: number | null) => (o.limit === undefined ? n : n === null ? o.limit : Math.min(n, o.limit));
-  void o.source.estimateTotal().then((n) => (total = capped(n)), () => undefined);
+  void o.source.estimateTotal().then(
+    (n) => (total = capped(n)),
+    () => undefined,
+  );
 
   /** The job's counts: earlier runs' (from the checkpoint) plus this one's; each row once. */
   const totals = (): RowCounts => ({

@@ -1,6 +1,13 @@
 import { access } from 'node:fs/promises';
 import { BulkImportError } from './errors.js';
-import { assertSameJob, CheckpointWriter, jobIdOf, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
+import {
+  assertSameJob,
+  CheckpointWriter,
+  jobIdOf,
+  readCheckpoint,
+  type Checkpoint,
+  type JobFingerprint,
+} from './checkpoint/checkpoint-file.js';
 import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { RunConfig } from './config/import-config.js';
 import { defaultMaxAhead, runPipeline, type PipelineResult, type Progress } from './pipeline.js';
@@ -44,12 +51,18 @@ export interface RunHooks {
  * failed file), not thrown. Throws a BulkImportError when the job cannot run at all.
  */
 export async function runImport(config: RunConfig, given: RunHooks = {}): Promise<RunResult> {
-  const hooks = { ...given, signal: given.signal ?? new AbortController().signal, hardSignal: given.hardSignal ?? new AbortController().signal };
+  const hooks = {
+    ...given,
+    signal: given.signal ?? new AbortController().signal,
+    hardSignal: given.hardSignal ?? new AbortController().signal,
+  };
   const fingerprint = fingerprintOf(config);
   const jobId = jobIdOf(fingerprint);
   const source = makeSource(config, jobId);
-  const checkpointPath = config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
-  const failedPath = config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
+  const checkpointPath =
+    config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
+  const failedPath =
+    config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
   if (checkpointPath) await removeStaleTemps(checkpointPath);
   // A stop must never wait on a transform that does not answer: the transform hears it too.
@@ -57,7 +70,9 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   const urls = [config.source.kind === 'postgres' ? config.source.url : '', config.target?.url ?? ''];
   const redact = makeRedactor(secretsOf(urls, config.target?.headers ?? {}));
   const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
-  const checkpoint = checkpointPath ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve()) : undefined;
+  const checkpoint = checkpointPath
+    ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve())
+    : undefined;
   const sink = await makeSink(config, jobId);
   try {
     await failed?.start(resume && resume.failedFile === failedPath ? resume.failedBytes : undefined);
@@ -100,9 +115,12 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
 
 export function fingerprintOf(config: RunConfig): JobFingerprint {
   const s = config.source;
-  const target = config.queue ? `SQS ${config.queue.queueUrl}` : `${config.target?.method} ${redactUrl(config.target?.url ?? '')}`;
+  const target = config.queue
+    ? `SQS ${config.queue.queueUrl}`
+    : `${config.target?.method} ${redactUrl(config.target?.url ?? '')}`;
   if (s.kind === 'ndjson') return { source: s.path, key: ['byte offset'], target, batchSize: config.batchSize };
-  if (s.kind === 'failed-rows') return { source: `replay ${s.path}`, key: ['line'], target, batchSize: config.batchSize };
+  if (s.kind === 'failed-rows')
+    return { source: `replay ${s.path}`, key: ['line'], target, batchSize: config.batchSize };
   return {
     source: redactUrl(s.url),
     ...(s.table ? { table: s.table } : {}),
@@ -123,13 +141,19 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   }
   if (!config.target) throw new BulkImportError('CONFIG', 'no target: give --to (or --queue)');
   const stopWhenAllRefused = config.maxFailures === undefined;
-  return new HttpSink({ ...config.target, concurrency: config.concurrency, batchSize: config.batchSize, stopWhenAllRefused });
+  return new HttpSink({
+    ...config.target,
+    concurrency: config.concurrency,
+    batchSize: config.batchSize,
+    stopWhenAllRefused,
+  });
 }
 
 function makeSource(config: RunConfig, jobId: string): Source {
   const s = config.source;
   // --limit reaches the source through the pipeline only, which accounts for what earlier runs read.
-  if (s.kind === 'ndjson') return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId });
+  if (s.kind === 'ndjson')
+    return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId });
   if (s.kind === 'failed-rows') return new FailedRowsSource({ path: s.path, batchSize: config.batchSize, jobId });
   return new PostgresKeysetSource({
     url: s.url,
@@ -162,10 +186,16 @@ async function loadResumePoint(config: RunConfig, path: string, job: JobFingerpr
   } catch (err) {
     // A damaged checkpoint may be the only record of where a production import stopped.
     const why = err instanceof BulkImportError ? err.message : String(err);
-    throw new BulkImportError('CHECKPOINT_UNREADABLE', `${why}; it is kept: repair it, or add --restart to start the job over`);
+    throw new BulkImportError(
+      'CHECKPOINT_UNREADABLE',
+      `${why}; it is kept: repair it, or add --restart to start the job over`,
+    );
   }
   if (!ckpt.complete) {
-    throw new BulkImportError('USAGE', `checkpoint ${path} holds an unfinished run: add --resume to carry on, or --restart to start over`);
+    throw new BulkImportError(
+      'USAGE',
+      `checkpoint ${path} holds an unfinished run: add --resume to carry on, or --restart to start over`,
+    );
   }
   return undefined;
 }
@@ -186,5 +216,8 @@ function fromCheckpoint(c: Checkpoint): PipelineResult {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

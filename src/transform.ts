@@ -29,7 +29,8 @@ export async function loadTransform(spec: string | TransformSpec): Promise<Trans
   } catch (err) {
     throw new BulkImportError('USAGE', `--transform: cannot load ${path}: ${errorMessage(err)}`, { cause: err });
   }
-  if (typeof mod.default !== 'function') throw new BulkImportError('USAGE', `--transform: ${path} has no default export function (row) => payload`);
+  if (typeof mod.default !== 'function')
+    throw new BulkImportError('USAGE', `--transform: ${path} has no default export function (row) => payload`);
   return withDeadline(mod.default as TransformFn, timeoutMs, stop);
 }
 
@@ -108,6 +109,14 @@ export async function* applyTransform(
         rejected.push({ row, status: null, error: `transform: ${errorMessage(err)}`, attempts: 1 });
       }
     }
-    yield new LazyBatch(batch.seq, out.length, batch.firstKey, batch.lastKey, batch.idempotencyKey, { rows: out }, { rejected, skipped });
+    yield new LazyBatch(
+      batch.seq,
+      out.length,
+      batch.firstKey,
+      batch.lastKey,
+      batch.idempotencyKey,
+      { rows: out },
+      { rejected, skipped },
+    );
   }
 }

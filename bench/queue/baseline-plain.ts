@@ -23,7 +23,11 @@ const HEAD = '{"rows":[';
 const TAIL = ']}';
 const FRAME = Buffer.byteLength(HEAD) + Buffer.byteLength(TAIL);
 
-const sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+const sqs = new SQSClient({
+  region: 'us-east-1',
+  endpoint,
+  credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+});
 const client = new pg.Client({ connectionString: db });
 await client.connect();
 await client.query(`SET DateStyle = ISO; SET TimeZone = 'UTC'`); // as bulk-import renders rows
@@ -44,13 +48,21 @@ async function send(bodies: { body: string; bytes: number; rows: number }[]): Pr
   billed += Math.ceil(bytes / CHUNK);
   payloadBytes += bytes;
   const p = sqs
-    .send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.map((b, i) => ({ Id: String(i), MessageBody: b.body })) }))
+    .send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: bodies.map((b, i) => ({ Id: String(i), MessageBody: b.body })),
+      }),
+    )
     .then((res) => {
-      if (res.Failed?.length) throw new Error(`SendMessageBatch: ${res.Failed.length} entries failed (${res.Failed[0].Code})`);
+      if (res.Failed?.length)
+        throw new Error(`SendMessageBatch: ${res.Failed.length} entries failed (${res.Failed[0].Code})`);
       messages += bodies.length;
       for (const b of bodies) rows += b.rows;
     })
-    .catch((err: unknown) => { failure ??= err; })
+    .catch((err: unknown) => {
+      failure ??= err;
+    })
     .finally(() => inFlight.delete(p));
   inFlight.add(p);
 }
@@ -60,7 +72,11 @@ let partBytes = 0;
 let batch: { body: string; bytes: number; rows: number }[] = [];
 async function seal(): Promise<void> {
   if (parts.length === 0) return;
-  batch.push({ body: `${HEAD}${parts.join(',')}${TAIL}`, bytes: FRAME + partBytes + parts.length - 1, rows: parts.length });
+  batch.push({
+    body: `${HEAD}${parts.join(',')}${TAIL}`,
+    bytes: FRAME + partBytes + parts.length - 1,
+    rows: parts.length,
+  });
   parts = [];
   partBytes = 0;
   if (batch.length === 10) {
@@ -72,7 +88,8 @@ async function seal(): Promise<void> {
 
 let last = '0';
 for (let left = limit; left > 0; ) {
-  const page = await client.query<{ id: string; j: string }>( // id is bigint: pg returns it as a string
+  const page = await client.query<{ id: string; j: string }>(
+    // id is bigint: pg returns it as a string
     `SELECT t.id, row_to_json(t)::text AS j FROM ${table} t WHERE t.id > $1 ORDER BY t.id LIMIT $2`,
     [last, Math.min(1000, left)],
   );

@@ -22,7 +22,10 @@ export async function startFauxqsProcess(track: (child: ChildProcess) => void): 
   // --expose-gc: it collects after deleting each run's queue, so the next run starts lean.
   const child = fork(SCRIPT, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   track(child);
-  const pending = new Map<number, { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   let exited: Error | undefined;
   const started = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('fauxqs did not start within 15 s')), 15_000);
@@ -43,7 +46,10 @@ export async function startFauxqsProcess(track: (child: ChildProcess) => void): 
       clearTimeout(timer);
       exited = new Error(`fauxqs exited (${code ?? signal})`);
       reject(exited);
-      for (const p of pending.values()) { clearTimeout(p.timer); p.reject(exited); }
+      for (const p of pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(exited);
+      }
       pending.clear();
     });
   });
@@ -53,7 +59,10 @@ export async function startFauxqsProcess(track: (child: ChildProcess) => void): 
     if (exited) return Promise.reject(exited);
     const id = ++ids;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { pending.delete(id); reject(new Error(`fauxqs: no answer to ${req.op} within ${timeoutMs} ms`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`fauxqs: no answer to ${req.op} within ${timeoutMs} ms`));
+      }, timeoutMs);
       pending.set(id, { resolve, reject, timer });
       child.send({ ...req, id });
     });
@@ -61,7 +70,8 @@ export async function startFauxqsProcess(track: (child: ChildProcess) => void): 
   return {
     endpoint,
     createQueue: async (name) => (await ask({ op: 'create', name }, 10_000)).url as string,
-    settle: async (url, messages, timeoutMs) => (await ask({ op: 'settle', url, messages, timeoutMs }, timeoutMs + 30_000)).settled as Settled,
+    settle: async (url, messages, timeoutMs) =>
+      (await ask({ op: 'settle', url, messages, timeoutMs }, timeoutMs + 30_000)).settled as Settled,
     usage: async () => (await ask({ op: 'usage' }, 10_000)) as unknown as { cpuMicros: number; rssMB: number },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -98,9 +98,15 @@ async function settle(url: string, expected: number, timeoutMs: number): Promise
   // A few receivers at once; each loop ends on the deadline or once the queue answers empty.
   const receiver = async (): Promise<void> => {
     while (received < depth && emptyInARow < 3 && Date.now() < deadline) {
-      const res = await sqs.send(new ReceiveMessageCommand({
-        QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 43_200, MessageAttributeNames: ['All'],
-      }));
+      const res = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: url,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 43_200,
+          MessageAttributeNames: ['All'],
+        }),
+      );
       const got = res.Messages ?? [];
       emptyInARow = got.length === 0 ? emptyInARow + 1 : 0;
       for (const m of got) take(m);

@@ -3,7 +3,14 @@ import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureListings, openBenchDatabase, redact, serverVersion, warmListings, type BenchDatabase } from '../bench-database.js';
+import {
+  ensureListings,
+  openBenchDatabase,
+  redact,
+  serverVersion,
+  warmListings,
+  type BenchDatabase,
+} from '../bench-database.js';
 import { killAll, removeScratch, runMeasured, scratch, track } from '../child-processes.js';
 import { BIN, shebangNodeFlags } from '../contenders.js';
 import { sampleHostCpu } from '../host-cpu.js';
@@ -23,9 +30,18 @@ const CHUNK = 65_536; // SQS bills every 64 KiB of a call's payload as one reque
 const RESULTS_DIR = fileURLToPath(new URL('../../../.bench/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-process.once('exit', () => { killAll(); removeScratch(); });
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => { log(`\n${signal}: stopping the queue bench`); process.exit(code); });
+process.once('exit', () => {
+  killAll();
+  removeScratch();
+});
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: stopping the queue bench`);
+    process.exit(code);
+  });
 }
 
 // ---- options --------------------------------------------------------------------------------
@@ -38,10 +54,19 @@ function parseOptions(argv: readonly string[]): { rows: number; runs: number; si
   const flags = new Map<string, number>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { log(USAGE); process.exit(0); }
-    if (a !== '--rows' && a !== '--runs' && a !== '--single-rows') { log(`unknown argument ${JSON.stringify(a)}\n${USAGE}`); process.exit(2); }
+    if (a === '--help' || a === '-h') {
+      log(USAGE);
+      process.exit(0);
+    }
+    if (a !== '--rows' && a !== '--runs' && a !== '--single-rows') {
+      log(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
+      process.exit(2);
+    }
     const n = Number(String(argv[++i]).replaceAll('_', ''));
-    if (!Number.isInteger(n) || n < 1) { log(`${a} needs a whole number ≥ 1\n${USAGE}`); process.exit(2); }
+    if (!Number.isInteger(n) || n < 1) {
+      log(`${a} needs a whole number ≥ 1\n${USAGE}`);
+      process.exit(2);
+    }
     flags.set(a, n);
   }
   const rows = flags.get('--rows') ?? 1_000_000;
@@ -82,18 +107,44 @@ const timeoutFor = (rows: number, floorRowsPerSec: number) => 60_000 + Math.ceil
 
 function contenders(db: string, endpoint: string, tableRows: number): QueueContender[] {
   const bi = (id: 'packed' | 'single', label: string, rows: number, extra: string[]): QueueContender => ({
-    id, label, rows, nodeArgs: shebangNodeFlags(), script: BIN,
-    args: (queue, summary) => ['run', '--from', db, '--table', TABLE, '--queue', queue, '--sqs-endpoint', endpoint,
-      '--no-checkpoint', '--no-progress', '--concurrency', '16', ...extra, ...(rows < tableRows ? ['--limit', String(rows)] : []),
-      '--summary-json', summary],
+    id,
+    label,
+    rows,
+    nodeArgs: shebangNodeFlags(),
+    script: BIN,
+    args: (queue, summary) => [
+      'run',
+      '--from',
+      db,
+      '--table',
+      TABLE,
+      '--queue',
+      queue,
+      '--sqs-endpoint',
+      endpoint,
+      '--no-checkpoint',
+      '--no-progress',
+      '--concurrency',
+      '16',
+      ...extra,
+      ...(rows < tableRows ? ['--limit', String(rows)] : []),
+      '--summary-json',
+      summary,
+    ],
     timeoutMs: timeoutFor(rows, id === 'single' ? 500 : 2000),
   });
   return [
     bi('packed', 'bulk-import run --queue, packed (64 KiB messages), concurrency 16', opts.rows, []),
-    bi('single', 'bulk-import run --queue --rows-per-message 1, concurrency 16', opts.singleRows, ['--rows-per-message', '1']),
+    bi('single', 'bulk-import run --queue --rows-per-message 1, concurrency 16', opts.singleRows, [
+      '--rows-per-message',
+      '1',
+    ]),
     {
-      id: 'plain', label: 'plain script: keyset + row_to_json, ~64 KiB bodies, SendMessageBatch ×10, 16 in flight', rows: opts.rows,
-      nodeArgs: [], script: fileURLToPath(new URL('./baseline-plain.js', import.meta.url)),
+      id: 'plain',
+      label: 'plain script: keyset + row_to_json, ~64 KiB bodies, SendMessageBatch ×10, 16 in flight',
+      rows: opts.rows,
+      nodeArgs: [],
+      script: fileURLToPath(new URL('./baseline-plain.js', import.meta.url)),
       args: (queue) => [db, TABLE, endpoint, queue, String(opts.rows)],
       timeoutMs: timeoutFor(opts.rows, 2000),
     },
@@ -111,7 +162,8 @@ async function measureOnce(c: QueueContender, fq: FauxqsProcess): Promise<QueueR
   const host1 = sampleHostCpu();
   const fq1 = await fq.usage();
   const problems: string[] = [];
-  if (run.exitCode !== 0) problems.push(`exit ${run.exitCode ?? run.signal}${run.stderrTail ? `: ${run.stderrTail}` : ''}`);
+  if (run.exitCode !== 0)
+    problems.push(`exit ${run.exitCode ?? run.signal}${run.stderrTail ? `: ${run.stderrTail}` : ''}`);
   if (!run.rusage) problems.push('no resource usage reported');
   // The client's own account: bulk-import's --summary-json, the plain script's last stdout line.
   let own = { rows: NaN, messages: NaN, calls: NaN, billed: NaN, payloadBytes: NaN };
@@ -119,10 +171,19 @@ async function measureOnce(c: QueueContender, fq: FauxqsProcess): Promise<QueueR
     if (c.id === 'plain') {
       own = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as typeof own;
     } else {
-      const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { thisRun: { delivered: number; failed: number }; queue?: { messages: number; calls: number; billedRequests: number } };
+      const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as {
+        thisRun: { delivered: number; failed: number };
+        queue?: { messages: number; calls: number; billedRequests: number };
+      };
       rmSync(summaryFile);
       if (s.thisRun.failed > 0) problems.push(`${s.thisRun.failed} rows failed`);
-      own = { rows: s.thisRun.delivered, messages: s.queue?.messages ?? NaN, calls: s.queue?.calls ?? NaN, billed: s.queue?.billedRequests ?? NaN, payloadBytes: NaN };
+      own = {
+        rows: s.thisRun.delivered,
+        messages: s.queue?.messages ?? NaN,
+        calls: s.queue?.calls ?? NaN,
+        billed: s.queue?.billedRequests ?? NaN,
+        payloadBytes: NaN,
+      };
     }
   } catch (err) {
     problems.push(`no summary from the client (${err instanceof Error ? err.message : String(err)})`);
@@ -147,10 +208,17 @@ async function measureOnce(c: QueueContender, fq: FauxqsProcess): Promise<QueueR
   const dbCpu = host1.postgres - host0.postgres;
   const foreign = host1.busy - host0.busy - cpuSec - fqCpu - dbCpu;
   return {
-    rows, seconds, rowsPerSec: rows / seconds,
-    messages: own.messages, calls: own.calls, billed: own.billed, payloadBytes: settled?.payloadBytes ?? NaN,
-    cpuPerMillion: perMillion(cpuSec), rssMB: run.rusage ? run.rusage.maxRSS / 1024 : NaN,
-    fauxqsCpuPerMillion: perMillion(fqCpu), dbCpuPerMillion: perMillion(dbCpu),
+    rows,
+    seconds,
+    rowsPerSec: rows / seconds,
+    messages: own.messages,
+    calls: own.calls,
+    billed: own.billed,
+    payloadBytes: settled?.payloadBytes ?? NaN,
+    cpuPerMillion: perMillion(cpuSec),
+    rssMB: run.rusage ? run.rusage.maxRSS / 1024 : NaN,
+    fauxqsCpuPerMillion: perMillion(fqCpu),
+    dbCpuPerMillion: perMillion(dbCpu),
     foreignShare: host1.busy > 0 ? Math.max(0, foreign) / (seconds * availableParallelism()) : NaN,
     problems,
   };
@@ -185,35 +253,60 @@ function report(all: QueueSummary[]): { markdown: string; failed: boolean } {
   for (const s of all) {
     const rate = s.med((r) => r.rowsPerSec);
     const check = s.good === s.runs.length ? `✅ ${s.good}/${s.runs.length}` : `❌ ${s.good}/${s.runs.length}`;
-    lines.push(`| ${s.c.label} | ${int(s.c.rows)} | ${int(rate)} | ${int(s.med((r) => perM(r.calls, r.rows)))} | ${int(s.med((r) => perM(r.billed, r.rows)))} | ` +
-      `${int(s.med(floorPerM))} | ${times(s.med((r) => r.billed / (r.payloadBytes / CHUNK)))} | ${fix(s.med((r) => r.cpuPerMillion))} | ${fix(s.med((r) => r.rssMB), 0)} | ` +
-      `${times(rate / plainRate)} | ${int(s.med((r) => perM(r.messages, r.rows)))} | ${fix(s.med((r) => r.fauxqsCpuPerMillion))} | ${fix(s.med((r) => r.dbCpuPerMillion))} | ` +
-      `${fix(s.med((r) => r.foreignShare * 100), 0)} % | ${check} | ${s.runs.map((r) => int(r.rowsPerSec)).join(', ')} |`);
+    lines.push(
+      `| ${s.c.label} | ${int(s.c.rows)} | ${int(rate)} | ${int(s.med((r) => perM(r.calls, r.rows)))} | ${int(s.med((r) => perM(r.billed, r.rows)))} | ` +
+        `${int(s.med(floorPerM))} | ${times(s.med((r) => r.billed / (r.payloadBytes / CHUNK)))} | ${fix(s.med((r) => r.cpuPerMillion))} | ${fix(
+          s.med((r) => r.rssMB),
+          0,
+        )} | ` +
+        `${times(rate / plainRate)} | ${int(s.med((r) => perM(r.messages, r.rows)))} | ${fix(s.med((r) => r.fauxqsCpuPerMillion))} | ${fix(s.med((r) => r.dbCpuPerMillion))} | ` +
+        `${fix(
+          s.med((r) => r.foreignShare * 100),
+          0,
+        )} % | ${check} | ${s.runs.map((r) => int(r.rowsPerSec)).join(', ')} |`,
+    );
   }
   const packed = all.find((s) => s.c.id === 'packed');
   const ratioToFloor = packed?.med((r) => r.billed / (r.payloadBytes / CHUNK)) ?? NaN;
   const packedRate = packed?.med((r) => r.rowsPerSec) ?? NaN;
   const targets = [
-    { what: 'packed: billed requests within 10 % of the floor (total payload bytes / 64 KiB)',
-      measured: `${times(ratioToFloor)} (${int(packed?.med((r) => perM(r.billed, r.rows)) ?? NaN)} vs ${int(packed?.med(floorPerM) ?? NaN)} per 1M rows)`, pass: ratioToFloor <= 1.1 },
-    { what: 'packed: enqueue rows/s ≥ 0.8 × plain script', measured: `${times(packedRate / plainRate)} (${int(packedRate)} / ${int(plainRate)})`, pass: packedRate / plainRate >= 0.8 },
+    {
+      what: 'packed: billed requests within 10 % of the floor (total payload bytes / 64 KiB)',
+      measured: `${times(ratioToFloor)} (${int(packed?.med((r) => perM(r.billed, r.rows)) ?? NaN)} vs ${int(packed?.med(floorPerM) ?? NaN)} per 1M rows)`,
+      pass: ratioToFloor <= 1.1,
+    },
+    {
+      what: 'packed: enqueue rows/s ≥ 0.8 × plain script',
+      measured: `${times(packedRate / plainRate)} (${int(packedRate)} / ${int(plainRate)})`,
+      pass: packedRate / plainRate >= 0.8,
+    },
   ];
-  const problems = all.flatMap((s) => s.runs.flatMap((r, i) => r.problems.map((p) => `- ${s.c.id} run ${i + 1}: ${p}`)));
+  const problems = all.flatMap((s) =>
+    s.runs.flatMap((r, i) => r.problems.map((p) => `- ${s.c.id} run ${i + 1}: ${p}`)),
+  );
   const markdown = [
-    lines.join('\n'), '',
-    '**Targets** (issue 4), from the medians above:', '',
-    '| target | measured | |', '|---|--:|:-:|',
+    lines.join('\n'),
+    '',
+    '**Targets** (issue 4), from the medians above:',
+    '',
+    '| target | measured | |',
+    '|---|--:|:-:|',
     ...targets.map((t) => `| ${t.what} | ${t.measured} | ${t.pass ? '✅' : '❌'} |`),
     ...(problems.length ? ['', 'Failed runs (left out of the medians):', '', ...problems] : []),
   ].join('\n');
   return { markdown, failed: problems.length > 0 };
 }
 
-async function describeSetup(d: BenchDatabase, tableRows: number, avgRowBytes: number, endpoint: string): Promise<string> {
+async function describeSetup(
+  d: BenchDatabase,
+  tableRows: number,
+  avgRowBytes: number,
+  endpoint: string,
+): Promise<string> {
   const version = await serverVersion(d.url);
   const cpu = cpus();
   const n = (x: number) => x.toLocaleString('en');
-  const rowFloor = (avgRowBytes + 1) * 1e6 / CHUNK; // row JSON and its comma, no envelope at all
+  const rowFloor = ((avgRowBytes + 1) * 1e6) / CHUNK; // row JSON and its comma, no envelope at all
   return [
     `## bulk-import queue bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
@@ -223,17 +316,19 @@ async function describeSetup(d: BenchDatabase, tableRows: number, avgRowBytes: n
     `- packed and plain read ${n(opts.rows)} rows${opts.rows < tableRows ? ' (--limit)' : ''}; --rows-per-message 1 reads the first ${n(opts.singleRows)} (--limit): it is about 10 × slower, and fauxqs holds every message`,
     `- bulk-import runs as \`node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run --queue … --sqs-endpoint … --no-checkpoint --no-progress --concurrency 16\`; the plain script with node's defaults`,
     `- ${opts.runs} run(s) per contender, interleaved round-robin (start rotated each round); medians of runs that passed the counts check (exit 0, client and queue agree on rows and messages)`,
-    '- rows/s over wall time from spawn to exit (start-up included); client CPU (user + sys) and peak RSS from `process.resourceUsage()` / VmHWM in the child (the main bench\'s rusage preload)',
-    '- calls and billed requests: bulk-import\'s own counters (`--summary-json` queue.calls, queue.billedRequests); the plain script counts its own (Σ ceil(call payload / 64 KiB)). floor = payload bytes drained from the queue (bodies + attributes) / 64 KiB; billed / floor is the median of each run\'s ratio',
+    "- rows/s over wall time from spawn to exit (start-up included); client CPU (user + sys) and peak RSS from `process.resourceUsage()` / VmHWM in the child (the main bench's rusage preload)",
+    "- calls and billed requests: bulk-import's own counters (`--summary-json` queue.calls, queue.billedRequests); the plain script counts its own (Σ ceil(call payload / 64 KiB)). floor = payload bytes drained from the queue (bodies + attributes) / 64 KiB; billed / floor is the median of each run's ratio",
   ].join('\n');
 }
 
 const NOISY = 0.1;
 
 function logRun(round: number, id: string, r: QueueRun): void {
-  log(`round ${round + 1}/${opts.runs}  ${id.padEnd(7)} ${int(r.rowsPerSec).padStart(8)} rows/s  ${int(r.calls).padStart(7)} calls  ${int(r.billed).padStart(7)} billed  ` +
-    `floor ${int(r.payloadBytes / CHUNK).padStart(7)}  ${fix(r.cpuPerMillion).padStart(5)} CPU-s/M  ${fix(r.rssMB, 0).padStart(4)} MB  ` +
-    `fauxqs ${fix(r.fauxqsCpuPerMillion)} CPU-s/M  foreign ${fix(r.foreignShare * 100, 0)} %${r.problems.length ? `  ✗ ${r.problems.join('; ')}` : ''}`);
+  log(
+    `round ${round + 1}/${opts.runs}  ${id.padEnd(7)} ${int(r.rowsPerSec).padStart(8)} rows/s  ${int(r.calls).padStart(7)} calls  ${int(r.billed).padStart(7)} billed  ` +
+      `floor ${int(r.payloadBytes / CHUNK).padStart(7)}  ${fix(r.cpuPerMillion).padStart(5)} CPU-s/M  ${fix(r.rssMB, 0).padStart(4)} MB  ` +
+      `fauxqs ${fix(r.fauxqsCpuPerMillion)} CPU-s/M  foreign ${fix(r.foreignShare * 100, 0)} %${r.problems.length ? `  ✗ ${r.problems.join('; ')}` : ''}`,
+  );
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -246,7 +341,8 @@ try {
     const c = new pg.Client({ connectionString: db!.url });
     await c.connect();
     try {
-      const exists = (await c.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [TABLE])).rows[0].t !== null;
+      const exists =
+        (await c.query<{ t: string | null }>(`SELECT to_regclass($1)::text AS t`, [TABLE])).rows[0].t !== null;
       return exists ? Number((await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${TABLE}`)).rows[0].n) : 0;
     } finally {
       await c.end();
@@ -254,8 +350,10 @@ try {
   };
   let tableRows = await count();
   // Grow the table when it is too small; never trim it (the main bench may want it whole): --limit reads a prefix.
-  if (tableRows < opts.rows) { await ensureListings(db.url, TABLE, opts.rows, log); tableRows = opts.rows; }
-  else log(`${TABLE}: ${tableRows.toLocaleString('en')} rows, reading ${opts.rows.toLocaleString('en')}`);
+  if (tableRows < opts.rows) {
+    await ensureListings(db.url, TABLE, opts.rows, log);
+    tableRows = opts.rows;
+  } else log(`${TABLE}: ${tableRows.toLocaleString('en')} rows, reading ${opts.rows.toLocaleString('en')}`);
   const { avgRowBytes } = await warmListings(db.url, TABLE);
   fq = await startFauxqsProcess(track);
   const header = await describeSetup(db, tableRows, avgRowBytes, fq.endpoint);
@@ -281,7 +379,10 @@ try {
     }
   }
   const { markdown, failed } = report(all.map((c) => summarize(c, runs.get(c.id) ?? [])));
-  const note = remeasured > 0 ? `- ${remeasured} run(s) saw more than ${NOISY * 100} % of the machine busy with unrelated work and were measured again (only the last try is in the table)\n` : '';
+  const note =
+    remeasured > 0
+      ? `- ${remeasured} run(s) saw more than ${NOISY * 100} % of the machine busy with unrelated work and were measured again (only the last try is in the table)\n`
+      : '';
   const out = `${header}\n${note}- whole bench took ${((Date.now() - started) / 60_000).toFixed(1)} min\n\n${markdown}\n`;
   process.stdout.write(`\n${out}`);
   mkdirSync(RESULTS_DIR, { recursive: true });

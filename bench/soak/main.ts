@@ -28,7 +28,12 @@ const CONCURRENCY = 8;
 const INTERVAL_S = 0.2;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-interface KillRecord { signal: string; resent: number; bound: number; code: number | null }
+interface KillRecord {
+  signal: string;
+  resent: number;
+  bound: number;
+  code: number | null;
+}
 
 async function main(): Promise<void> {
   const db = await openBenchDatabase(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', log);
@@ -40,7 +45,9 @@ async function main(): Promise<void> {
   await client.query(`DELETE FROM ${table} WHERE id % 7 = 3`); // gapped ids: a count is not a range
   // The rows as the tool renders them (same session settings), to check arrivals byte for byte.
   await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'`);
-  const res = await client.query<{ k: string; j: string }>(`SELECT id::text AS k, row_to_json(t.*)::text AS j FROM ${table} t ORDER BY id`);
+  const res = await client.query<{ k: string; j: string }>(
+    `SELECT id::text AS k, row_to_json(t.*)::text AS j FROM ${table} t ORDER BY id`,
+  );
   await client.end();
   const source = new Map(res.rows.map((r) => [r.k, r.j]));
   const order = res.rows.map((r) => r.k);
@@ -55,7 +62,16 @@ async function main(): Promise<void> {
   try {
     while (kills.length < KILLS) {
       const limit = jobs % 2 === 1 ? Math.floor(order.length * 0.6) : undefined;
-      await soakJob({ db: db.url, table, sink, dir: join(dir, `job${jobs}`), limit, kills, problems, want: order.slice(0, limit ?? order.length) });
+      await soakJob({
+        db: db.url,
+        table,
+        sink,
+        dir: join(dir, `job${jobs}`),
+        limit,
+        kills,
+        problems,
+        want: order.slice(0, limit ?? order.length),
+      });
       jobs++;
     }
   } finally {
@@ -68,18 +84,45 @@ async function main(): Promise<void> {
   process.exitCode = problems.length > 0 ? 1 : 0;
 }
 
-interface Job { db: string; table: string; sink: HttpSink; dir: string; limit: number | undefined; kills: KillRecord[]; problems: string[]; want: string[] }
+interface Job {
+  db: string;
+  table: string;
+  sink: HttpSink;
+  dir: string;
+  limit: number | undefined;
+  kills: KillRecord[];
+  problems: string[];
+  want: string[];
+}
 
 /** One job: runs killed at random points until one finishes, then the job's whole account. */
 async function soakJob(j: Job): Promise<void> {
   j.sink.clear();
   const ckpt = `${j.dir}.ckpt.json`;
-  const base = ['run', '--from', j.db, '--table', j.table, '--to', j.sink.url, '--batch-size', String(BATCH),
-    '--concurrency', String(CONCURRENCY), '--checkpoint', ckpt, '--failed', `${j.dir}.failed.ndjson`, '--no-progress',
-    ...(j.limit ? ['--limit', String(j.limit)] : [])];
+  const base = [
+    'run',
+    '--from',
+    j.db,
+    '--table',
+    j.table,
+    '--to',
+    j.sink.url,
+    '--batch-size',
+    String(BATCH),
+    '--concurrency',
+    String(CONCURRENCY),
+    '--checkpoint',
+    ckpt,
+    '--failed',
+    `${j.dir}.failed.ndjson`,
+    '--no-progress',
+    ...(j.limit ? ['--limit', String(j.limit)] : []),
+  ];
   let unaccounted = 0;
   for (let run = 0; ; run++) {
-    const child = spawn(process.execPath, [BIN, ...base, ...(run > 0 ? ['--resume'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...base, ...(run > 0 ? ['--resume'] : [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -87,7 +130,11 @@ async function soakJob(j: Job): Promise<void> {
     void exited.then((c) => (finished = c));
     // Stops land once rows flow (a signal before the handlers exist just ends a process that sent nothing).
     const flowing = j.sink.counts.requests;
-    for (const end = Date.now() + 30_000; finished === undefined && j.sink.counts.requests === flowing && Date.now() < end; ) await sleep(5);
+    for (
+      const end = Date.now() + 30_000;
+      finished === undefined && j.sink.counts.requests === flowing && Date.now() < end;
+    )
+      await sleep(5);
     const killAt = Date.now() + Math.random() * 1500;
     let peak = 0;
     for (let last = j.sink.counts.rows, t = Date.now(); finished === undefined && Date.now() < killAt; ) {
@@ -118,19 +165,25 @@ async function soakJob(j: Job): Promise<void> {
     const resent = nowUnaccounted - unaccounted;
     unaccounted = nowUnaccounted;
     j.kills.push({ signal, resent, bound: CONCURRENCY * BATCH + peak * INTERVAL_S, code });
-    if (signal !== 'SIGKILL' && code !== 130 && code !== 143 && code !== 0) j.problems.push(`${signal} gave exit ${code}: ${stderr.trim().split('\n').at(-1)}`);
+    if (signal !== 'SIGKILL' && code !== 130 && code !== 143 && code !== 0)
+      j.problems.push(`${signal} gave exit ${code}: ${stderr.trim().split('\n').at(-1)}`);
   }
 }
 
-function checkJob(j: Job, c: { rows: { delivered: number; read: number; failed: number }; complete: boolean } | undefined): void {
+function checkJob(
+  j: Job,
+  c: { rows: { delivered: number; read: number; failed: number }; complete: boolean } | undefined,
+): void {
   const got = new Set(j.sink.acceptedIds());
   const lost = j.want.filter((id) => !got.has(id));
   const want = new Set(j.want);
   const extra = [...got].filter((id) => !want.has(id)).length;
-  if (lost.length > 0 && (c?.rows.failed ?? 0) < lost.length) j.problems.push(`${lost.length} ids lost (e.g. ${lost.slice(0, 5).join(', ')})`);
+  if (lost.length > 0 && (c?.rows.failed ?? 0) < lost.length)
+    j.problems.push(`${lost.length} ids lost (e.g. ${lost.slice(0, 5).join(', ')})`);
   if (extra > 0) j.problems.push(`${extra} ids arrived that the job should not send (--limit ${j.limit})`);
   if (!c?.complete) j.problems.push('the last run did not mark the job complete');
-  if (c && c.rows.read !== j.want.length) j.problems.push(`job counts ${c.rows.read} rows read for ${j.want.length} in the table`);
+  if (c && c.rows.read !== j.want.length)
+    j.problems.push(`job counts ${c.rows.read} rows read for ${j.want.length} in the table`);
 }
 
 function pickSignal(): NodeJS.Signals {
@@ -143,10 +196,16 @@ function report(kills: KillRecord[], problems: string[], jobs: number, ms: numbe
   const hard = kills.filter((k) => k.signal === 'SIGKILL');
   const soft = kills.filter((k) => k.signal !== 'SIGKILL');
   const over = kills.filter((k) => k.resent > k.bound);
-  log(`soak: ${kills.length} stops (${hard.length} kill -9, ${soft.length} SIGTERM/SIGINT) over ${jobs} jobs in ${(ms / 1000).toFixed(0)} s`);
-  log(`  re-sent per kill -9: median ${median(hard.map((k) => k.resent))}, max ${Math.max(0, ...hard.map((k) => k.resent))} rows` +
-    ` (bound: ${CONCURRENCY}×${BATCH} in flight + ${INTERVAL_S * 1000} ms at the peak rate, max ${Math.round(Math.max(0, ...hard.map((k) => k.bound)))})`);
-  log(`  re-sent per graceful stop: median ${median(soft.map((k) => k.resent))}, max ${Math.max(0, ...soft.map((k) => k.resent))} rows`);
+  log(
+    `soak: ${kills.length} stops (${hard.length} kill -9, ${soft.length} SIGTERM/SIGINT) over ${jobs} jobs in ${(ms / 1000).toFixed(0)} s`,
+  );
+  log(
+    `  re-sent per kill -9: median ${median(hard.map((k) => k.resent))}, max ${Math.max(0, ...hard.map((k) => k.resent))} rows` +
+      ` (bound: ${CONCURRENCY}×${BATCH} in flight + ${INTERVAL_S * 1000} ms at the peak rate, max ${Math.round(Math.max(0, ...hard.map((k) => k.bound)))})`,
+  );
+  log(
+    `  re-sent per graceful stop: median ${median(soft.map((k) => k.resent))}, max ${Math.max(0, ...soft.map((k) => k.resent))} rows`,
+  );
   log(`  over the bound: ${over.length} of ${kills.length}`);
   for (const p of problems) log(`  PROBLEM: ${p}`);
   log(problems.length === 0 && over.length === 0 ? 'soak: every row accounted for' : 'soak: FAILED');

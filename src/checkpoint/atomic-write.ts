@@ -48,7 +48,10 @@ export async function removeStaleTemps(path: string): Promise<number> {
   for (const name of names) {
     const m = name.startsWith(prefix) ? /^(\d+)\.\d+\.tmp$/.exec(name.slice(prefix.length)) : null;
     if (!m || isAlive(Number(m[1]))) continue;
-    await unlink(join(dirname(path), name)).then(() => removed++, () => undefined);
+    await unlink(join(dirname(path), name)).then(
+      () => removed++,
+      () => undefined,
+    );
   }
   return removed;
 }

@@ -49,7 +49,15 @@ export interface Checkpoint {
 
 /** A stable id for the job; idempotency keys are derived from it, so it must not depend on secrets. */
 export function jobIdOf(job: JobFingerprint): string {
-  const canonical = JSON.stringify([job.source, job.table ?? null, job.query ?? null, job.key, job.where ?? null, job.target, job.batchSize]);
+  const canonical = JSON.stringify([
+    job.source,
+    job.table ?? null,
+    job.query ?? null,
+    job.key,
+    job.where ?? null,
+    job.target,
+    job.batchSize,
+  ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
@@ -65,7 +73,11 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is damaged: not valid JSON (truncated or not a checkpoint)`, { cause: err });
+    throw new BulkImportError(
+      'CHECKPOINT_UNREADABLE',
+      `checkpoint ${path} is damaged: not valid JSON (truncated or not a checkpoint)`,
+      { cause: err },
+    );
   }
   const problem = checkpointProblem(parsed);
   if (problem) throw new BulkImportError('CHECKPOINT_UNREADABLE', `checkpoint ${path} is damaged: ${problem}`);
@@ -79,7 +91,10 @@ export function assertSameJob(checkpoint: Checkpoint, job: JobFingerprint, path:
     const was = JSON.stringify(checkpoint.job[f] ?? null);
     const now = JSON.stringify(job[f] ?? null);
     if (was !== now) {
-      throw new BulkImportError('CHECKPOINT_MISMATCH', `checkpoint ${path} is for another job: ${f} was ${was}, now ${now}`);
+      throw new BulkImportError(
+        'CHECKPOINT_MISMATCH',
+        `checkpoint ${path} is for another job: ${f} was ${was}, now ${now}`,
+      );
     }
   }
 }
@@ -124,7 +139,11 @@ export class CheckpointWriter {
       else break;
       if (this.#error) break;
     }
-    if (this.#error) throw new BulkImportError('CHECKPOINT_UNREADABLE', `cannot write checkpoint ${this.path}: ${errorMessage(this.#error)}`);
+    if (this.#error)
+      throw new BulkImportError(
+        'CHECKPOINT_UNREADABLE',
+        `cannot write checkpoint ${this.path}: ${errorMessage(this.#error)}`,
+      );
   }
 
   /** One timer at a time, and never while a write runs: writes must not overlap on the temp file. */

@@ -16,7 +16,8 @@ export function checkpointProblem(v: unknown): string | undefined {
   if (typeof v.jobId !== 'string' || !/^[0-9a-f]{16}$/.test(v.jobId)) return '"jobId" is missing or malformed';
   const job = v.job;
   if (!isObject(job)) return '"job" is missing';
-  if (typeof job.source !== 'string' || typeof job.target !== 'string') return '"job.source" or "job.target" is missing';
+  if (typeof job.source !== 'string' || typeof job.target !== 'string')
+    return '"job.source" or "job.target" is missing';
   if (!Array.isArray(job.key) || job.key.length === 0 || !job.key.every((k) => typeof k === 'string' && k !== '')) {
     return '"job.key" must be a non-empty list of column names';
   }
@@ -31,7 +32,8 @@ export function checkpointProblem(v: unknown): string | undefined {
     return `"rows" must hold whole-number counts ${COUNTS.join(', ')}`;
   }
   const rows = v.rows as Record<(typeof COUNTS)[number], number>;
-  if (rows.delivered + rows.failed + rows.skipped !== rows.read) return '"rows": delivered + failed + skipped differs from read';
+  if (rows.delivered + rows.failed + rows.skipped !== rows.read)
+    return '"rows": delivered + failed + skipped differs from read';
   if (v.ahead !== undefined) {
     if (!Array.isArray(v.ahead)) return '"ahead" must be a list';
     for (const [i, b] of v.ahead.entries()) {
@@ -42,8 +44,10 @@ export function checkpointProblem(v: unknown): string | undefined {
   }
   if (typeof v.complete !== 'boolean') return '"complete" must be true or false';
   if (!isCount(v.runs)) return '"runs" must be a whole number';
-  if (typeof v.startedAt !== 'string' || typeof v.updatedAt !== 'string') return '"startedAt" or "updatedAt" is missing';
-  if (v.failedFile !== undefined && (typeof v.failedFile !== 'string' || v.failedFile === '')) return '"failedFile" must be a path';
+  if (typeof v.startedAt !== 'string' || typeof v.updatedAt !== 'string')
+    return '"startedAt" or "updatedAt" is missing';
+  if (v.failedFile !== undefined && (typeof v.failedFile !== 'string' || v.failedFile === ''))
+    return '"failedFile" must be a path';
   if (v.failedBytes !== undefined && !isCount(v.failedBytes)) return '"failedBytes" must be a whole number';
   return undefined;
 }

@@ -34,7 +34,10 @@ export class FailedFileWriter {
    * that matches its counts (failedBytes).
    */
   async start(keepBytes?: number): Promise<void> {
-    const size = await stat(this.path).then((s) => s.size, () => 0);
+    const size = await stat(this.path).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (keepBytes !== undefined && size > keepBytes) await truncate(this.path, keepBytes);
     this.#bytes = keepBytes !== undefined ? Math.min(size, keepBytes) : size;
   }
@@ -102,7 +105,8 @@ export async function* readFailedRows(path: string): AsyncIterable<FailedLine> {
       n++;
       if (line.trim() === '') continue;
       const at = line.indexOf(',"row":');
-      if (at < 0 || !line.endsWith('}')) throw new BulkImportError('USAGE', `${path} line ${n}: not a bulk-import failed-row line`);
+      if (at < 0 || !line.endsWith('}'))
+        throw new BulkImportError('USAGE', `${path} line ${n}: not a bulk-import failed-row line`);
       const head = line.slice(0, at);
       // The head is a flat JSON object of our own making: parse it alone, never the row.
       let fields: { error?: unknown; unreadable?: unknown };

@@ -8,7 +8,7 @@ import { isSecretHeader, redactUrl, secretsOf } from '../redact.js';
  */
 
 /** The value part of `--flag=value`, or the argument itself. */
-function valueOf(arg: string): { prefix: string; value: string } {
+function flagValue(arg: string): { prefix: string; value: string } {
   const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
   return eq > 2 ? { prefix: arg.slice(0, eq + 1), value: arg.slice(eq + 1) } : { prefix: '', value: arg };
 }
@@ -44,7 +44,7 @@ export function secretArgs(argv: readonly string[]): string[] {
       }
     }
     for (const m of a.matchAll(/\/\/[^:/@\s]+:([^@\s/]+)@/g)) if (m[1]) out.push(m[1], safeDecode(m[1]));
-    out.push(...secretsOf([valueOf(a).value], {}));
+    out.push(...secretsOf([flagValue(a).value], {}));
   });
   return out;
 }
@@ -59,7 +59,7 @@ export function maskArgv(argv: readonly string[]): string[] {
       i++;
     } else if (h) out.push(`${h.prefix}${maskHeader(h.value)}`);
     else {
-      const { prefix, value } = valueOf(argv[i] as string);
+      const { prefix, value } = flagValue(argv[i] as string);
       out.push(`${prefix}${redactUrl(value)}`);
     }
   }

@@ -35,12 +35,18 @@ export function registerForward(program: Command): void {
     .command('forward')
     .description('poll an SQS queue and forward its rows to an API: the Lambda forwarder, run anywhere')
     .option('--queue <url>', 'the SQS queue to poll')
-    .option('--sqs-endpoint <url>', 'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)');
+    .option(
+      '--sqs-endpoint <url>',
+      'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)',
+    );
   addTargetOptions(cmd, FORWARD_TARGET_DEFAULTS)
     .option('--pollers <n>', 'independent pollers, each with its own HTTP client', String(FORWARD_DEFAULTS.pollers))
     .option('--visibility-timeout <seconds>', "how long received messages stay hidden (default: the queue's setting)")
     .option('--until-empty', 'exit once the queue stays empty (otherwise run until SIGINT/SIGTERM)')
-    .option('--rejects-queue <url>', 'SQS queue for rows the API refuses one by one (default: none; their message stays on the queue)')
+    .option(
+      '--rejects-queue <url>',
+      'SQS queue for rows the API refuses one by one (default: none; their message stays on the queue)',
+    )
     .addHelpText('after', EXAMPLES);
   cmd.action(async (flags: ForwardFlags) => {
     const config = buildForwardConfig(flags, process.env, flagName);

@@ -9,7 +9,9 @@ import { trapStopSignals } from './signals.js';
  */
 export async function forwardCommand(c: ForwardConfig): Promise<void> {
   const stop = trapStopSignals((sig) =>
-    process.stderr.write(`${sig}: stopping: no new receives, finishing the messages in hand (${sig} again to abort them)…\n`),
+    process.stderr.write(
+      `${sig}: stopping: no new receives, finishing the messages in hand (${sig} again to abort them)…\n`,
+    ),
   );
   try {
     const r = await runForward(c, { signal: stop.signal, hardSignal: stop.hardSignal });

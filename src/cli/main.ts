@@ -21,7 +21,9 @@ export async function main(argv: string[]): Promise<void> {
   // Commander echoes what it refused (`unknown option '--form=postgres://app:pw@…'`): mask it too.
   const redact = makeRedactor(secretArgs(argv));
   const program = new Command('bulk-import')
-    .description('Move a large PostgreSQL table (or NDJSON) into a service through its HTTP API: fast, resumable, sticky to load-balancer targets.')
+    .description(
+      'Move a large PostgreSQL table (or NDJSON) into a service through its HTTP API: fast, resumable, sticky to load-balancer targets.',
+    )
     .version(await version(), '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -49,9 +51,10 @@ function oneLine(s: string): string {
   return text ? `${text}\n` : '';
 }
 
-
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }

@@ -14,7 +14,10 @@ export function addSourceOptions(cmd: Command): Command {
     .option('--where <sql>', 'only rows matching this SQL condition')
     .option('--limit <n>', 'stop after this many rows')
     .option('--max-line-bytes <n>', `NDJSON: a longer line is a failed row (default: ${DEFAULTS.maxLineBytes}, 16 MiB)`)
-    .option('--statement-timeout <duration>', `bound on each SQL statement, e.g. one page read (default: ${DEFAULTS.statementTimeout})`)
+    .option(
+      '--statement-timeout <duration>',
+      `bound on each SQL statement, e.g. one page read (default: ${DEFAULTS.statementTimeout})`,
+    )
     .addOption(new Option('--page-rows <n>', 'rows fetched per query (rounded to whole batches)').hideHelp());
 }
 
@@ -45,19 +48,34 @@ export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGE
     .option('--batch-size <n>', 'rows per request: 1 sends a JSON object, more a JSON array', String(d.batchSize))
     .option('--concurrency <n>', d.concurrencyHelp, String(d.concurrency))
     .addOption(
-      new Option('--sticky <mode>', `cookie jar per lane, one shared jar, or no cookies (default: ${DEFAULTS.sticky})`).choices(['lane', 'shared', 'off']),
+      new Option(
+        '--sticky <mode>',
+        `cookie jar per lane, one shared jar, or no cookies (default: ${DEFAULTS.sticky})`,
+      ).choices(['lane', 'shared', 'off']),
     )
     .option('--retries <n>', d.retriesHelp, String(d.retries))
-    .option('--timeout <duration>', `deadline per request attempt, answer included: 30s, 1500ms, 2m (default: ${d.timeout})`)
+    .option(
+      '--timeout <duration>',
+      `deadline per request attempt, answer included: 30s, 1500ms, 2m (default: ${d.timeout})`,
+    )
     .option('--rate <n>', 'at most n requests per second in total')
     .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)')
-    .option('--max-body-bytes <n>', 'cut batches into requests of at most n bytes; a larger row fails (default: no limit)');
+    .option(
+      '--max-body-bytes <n>',
+      'cut batches into requests of at most n bytes; a larger row fails (default: no limit)',
+    );
 }
 
 export function addRunFlowOptions(cmd: Command): Command {
   return cmd
-    .option('--transform <module>', 'a .js/.mjs module whose default export maps a row object to a payload (null skips it)')
-    .option('--transform-timeout <duration>', `a row whose transform has not answered by then fails (default: ${DEFAULTS.transformTimeout})`)
+    .option(
+      '--transform <module>',
+      'a .js/.mjs module whose default export maps a row object to a payload (null skips it)',
+    )
+    .option(
+      '--transform-timeout <duration>',
+      `a row whose transform has not answered by then fails (default: ${DEFAULTS.transformTimeout})`,
+    )
     .option('--dry-run', 'read and transform everything, send nothing; show the first body')
     .option('--no-progress', 'no progress bar')
     .option('--checkpoint <file>', 'checkpoint file (default: bulk-import-<job>.ckpt.json)')
@@ -65,6 +83,9 @@ export function addRunFlowOptions(cmd: Command): Command {
     .option('--resume', 'carry on from the checkpoint')
     .option('--restart', 'start over even though the checkpoint holds an unfinished run')
     .option('--failed <file>', 'NDJSON file for rows that failed for good (default: bulk-import-<job>.failed.ndjson)')
-    .option('--max-failures <n|ratio>', 'stop (exit 1) after more than n failed rows, or a ratio like 0.05 of rows processed')
+    .option(
+      '--max-failures <n|ratio>',
+      'stop (exit 1) after more than n failed rows, or a ratio like 0.05 of rows processed',
+    )
     .option('--summary-json <file>', 'also write the summary as JSON');
 }

@@ -16,7 +16,8 @@ export function progressView(enabled: boolean, stream: NodeJS.WriteStream = proc
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: '{bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | in flight {inFlight} | retries {retries} | failed {failed}',
+      format:
+        '{bar} {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {eta_formatted} | in flight {inFlight} | retries {retries} | failed {failed}',
       hideCursor: true,
       etaBuffer: 50,
       fps: 5,
@@ -49,7 +50,9 @@ function plainLines(stream: NodeJS.WriteStream): ProgressView {
       last = Date.now();
       const done = p.delivered + p.failed + p.skipped;
       const of = p.total ? `/${p.total}` : '';
-      stream.write(`progress: ${done}${of} rows, ${rate(done, p.elapsedMs)} rows/s, ${p.inFlight} in flight, ${p.retries} retries, ${p.failed} failed\n`);
+      stream.write(
+        `progress: ${done}${of} rows, ${rate(done, p.elapsedMs)} rows/s, ${p.inFlight} in flight, ${p.retries} retries, ${p.failed} failed\n`,
+      );
     },
     stop: () => {},
   };

@@ -23,7 +23,10 @@ export function registerQueueStatus(program: Command): void {
     .command('queue-status')
     .description('how many messages a queue holds: visible, in flight, delayed, and in its dead-letter queue')
     .option('--queue <url>', 'the SQS queue')
-    .option('--sqs-endpoint <url>', 'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)')
+    .option(
+      '--sqs-endpoint <url>',
+      'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)',
+    )
     .option('--dlq <url>', "the dead-letter queue (default: from the queue's RedrivePolicy)")
     .addHelpText('after', EXAMPLES)
     .action(async (flags: QueueStatusFlags) => {
@@ -49,9 +52,11 @@ export function registerQueueStatus(program: Command): void {
         let dlqUrl = dlqFlag;
         if (!dlqUrl && redrive) {
           const { name, account } = redrive;
-          const res = await sqs.send(new sdk.GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account })).catch((err: unknown) => {
-            throw sqsFailure(`queue-status: dead-letter queue ${name}`, name, err);
-          });
+          const res = await sqs
+            .send(new sdk.GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+            .catch((err: unknown) => {
+              throw sqsFailure(`queue-status: dead-letter queue ${name}`, name, err);
+            });
           dlqUrl = res.QueueUrl;
         }
         if (dlqUrl) {
@@ -59,7 +64,8 @@ export function registerQueueStatus(program: Command): void {
           const receives = redrive ? ` (after ${redrive.maxReceiveCount} receives)` : '';
           const held = dlq.visible + dlq.inFlight + dlq.delayed;
           lines.push(`dlq   ${dlqUrl}: ${held} message${held === 1 ? '' : 's'}${receives}`);
-        } else lines.push('dlq   none (the queue has no RedrivePolicy: failing messages are retried until they expire)');
+        } else
+          lines.push('dlq   none (the queue has no RedrivePolicy: failing messages are retried until they expire)');
         process.stdout.write(`${lines.join('\n')}\n`);
       } finally {
         sqs.destroy();
@@ -80,7 +86,9 @@ export function formatDepth(d: QueueDepth): string {
 }
 
 /** `{"deadLetterTargetArn":"arn:aws:sqs:REGION:ACCOUNT:NAME","maxReceiveCount":5}` → its parts. */
-export function parseRedrive(raw: string | undefined): { name: string; account: string; maxReceiveCount: number } | undefined {
+export function parseRedrive(
+  raw: string | undefined,
+): { name: string; account: string; maxReceiveCount: number } | undefined {
   if (!raw) return undefined;
   try {
     const p = JSON.parse(raw) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };

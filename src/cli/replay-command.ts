@@ -24,11 +24,16 @@ interface ReplayFlags extends ReplayOptions {
 export function registerReplay(program: Command): void {
   const cmd = program
     .command('replay [failed-file]')
-    .description('send the rows of a failed-rows file, or of a rejects / dead-letter queue, again after fixing the cause')
+    .description(
+      'send the rows of a failed-rows file, or of a rejects / dead-letter queue, again after fixing the cause',
+    )
     .addHelpText('after', EXAMPLES);
   addTargetOptions(cmd)
     .option('--queue <url>', 'replay the messages of this SQS queue (a rejects queue or a DLQ) instead of a file')
-    .option('--sqs-endpoint <url>', 'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)')
+    .option(
+      '--sqs-endpoint <url>',
+      'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)',
+    )
     .option('--failed <file>', 'where rows that fail again go (default: <failed-file>.again.ndjson)')
     .option('--no-progress', 'no progress bar');
   cmd.action(async (file: string | undefined, flags: ReplayFlags) => {
@@ -42,7 +47,11 @@ export function registerReplay(program: Command): void {
     const view = progressView(config.run.progress);
     const stop = trapStopSignals(() => view.stop());
     try {
-      const r = await replay(config, { signal: stop.signal, hardSignal: stop.hardSignal, onProgress: (p) => view.update(p) });
+      const r = await replay(config, {
+        signal: stop.signal,
+        hardSignal: stop.hardSignal,
+        onProgress: (p) => view.update(p),
+      });
       if (r.kind !== 'file') return;
       const result = r.result;
       view.stop();

@@ -8,7 +8,9 @@ import { trapStopSignals } from './signals.js';
  * summary line; exit 0 when every message was settled and no row failed again.
  */
 export async function replayQueueCommand(config: Extract<ReplayConfig, { kind: 'queue' }>): Promise<void> {
-  const stop = trapStopSignals((sig) => process.stderr.write(`${sig}: stopping: no new receives, finishing the messages in hand…\n`));
+  const stop = trapStopSignals((sig) =>
+    process.stderr.write(`${sig}: stopping: no new receives, finishing the messages in hand…\n`),
+  );
   try {
     const r = await replay(config, { signal: stop.signal, hardSignal: stop.hardSignal });
     if (r.kind !== 'queue') return;

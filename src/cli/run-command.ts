@@ -19,18 +19,27 @@ Examples:
   $ bulk-import run --from "$DATABASE_URL" --table listings --queue "$QUEUE_URL" --checkpoint q.ckpt.json   # queue mode`;
 
 export function registerRun(program: Command): void {
-  const cmd = program.command('run').description('import rows from PostgreSQL or NDJSON into an HTTP API').addHelpText('after', EXAMPLES);
+  const cmd = program
+    .command('run')
+    .description('import rows from PostgreSQL or NDJSON into an HTTP API')
+    .addHelpText('after', EXAMPLES);
   addQueueOptions(addRunFlowOptions(addTargetOptions(addSourceOptions(cmd))));
   cmd.action(async (flags: RunFlags) => {
     const config = parseRunConfig(flags, process.env);
     const view = progressView(config.progress);
     const stop = trapStopSignals((sig) => {
       view.stop();
-      process.stderr.write(`\n${sig}: stopping: no new reads, letting requests in flight finish (${sig} again to abort them)…\n`);
+      process.stderr.write(
+        `\n${sig}: stopping: no new reads, letting requests in flight finish (${sig} again to abort them)…\n`,
+      );
     });
     let result: RunResult;
     try {
-      result = await runImport(config, { signal: stop.signal, hardSignal: stop.hardSignal, onProgress: (p) => view.update(p) });
+      result = await runImport(config, {
+        signal: stop.signal,
+        hardSignal: stop.hardSignal,
+        onProgress: (p) => view.update(p),
+      });
     } finally {
       view.stop();
       stop.dispose();
@@ -38,7 +47,8 @@ export function registerRun(program: Command): void {
     process.stdout.write(`${formatSummary(result)}\n`);
     if (config.summaryJson) await writeSummaryJson(config.summaryJson, result);
     if (result.stoppedBy === 'interrupted' || result.stoppedBy === 'aborted') {
-      if (result.checkpointPath) process.stderr.write(`resume with: ${resumeCommand(process.argv, result.checkpointPath)}\n`);
+      if (result.checkpointPath)
+        process.stderr.write(`resume with: ${resumeCommand(process.argv, result.checkpointPath)}\n`);
     }
     // The job's failures, not this run's: a resumed run that sends the rest cleanly has still not delivered every row.
     process.exitCode = exitCodeFor({ stoppedBy: result.stoppedBy, signal: stop.received(), failed: result.failed });

@@ -17,7 +17,11 @@ export function describeCheckpoint(c: Checkpoint): string {
   const j = c.job;
   const what = j.table ? `table ${j.table}` : j.query ? `query ${j.query.slice(0, 80)}` : '';
   const done = c.rows.delivered + c.rows.failed + c.rows.skipped;
-  const state = c.complete ? 'complete' : c.stoppedBy ? `stopped (${c.stoppedBy}), resumable with --resume` : 'in progress or stopped abruptly, resumable with --resume';
+  const state = c.complete
+    ? 'complete'
+    : c.stoppedBy
+      ? `stopped (${c.stoppedBy}), resumable with --resume`
+      : 'in progress or stopped abruptly, resumable with --resume';
   return [
     `job ${c.jobId}: ${state}`,
     `  from     ${j.source}${what ? ` ${what}` : ''} by (${j.key.join(', ')})${j.where ? ` where ${j.where}` : ''}`,

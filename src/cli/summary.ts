@@ -16,10 +16,13 @@ export function formatSummary(r: RunResult): string {
   ];
   if (r.resumed) {
     const state = r.stoppedBy === 'completed' ? 'the job' : 'the job so far';
-    lines.push(`  ${state} (all runs): ${r.read} rows read, ${r.delivered} ${verb}, ${r.failed} failed, ${r.skipped} skipped`);
+    lines.push(
+      `  ${state} (all runs): ${r.read} rows read, ${r.delivered} ${verb}, ${r.failed} failed, ${r.skipped} skipped`,
+    );
   }
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
-  if (r.failedPath) lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
+  if (r.failedPath)
+    lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
   return lines.join('\n');
 }
 
@@ -48,7 +51,10 @@ export function summaryJson(r: RunResult): Record<string, unknown> {
     requests: r.requests,
     retries: r.retries,
     elapsedMs: r.elapsedMs,
-    rowsPerSecond: r.elapsedMs > 0 ? Math.round(((r.thisRun.delivered + r.thisRun.failed + r.thisRun.skipped) * 1000) / r.elapsedMs) : 0,
+    rowsPerSecond:
+      r.elapsedMs > 0
+        ? Math.round(((r.thisRun.delivered + r.thisRun.failed + r.thisRun.skipped) * 1000) / r.elapsedMs)
+        : 0,
     targets: r.targets,
     watermark: r.watermark,
     checkpoint: r.checkpointPath,

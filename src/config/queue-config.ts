@@ -40,8 +40,12 @@ export function parseQueueConfig(o: QueueOptions, env: NodeJS.ProcessEnv, n: Nam
     return undefined;
   }
   const queueUrl = checkQueueUrl(n('queue'), o.queue);
-  const messageBytes =
-    rule.wholeNumber(n('messageBytes'), o.messageBytes ?? QUEUE_DEFAULTS.messageBytes, 1024, SQS_MAX_BYTES);
+  const messageBytes = rule.wholeNumber(
+    n('messageBytes'),
+    o.messageBytes ?? QUEUE_DEFAULTS.messageBytes,
+    1024,
+    SQS_MAX_BYTES,
+  );
   const retries = rule.wholeNumber(n('retries'), o.retries ?? DEFAULT_RETRY_POLICY.retries, 0, 100);
   const rows = o.rowsPerMessage;
   return Object.freeze({

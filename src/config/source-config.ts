@@ -72,7 +72,11 @@ export function parseSource(o: SourceOptions, env: NodeJS.ProcessEnv, n: NameOf)
   if (o.statementTimeout !== undefined) {
     throw usage(`${n('statementTimeout')} needs a PostgreSQL source in ${n('from')}`);
   }
-  const maxLineBytes =
-    rule.wholeNumber(n('maxLineBytes'), o.maxLineBytes ?? IMPORT_DEFAULTS.maxLineBytes, 1, MAX_LINE_BYTES_LIMIT);
+  const maxLineBytes = rule.wholeNumber(
+    n('maxLineBytes'),
+    o.maxLineBytes ?? IMPORT_DEFAULTS.maxLineBytes,
+    1,
+    MAX_LINE_BYTES_LIMIT,
+  );
   return { kind: 'ndjson', path: from, maxLineBytes };
 }

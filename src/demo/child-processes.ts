@@ -47,7 +47,9 @@ export async function startDatabaseChild(children: Children, rows: number): Prom
   const lines = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line) as EmbeddedDatabase));
-    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited (${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`embedded PostgreSQL exited (${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`)),
+    );
   });
 }
 
@@ -61,12 +63,18 @@ export interface ImportRun {
  * Runs the real `bulk-import <command>` as a user would, with the progress bar on this terminal.
  * The child gets the same V8 flag as the binary's shebang.
  */
-export function runCliChild(children: Children, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ImportRun> {
+export function runCliChild(
+  children: Children,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ImportRun> {
   const started = Date.now();
   const child = children.track(
     spawn(process.execPath, ['--max-semi-space-size=2', BIN, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env }),
   );
   let stdout = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, elapsedMs: Date.now() - started })));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, elapsedMs: Date.now() - started })),
+  );
 }

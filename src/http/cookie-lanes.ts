@@ -64,7 +64,8 @@ export class CookieState {
     if (list.some(oversized)) list = list.filter((c) => !oversized(c));
     // Fast path, every ALB response: the same pairs as last time, only Expires moved on.
     const pairs = list.length === 1 ? pairOf(list[0] as string) : list.map(pairOf).join('\n');
-    if (pairs === this.#lastPairs && now - this.#refreshedAt <= REFRESH_MS && !list.some((c) => DELETES.test(c))) return;
+    if (pairs === this.#lastPairs && now - this.#refreshedAt <= REFRESH_MS && !list.some((c) => DELETES.test(c)))
+      return;
     this.#lastPairs = pairs;
     const signature = signatureOf(list, this.#signature);
     if (signature === this.#signature && now - this.#refreshedAt <= REFRESH_MS) return;

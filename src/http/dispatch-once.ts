@@ -58,7 +58,12 @@ export function dispatchOnce(
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     };
     client.dispatch(
-      { path: request.path, method: request.method as Dispatcher.HttpMethod, headers: request.headers, body: request.body },
+      {
+        path: request.path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers,
+        body: request.body,
+      },
       {
         onRequestStart(c) {
           controller = c;

@@ -18,9 +18,22 @@ const RETRY_STATUS = new Set([408, 429, 431, 500, 502, 503, 504]);
 
 /** Socket-level failures worth another try: the request may never have reached the API. */
 const RETRY_ERRORS = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_DESTROYED', 'REQUEST_DEADLINE',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_DESTROYED',
+  'REQUEST_DEADLINE',
 ]);
 
 export type Verdict = 'ok' | 'retry' | 'permanent';
@@ -68,7 +81,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * that failed together do not come back together. A Retry-After from the server wins, capped,
  * plus a little jitter for the same reason.
  */
-export function backoffDelay(policy: RetryPolicy, retryNumber: number, retryAfterMs: number | undefined, random = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  retryNumber: number,
+  retryAfterMs: number | undefined,
+  random = Math.random,
+): number {
   if (retryAfterMs !== undefined) {
     const wanted = Math.min(retryAfterMs, policy.maxRetryAfterMs);
     return Math.round(wanted + random() * Math.min(1000, wanted * 0.1));

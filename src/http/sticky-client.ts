@@ -1,6 +1,6 @@
 import { Client } from 'undici';
 import { errorCode, errorMessage } from '../errors.js';
-import { CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
+import { type CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
 import { Retry, retry, retrying } from '../retry/retrying.js';
@@ -72,7 +72,10 @@ export class StickyHttpClient {
   };
 
   /** `rate`: a limiter shared with other clients, in place of one made from config.rate. */
-  constructor(private readonly config: HttpClientConfig, rate?: RateLimiter) {
+  constructor(
+    private readonly config: HttpClientConfig,
+    rate?: RateLimiter,
+  ) {
     const url = new URL(config.url);
     this.#origin = url.origin;
     this.#path = `${url.pathname}${url.search}`;
@@ -118,7 +121,14 @@ export class StickyHttpClient {
       bodyTimeout: timeoutMs,
       connect: { timeout: Math.min(timeoutMs, 10_000) },
     });
-    const lane: Lane = { id: this.#all.length, client, cookies: this.#cookiesFor(), requests: 0, failuresInARow: 0, target: undefined };
+    const lane: Lane = {
+      id: this.#all.length,
+      client,
+      cookies: this.#cookiesFor(),
+      requests: 0,
+      failuresInARow: 0,
+      target: undefined,
+    };
     this.#all.push(lane);
     return lane;
   }

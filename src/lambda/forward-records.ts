@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { errorMessage } from '../errors.js';
-import type { StickyHttpClient } from '../http/sticky-client.js';
+import type { SendResult, StickyHttpClient } from '../http/sticky-client.js';
 import { parseEnvelope, type ParsedEnvelope } from '../queue/envelope.js';
 import type { RejectedRow, SendRejects } from '../queue/rejects.js';
 import { sendIsolating, type PieceVerdict } from '../sink/isolate-refused.js';
@@ -61,7 +61,11 @@ interface MessageState {
  * failed and SQS redelivers it whole (then moves it to the dead-letter queue). An answer that
  * says the endpoint is wrong stops every new request of the call: nothing is set aside for it.
  */
-export async function forwardRecords(records: readonly SqsRecord[], client: StickyHttpClient, opts: ForwardOptions): Promise<ForwardResult> {
+export async function forwardRecords(
+  records: readonly SqsRecord[],
+  client: StickyHttpClient,
+  opts: ForwardOptions,
+): Promise<ForwardResult> {
   const now = opts.now ?? Date.now;
   const limit = pLimit(opts.concurrency);
   const failed = new Set<string>();
@@ -72,7 +76,13 @@ export async function forwardRecords(records: readonly SqsRecord[], client: Stic
     const parsed = parseRecord(record);
     if (!parsed.ok) {
       // Never deliverable: failing it lets the redrive policy park it in the DLQ for a human.
-      opts.log(logLine('warn', { event: 'message_malformed', messageId: record?.messageId, reason: parsed.reason }, opts.redact));
+      opts.log(
+        logLine(
+          'warn',
+          { event: 'message_malformed', messageId: record?.messageId, reason: parsed.reason },
+          opts.redact,
+        ),
+      );
       failed.add(record?.messageId);
       continue;
     }
@@ -86,14 +96,19 @@ export async function forwardRecords(records: readonly SqsRecord[], client: Stic
         return { verdict: 'failed', answer: null };
       }
       const body = opts.batchSize === 1 ? (piece[0] as string) : `[${piece.join(',')}]`;
-      let result;
+      let result: SendResult;
       try {
         result = await client.send(body, idempotencyKeyOf(job, body), opts.signal);
       } catch {
         state.failed = true; // aborted at the deadline or by a hard stop
         return { verdict: 'failed', answer: null };
       }
-      const answer = { row: piece[0] as string, status: result.status, error: opts.redact(result.error), attempts: result.attempts };
+      const answer = {
+        row: piece[0] as string,
+        status: result.status,
+        error: opts.redact(result.error),
+        attempts: result.attempts,
+      };
       const kind = answerKind(result);
       if (kind === 'ok') return { verdict: 'ok', answer };
       if (kind === 'row') return { verdict: 'refused', answer };
@@ -149,7 +164,8 @@ async function settle(
   const about = { messageId, job, rows: n, statuses };
   if (!opts.rejects) {
     totals.rejectedKept += n;
-    const kept = 'no rejects queue is set (REJECTS_QUEUE_URL, --rejects-queue): the message stays on the queue, then the dead-letter queue';
+    const kept =
+      'no rejects queue is set (REJECTS_QUEUE_URL, --rejects-queue): the message stays on the queue, then the dead-letter queue';
     opts.log(logLine('warn', { event: 'rows_rejected', ...about, kept }, opts.redact));
     return false;
   }

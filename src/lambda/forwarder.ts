@@ -126,8 +126,11 @@ export async function createForwarder(
   env: NodeJS.ProcessEnv = {},
 ): Promise<Forwarder> {
   const region = env.AWS_REGION;
-  const secrets = Object.keys(config.secretHeaders).length > 0 ? await fetchSecretHeaders(config.secretHeaders, region) : {};
+  const secrets =
+    Object.keys(config.secretHeaders).length > 0 ? await fetchSecretHeaders(config.secretHeaders, region) : {};
   const target = { ...config.target, headers: { ...config.target.headers, ...secrets } };
-  const rejects = config.rejectsQueueUrl ? rejectsSender(await loadRejectsQueue(config.rejectsQueueUrl, env)) : undefined;
+  const rejects = config.rejectsQueueUrl
+    ? rejectsSender(await loadRejectsQueue(config.rejectsQueueUrl, env))
+    : undefined;
   return new Forwarder({ ...config, target }, log, rejects ? { rejects } : {});
 }

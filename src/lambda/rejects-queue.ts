@@ -28,7 +28,9 @@ export async function loadRejectsQueue(queueUrl: string, env: NodeJS.ProcessEnv)
   const client = new Client({
     region: c.region,
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-    ...(c.placeholderCredentials ? { credentials: { accessKeyId: 'bulk-import', secretAccessKey: 'bulk-import' } } : {}),
+    ...(c.placeholderCredentials
+      ? { credentials: { accessKeyId: 'bulk-import', secretAccessKey: 'bulk-import' } }
+      : {}),
   });
   return async (body, attributes) => {
     await client.send(new Send({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: attributes }));

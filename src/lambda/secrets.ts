@@ -12,15 +12,25 @@ type Sendable = { send(command: unknown): Promise<Record<string, unknown>> };
 type Ctor<T> = new (arg: Record<string, unknown>) => T;
 
 /** Header name → value, fetched once per container (the caller keeps the result at module scope). */
-export async function fetchSecretHeaders(refs: Readonly<Record<string, SecretRef>>, region?: string): Promise<Record<string, string>> {
+export async function fetchSecretHeaders(
+  refs: Readonly<Record<string, SecretRef>>,
+  region?: string,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const clients = new Map<string, Sendable>();
   for (const [header, ref] of Object.entries(refs)) {
     try {
-      out[header] = ref.store === 'ssm' ? await fromSsm(ref.name, clients, region) : await fromSecretsManager(ref.name, clients, region);
+      out[header] =
+        ref.store === 'ssm'
+          ? await fromSsm(ref.name, clients, region)
+          : await fromSecretsManager(ref.name, clients, region);
     } catch (err) {
       // The message names the header and where its value should come from, never a value.
-      throw new BulkImportError('CONFIG', `header ${header}: cannot read ${ref.store}:${ref.name} (${errorMessage(err).split('\n')[0]})`, { cause: err });
+      throw new BulkImportError(
+        'CONFIG',
+        `header ${header}: cannot read ${ref.store}:${ref.name} (${errorMessage(err).split('\n')[0]})`,
+        { cause: err },
+      );
     }
   }
   return out;

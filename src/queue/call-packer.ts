@@ -85,7 +85,12 @@ const READY_FLUSH = 32;
  * messages into calls. On `stop` it finishes the batch in hand and sends what it has packed, so
  * a graceful stop leaves no batch half enqueued.
  */
-export async function* packCalls(batches: AsyncIterable<Batch>, packer: MessagePacker, tracker: ReceiptTracker, stop: AbortSignal): AsyncGenerator<Call> {
+export async function* packCalls(
+  batches: AsyncIterable<Batch>,
+  packer: MessagePacker,
+  tracker: ReceiptTracker,
+  stop: AbortSignal,
+): AsyncGenerator<Call> {
   const calls = new GroupPacker<PackedMessage>(MAX_ENTRIES, SQS_MAX_BYTES);
   const take = (): Call => {
     const { items, bytes } = calls.take();
@@ -95,7 +100,11 @@ export async function* packCalls(batches: AsyncIterable<Batch>, packer: MessageP
     tracker.open(batch);
     const { sealed, oversize } = packer.add(batch);
     for (const o of oversize) {
-      tracker.failRow(o.batch, o.index, `row is ${o.bytes} bytes: larger than an SQS message can hold (${SQS_MAX_BYTES} bytes)`);
+      tracker.failRow(
+        o.batch,
+        o.index,
+        `row is ${o.bytes} bytes: larger than an SQS message can hold (${SQS_MAX_BYTES} bytes)`,
+      );
     }
     for (const m of sealed) {
       if (calls.closesOn(m.bytes)) yield take();

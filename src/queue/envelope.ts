@@ -110,14 +110,20 @@ export function parseEnvelope(body: string, attributeRows?: string): ParsedEnvel
   } catch {
     return { ok: false, reason: 'body is not JSON' };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { ok: false, reason: 'body is not a JSON object' };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { ok: false, reason: 'body is not a JSON object' };
   const p = parsed as { v?: unknown; job?: unknown; rows?: unknown };
-  if (p.v !== ENVELOPE_VERSION) return { ok: false, reason: `unknown envelope version ${JSON.stringify(p.v ?? null)} (this forwarder reads v${ENVELOPE_VERSION})` };
+  if (p.v !== ENVELOPE_VERSION)
+    return {
+      ok: false,
+      reason: `unknown envelope version ${JSON.stringify(p.v ?? null)} (this forwarder reads v${ENVELOPE_VERSION})`,
+    };
   if (!Array.isArray(p.rows)) return { ok: false, reason: '"rows" is not an array' };
   const span = memberSpan(body, 'rows');
   if (!span) return { ok: false, reason: '"rows" not found at the top level' };
   const rows = splitJsonArray(body.slice(span[0], span[1]));
-  if (rows.length !== p.rows.length) return { ok: false, reason: `rows could not be split (${rows.length} of ${p.rows.length})` };
+  if (rows.length !== p.rows.length)
+    return { ok: false, reason: `rows could not be split (${rows.length} of ${p.rows.length})` };
   if (attributeRows !== undefined && Number(attributeRows) !== rows.length) {
     return { ok: false, reason: `the rows attribute says ${attributeRows} but the body holds ${rows.length}` };
   }

@@ -1,6 +1,14 @@
 import type { Batch } from '../types.js';
 import { cutRows, type Cut } from './cut-rows.js';
-import { attributesBytes, attributesBytesOf, envelopeBody, envelopeHead, ENVELOPE_TAIL, utf8, type EnvelopeMeta } from './envelope.js';
+import {
+  attributesBytes,
+  attributesBytesOf,
+  envelopeBody,
+  envelopeHead,
+  ENVELOPE_TAIL,
+  utf8,
+  type EnvelopeMeta,
+} from './envelope.js';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call (body + attributes). */
 export const SQS_MAX_BYTES = 1_048_576;
@@ -78,7 +86,8 @@ export class MessagePacker {
       else {
         // Not even one row fits an empty message of the target size: it goes alone, if SQS takes it.
         cut = cutRows(text, Number.POSITIVE_INFINITY, 1) as Cut;
-        if (this.#frame + cut.bytes + attributesBytesOf(this.#jobBytes, keys.first, keys.last, 1) > SQS_MAX_BYTES) oversize.push({ batch, index: start, bytes: cut.bytes });
+        if (this.#frame + cut.bytes + attributesBytesOf(this.#jobBytes, keys.first, keys.last, 1) > SQS_MAX_BYTES)
+          oversize.push({ batch, index: start, bytes: cut.bytes });
         else this.#append(batch, keys.first, text.slice(0, cut.chars), cut.bytes, start, start + 1);
       }
       if (this.#rows > 0) sealed.push(this.#seal());
@@ -102,7 +111,10 @@ export class MessagePacker {
     // The row count's digits are bounded by what the whole batch would make it.
     const attributes = attributesBytesOf(this.#jobBytes, firstKey, keys.last, this.#rows + batchRows);
     const used = this.#frame + this.#bodyBytes + (this.#parts.length > 0 ? 1 : 0) + attributes;
-    return { bytes: messageBytes - used, rows: rowsPerMessage === undefined ? Number.POSITIVE_INFINITY : rowsPerMessage - this.#rows };
+    return {
+      bytes: messageBytes - used,
+      rows: rowsPerMessage === undefined ? Number.POSITIVE_INFINITY : rowsPerMessage - this.#rows,
+    };
   }
 
   #append(batch: Batch, firstKeyBytes: number, text: string, bytes: number, start: number, end: number): void {
@@ -112,14 +124,20 @@ export class MessagePacker {
     this.#bodyBytes += bytes;
     this.#rows += end - start;
     const last = this.#segments.at(-1);
-    if (last && last.batch === batch && last.end === start) this.#segments[this.#segments.length - 1] = { batch, start: last.start, end };
+    if (last && last.batch === batch && last.end === start)
+      this.#segments[this.#segments.length - 1] = { batch, start: last.start, end };
     else this.#segments.push({ batch, start, end });
   }
 
   #seal(): PackedMessage {
     const meta = metaOf(this.limits.job, this.#segments, this.#rows);
     const body = envelopeBody(this.limits.job, this.#parts);
-    const message: PackedMessage = { body, meta, bytes: this.#frame + this.#bodyBytes + attributesBytes(meta), segments: this.#segments };
+    const message: PackedMessage = {
+      body,
+      meta,
+      bytes: this.#frame + this.#bodyBytes + attributesBytes(meta),
+      segments: this.#segments,
+    };
     this.#parts = [];
     this.#segments = [];
     this.#bodyBytes = 0;
@@ -136,7 +154,9 @@ export interface RowRef {
 
 /** The rows of a message, one by one (to send a refused message's rows in smaller pieces). */
 export function rowsOf(m: PackedMessage): RowRef[] {
-  return m.segments.flatMap((s) => Array.from({ length: s.end - s.start }, (_, i) => ({ batch: s.batch, index: s.start + i })));
+  return m.segments.flatMap((s) =>
+    Array.from({ length: s.end - s.start }, (_, i) => ({ batch: s.batch, index: s.start + i })),
+  );
 }
 
 /** A message of the given rows, as the packer would have sealed it. */
@@ -149,7 +169,10 @@ export function messageOf(job: string, rows: readonly RowRef[]): PackedMessage {
     else segments.push({ batch: r.batch, start: r.index, end: r.index + 1 });
   }
   const meta = metaOf(job, segments, rows.length);
-  const body = envelopeBody(job, rows.map((r) => r.batch.rows[r.index] as string));
+  const body = envelopeBody(
+    job,
+    rows.map((r) => r.batch.rows[r.index] as string),
+  );
   return { body, meta, bytes: utf8(body) + attributesBytes(meta), segments };
 }
 

@@ -1,4 +1,10 @@
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type Message,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
 import { retry, retrying, type Retry } from '../retry/retrying.js';
 import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
@@ -103,7 +109,12 @@ async function forwardAndDelete(o: PollerOptions, messages: Message[]): Promise<
   const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
   if (done.length === 0) return;
   // Not tied to the stop signal: finishing what we hold includes deleting it.
-  const res = await o.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+  const res = await o.sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: o.queueUrl,
+      Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+    }),
+  );
   o.counters.deleted += res.Successful?.length ?? 0;
   o.counters.deleteFailures += res.Failed?.length ?? 0;
 }
@@ -139,11 +150,18 @@ export class EmptyQueueWatch {
     const res = await this.sqs.send(
       new GetQueueAttributesCommand({
         QueueUrl: this.queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
       }),
     );
     const a = res.Attributes ?? {};
-    const left = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    const left =
+      Number(a.ApproximateNumberOfMessages ?? 0) +
+      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
     if (left > 0 || this.#busy > 0) return false;
     this.#done.abort();
     return true;

@@ -94,6 +94,8 @@ async function release(o: ReplayQueueOptions, messages: readonly Message[]): Pro
       VisibilityTimeout: 0,
     }));
     // Best effort: a message not released comes back after its visibility timeout anyway.
-    await o.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries })).catch(() => undefined);
+    await o.sqs
+      .send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: o.queueUrl, Entries: entries }))
+      .catch(() => undefined);
   }
 }

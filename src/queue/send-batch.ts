@@ -1,4 +1,9 @@
-import { SendMessageBatchCommand, type SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { RetryPolicy } from '../http/retry-policy.js';
 import { retry, retrying, type Retry } from '../retry/retrying.js';
 import { errorCode } from '../errors.js';
@@ -10,7 +15,6 @@ import { classifySqsError, sqsFailure } from './sqs-client.js';
 
 /** SQS bills each 64 KiB chunk of a request's payload as one request. */
 export const BILLING_CHUNK = 65_536;
-
 
 export interface EnqueueCounters {
   /** Messages SQS accepted. */
@@ -129,7 +133,7 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
     ctx.counters.calls++;
     ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
     ctx.counters.payloadBytes += call.bytes;
-    let answer;
+    let answer: SendMessageBatchCommandOutput;
     try {
       const command = new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries });
       answer = await ctx.sqs.send(command, { abortSignal: ctx.signal });

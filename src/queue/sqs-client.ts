@@ -5,7 +5,6 @@ import type { SqsConnection } from './sqs-endpoint.js';
 
 export type { SqsConnection } from './sqs-endpoint.js';
 
-
 /**
  * One SQS client. The endpoint goes into the client's own config: otherwise the SDK sends each
  * call to the host in the queue URL, and emulators hand out hosts that do not resolve.
@@ -16,7 +15,9 @@ export function createSqsClient(c: SqsConnection, opts: { maxAttempts?: number }
   return new SQSClient({
     region: c.region,
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-    ...(c.placeholderCredentials ? { credentials: { accessKeyId: 'bulk-import', secretAccessKey: 'bulk-import' } } : {}),
+    ...(c.placeholderCredentials
+      ? { credentials: { accessKeyId: 'bulk-import', secretAccessKey: 'bulk-import' } }
+      : {}),
     ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
   });
 }
@@ -36,8 +37,13 @@ export type SqsVerdict = 'retry' | 'fatal';
 export function classifySqsError(err: unknown): SqsVerdict {
   const e = err as { name?: string; $fault?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
-  if (e?.$retryable || e?.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429))) return 'retry';
-  if (typeof e?.name === 'string' && /throttl|TooManyRequests|RequestTimeout|ServiceUnavailable|InternalError|TimeoutError/i.test(e.name)) return 'retry';
+  if (e?.$retryable || e?.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429)))
+    return 'retry';
+  if (
+    typeof e?.name === 'string' &&
+    /throttl|TooManyRequests|RequestTimeout|ServiceUnavailable|InternalError|TimeoutError/i.test(e.name)
+  )
+    return 'retry';
   return classifyError(errorCode(err)) === 'retry' ? 'retry' : 'fatal';
 }
 
@@ -45,11 +51,21 @@ export function classifySqsError(err: unknown): SqsVerdict {
 export function sqsFailure(what: string, queueUrl: string, err: unknown): BulkImportError {
   const name = (err as { name?: string })?.name ?? '';
   const code = errorCode(err);
-  if (/QueueDoesNotExist|NonExistentQueue/.test(name)) return new BulkImportError('TARGET_UNREACHABLE', `${what}: queue ${queueUrl} does not exist`, { cause: err });
-  if (/CredentialsProviderError|InvalidClientTokenId|UnrecognizedClient|SignatureDoesNotMatch|ExpiredToken/.test(name)) {
-    return new BulkImportError('CONFIG', `${what}: AWS credentials were refused or not found (${name})`, { cause: err });
+  if (/QueueDoesNotExist|NonExistentQueue/.test(name))
+    return new BulkImportError('TARGET_UNREACHABLE', `${what}: queue ${queueUrl} does not exist`, { cause: err });
+  if (
+    /CredentialsProviderError|InvalidClientTokenId|UnrecognizedClient|SignatureDoesNotMatch|ExpiredToken/.test(name)
+  ) {
+    return new BulkImportError('CONFIG', `${what}: AWS credentials were refused or not found (${name})`, {
+      cause: err,
+    });
   }
-  if (/AccessDenied/.test(name)) return new BulkImportError('CONFIG', `${what}: access to ${queueUrl} denied (${name})`, { cause: err });
+  if (/AccessDenied/.test(name))
+    return new BulkImportError('CONFIG', `${what}: access to ${queueUrl} denied (${name})`, { cause: err });
   const why = code ?? name ?? 'error';
-  return new BulkImportError('TARGET_UNREACHABLE', `${what}: SQS call failed (${why}: ${errorMessage(err).split('\n')[0]})`, { cause: err });
+  return new BulkImportError(
+    'TARGET_UNREACHABLE',
+    `${what}: SQS call failed (${why}: ${errorMessage(err).split('\n')[0]})`,
+    { cause: err },
+  );
 }

@@ -117,9 +117,15 @@ export class HttpSink implements Sink {
       return { verdict: this.#verdictOf(answer), answer };
     });
     const failed: FailedRow[] = [];
-    for (const p of pieces) if (!p.answer.ok) for (const i of p.rows) failed.push(failedRow(rows[i] as string, p.answer));
+    for (const p of pieces)
+      if (!p.answer.ok) for (const i of p.rows) failed.push(failedRow(rows[i] as string, p.answer));
     this.#delivered += count - failed.length;
-    if (this.config.stopWhenAllRefused && this.#delivered === 0 && count > 1 && pieces.every((p) => p.verdict === 'refused')) {
+    if (
+      this.config.stopWhenAllRefused &&
+      this.#delivered === 0 &&
+      count > 1 &&
+      pieces.every((p) => p.verdict === 'refused')
+    ) {
       // Thrown, not returned: the batch is not acknowledged, so nothing is marked failed and a
       // resume after the fix sends it again.
       const first = failed[0];
@@ -141,7 +147,10 @@ export class HttpSink implements Sink {
     else if (!this.#answered) {
       // Never a single answer, even after retries: a wrong host or port, not bad rows. Failing
       // every row of the table into the failed file would help nobody at 2 a.m.
-      throw new BulkImportError('TARGET_UNREACHABLE', `cannot reach ${redactUrl(this.config.url)}: ${result.error} (after ${result.attempts} attempts)`);
+      throw new BulkImportError(
+        'TARGET_UNREACHABLE',
+        `cannot reach ${redactUrl(this.config.url)}: ${result.error} (after ${result.attempts} attempts)`,
+      );
     }
     if (result.status !== null && !result.ok && classifyRefusal(result.status) === 'endpoint') {
       // 401, 403, 404, 3xx…: the URL, method or credentials are wrong, not the rows, and every

@@ -72,13 +72,21 @@ export class SqsSink implements Sink {
 
   async *#deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
     const messageBytes = Math.min(this.config.messageBytes, await this.#queueMessageLimit(opts.hardSignal));
-    const packer = new MessagePacker({ job: this.config.job, messageBytes, ...(this.config.rowsPerMessage ? { rowsPerMessage: this.config.rowsPerMessage } : {}) });
+    const packer = new MessagePacker({
+      job: this.config.job,
+      messageBytes,
+      ...(this.config.rowsPerMessage ? { rowsPerMessage: this.config.rowsPerMessage } : {}),
+    });
     const tracker = new ReceiptTracker();
     // The soft stop is handled by packCalls (it sends what it packed, then ends); the window
     // itself only stops pulling on a hard stop.
     const calls = packCalls(batches, packer, tracker, opts.signal);
     const work = (call: Call) => this.#send(call, tracker, opts.hardSignal);
-    const window = { signal: opts.hardSignal, hardSignal: opts.hardSignal, ...(opts.mayPull ? { mayPull: opts.mayPull } : {}) };
+    const window = {
+      signal: opts.hardSignal,
+      hardSignal: opts.hardSignal,
+      ...(opts.mayPull ? { mayPull: opts.mayPull } : {}),
+    };
     for await (const _ of deliverWindowed(calls, this.limit, work, window)) {
       yield* this.#counted(tracker.drain());
     }
@@ -103,7 +111,10 @@ export class SqsSink implements Sink {
     const { queueUrl, retry } = this.config;
     this.counters.inFlight++;
     try {
-      const outcome = await sendMessages({ sqs: this.#sqs, queueUrl, retry, counters: this.counters, signal: hardSignal }, call.messages);
+      const outcome = await sendMessages(
+        { sqs: this.#sqs, queueUrl, retry, counters: this.counters, signal: hardSignal },
+        call.messages,
+      );
       for (const m of outcome.enqueued) tracker.enqueued(m);
       for (const f of outcome.failed) tracker.failed(f.message, f.error, f.attempts);
     } finally {
@@ -119,7 +130,10 @@ export class SqsSink implements Sink {
   async #queueMessageLimit(signal: AbortSignal): Promise<number> {
     const { queueUrl } = this.config;
     try {
-      const res = await this.#sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['MaximumMessageSize'] }), { abortSignal: signal });
+      const res = await this.#sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['MaximumMessageSize'] }),
+        { abortSignal: signal },
+      );
       const max = Number(res.Attributes?.MaximumMessageSize);
       return Number.isFinite(max) && max > 0 ? max : SQS_MAX_BYTES;
     } catch (err) {

@@ -31,11 +31,13 @@ export class LazyBatch implements Batch {
   }
 
   get rows(): readonly string[] {
-    return (this.#rows ??= splitJsonArray(this.json));
+    if (this.#rows === undefined) this.#rows = splitJsonArray(this.json);
+    return this.#rows;
   }
 
   get json(): string {
-    if (this.#json === undefined) this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${(this.#rows as readonly string[]).join(',')}]`;
+    if (this.#json === undefined)
+      this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${(this.#rows as readonly string[]).join(',')}]`;
     return this.#json;
   }
 

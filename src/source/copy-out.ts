@@ -67,7 +67,10 @@ export class CopyOutQuery {
     this.#pending = undefined;
     let at = 0;
     if (!this.#headerSeen) {
-      if (buf.length < SIGNATURE_BYTES + 8) return void (this.#pending = Buffer.from(buf));
+      if (buf.length < SIGNATURE_BYTES + 8) {
+        this.#pending = Buffer.from(buf);
+        return;
+      }
       at = SIGNATURE_BYTES + 4;
       at += 4 + buf.readInt32BE(at);
       this.#headerSeen = true;

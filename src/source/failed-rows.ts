@@ -45,7 +45,14 @@ export class FailedRowsSource implements Source {
       if (from.signal.aborted) return;
       if (rows.length + rejected.length === 0) first = n;
       // A line that was never a row cannot be sent: it fails again, pointing at the fix.
-      if (line.unreadable) rejected.push({ row: line.row, status: null, error: `not a row, fix the line first: ${line.error}`, attempts: 0, unreadable: true });
+      if (line.unreadable)
+        rejected.push({
+          row: line.row,
+          status: null,
+          error: `not a row, fix the line first: ${line.error}`,
+          attempts: 0,
+          unreadable: true,
+        });
       else rows.push(line.row);
       if (rows.length + rejected.length === batchSize) yield cut();
     }

@@ -40,7 +40,9 @@ export class NdjsonSource implements Source {
       const s = await stat(this.config.path);
       if (!s.isFile()) throw new Error('not a regular file');
     } catch (err) {
-      throw new BulkImportError('USAGE', `--from: cannot read ${this.config.path}: ${errorMessage(err)}`, { cause: err });
+      throw new BulkImportError('USAGE', `--from: cannot read ${this.config.path}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -49,7 +51,9 @@ export class NdjsonSource implements Source {
     const maxLineBytes = this.config.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     const start = from.after ? Number(from.after[0]) : 0;
     const input: Readable =
-      path === '-' ? (this.config.stdin ?? process.stdin) : createReadStream(path, { start, highWaterMark: 256 * 1024 });
+      path === '-'
+        ? (this.config.stdin ?? process.stdin)
+        : createReadStream(path, { start, highWaterMark: 256 * 1024 });
     // A stop must not wait for a producer that has gone quiet (stdin from a pipe): end the read.
     const stop = () => input.destroy();
     from.signal.addEventListener('abort', stop, { once: true });

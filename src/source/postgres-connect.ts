@@ -37,12 +37,18 @@ export async function connectPostgres(url: string, opts: { statementTimeoutMs?: 
   try {
     await client.connect();
     // standard_conforming_strings: key values are inlined as literals into COPY (see copy-out.ts).
-    await client.query(`SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET standard_conforming_strings = on`);
+    await client.query(
+      `SET DateStyle = ISO; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET standard_conforming_strings = on`,
+    );
   } catch (err) {
     await client.end().catch(() => undefined);
     const wrapped = wrapPgError(err, { url });
     if (wrapped.code !== 'SOURCE_FAILED') throw wrapped;
-    throw new BulkImportError('SOURCE_UNREACHABLE', `cannot connect to ${redactUrl(url)}: ${scrub(errorMessage(err), url)}`, { cause: err });
+    throw new BulkImportError(
+      'SOURCE_UNREACHABLE',
+      `cannot connect to ${redactUrl(url)}: ${scrub(errorMessage(err), url)}`,
+      { cause: err },
+    );
   }
   return client;
 }
@@ -69,7 +75,11 @@ export function withStartupOptions(url: string, ours: string): { connectionStrin
 }
 
 /** Maps pg and socket errors by their codes (SQLSTATE or errno), never by message text. */
-export function wrapPgError(err: unknown, ctx: { url: string; table?: string; key?: readonly string[] }, when: 'start' | 'mid-run' = 'start'): BulkImportError {
+export function wrapPgError(
+  err: unknown,
+  ctx: { url: string; table?: string; key?: readonly string[] },
+  when: 'start' | 'mid-run' = 'start',
+): BulkImportError {
   if (err instanceof BulkImportError) return err;
   const sqlstate = errorCode(err);
   if (sqlstate === '25006') {
@@ -81,14 +91,20 @@ export function wrapPgError(err: unknown, ctx: { url: string; table?: string; ke
   if (when === 'mid-run') {
     // Rows were already sent: a lost connection now is a broken run (exit 1, checkpoint kept), not bad config.
     const detail = scrub(errorMessage(err), ctx.url);
-    return new BulkImportError('SOURCE_FAILED', `reading ${redactUrl(ctx.url)} failed mid-run: ${detail} (resume with --resume)`, { cause: err });
+    return new BulkImportError(
+      'SOURCE_FAILED',
+      `reading ${redactUrl(ctx.url)} failed mid-run: ${detail} (resume with --resume)`,
+      { cause: err },
+    );
   }
   const code = errorCode(err);
   const where = redactUrl(ctx.url);
   const detail = scrub(errorMessage(err), ctx.url);
   switch (code) {
     case '42P01':
-      return new BulkImportError('NO_SUCH_TABLE', `no such table: ${ctx.table ?? '(query)'} (${detail})`, { cause: err });
+      return new BulkImportError('NO_SUCH_TABLE', `no such table: ${ctx.table ?? '(query)'} (${detail})`, {
+        cause: err,
+      });
     case '42703':
       return new BulkImportError('NO_SUCH_COLUMN', `no such column: ${detail}`, { cause: err });
     case '42601':

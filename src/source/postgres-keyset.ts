@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Batch, KeyTuple, Source } from '../types.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
@@ -56,7 +56,8 @@ export class PostgresKeysetSource implements Source {
    * skipped without a word. The NULL check scans only when a key column is nullable.
    */
   async open(signal?: AbortSignal): Promise<void> {
-    const session = (this.#session = await ReadOnlySession.open(this.config.url, this.config.statementTimeoutMs));
+    const session = await ReadOnlySession.open(this.config.url, this.config.statementTimeoutMs);
+    this.#session = session;
     // A NULL check on a big table can take a while: a stop cancels it (and every read after it).
     const stop = () => session.cancel();
     if (signal?.aborted) stop();
@@ -65,18 +66,27 @@ export class PostgresKeysetSource implements Source {
       await session.read(async (client) => {
         // The WHERE is in the probe too, so a --where that does not compile fails here, before any send.
         const probe = await ask(client, `SELECT ${this.#keyList('s')} FROM ${this.#from()} s${this.#where()} LIMIT 0`);
-        if (await mayHoldNulls(client, probe.fields.map((f) => ({ table: f.tableID, column: f.columnID })))) {
+        if (
+          await mayHoldNulls(
+            client,
+            probe.fields.map((f) => ({ table: f.tableID, column: f.columnID })),
+          )
+        ) {
           const anyNull = this.config.key.map((k) => `s.${quoteIdent(k)} IS NULL`).join(' OR ');
           const where = this.config.where ? ` AND ${fragment(this.config.where)}` : '';
           const found = await ask(client, `SELECT 1 FROM ${this.#from()} s WHERE (${anyNull})${where} LIMIT 1`);
           if (found.rows.length > 0) {
-            throw new BulkImportError('CONFIG', `--key ${this.config.key.join(',')}: some rows have a NULL key, which keyset paging would skip; choose a NOT NULL key (or add --where "… IS NOT NULL")`);
+            throw new BulkImportError(
+              'CONFIG',
+              `--key ${this.config.key.join(',')}: some rows have a NULL key, which keyset paging would skip; choose a NOT NULL key (or add --where "… IS NOT NULL")`,
+            );
           }
         }
       }, 'checking the table and key');
     } catch (err) {
       if (err instanceof ReadStopped) return; // stopped: batches() reads nothing, the run ends as interrupted
-      if (err instanceof BulkImportError && err.code === 'SOURCE_FAILED') throw new BulkImportError('CONFIG', err.message, { cause: err });
+      if (err instanceof BulkImportError && err.code === 'SOURCE_FAILED')
+        throw new BulkImportError('CONFIG', err.message, { cause: err });
       throw wrapPgError(err, this.config);
     } finally {
       signal?.removeEventListener('abort', stop);
@@ -95,12 +105,16 @@ export class PostgresKeysetSource implements Source {
     this.#counter = counter;
     try {
       const sql = `SELECT count(*)::text FROM ${this.#from()} s${this.#where()}`;
-      estimate = await counter.read(async (client) => {
-        const planned = table && !where ? await reltuples(client, table) : null;
-        // A big table without a filter: the planner's estimate is instant and good enough for an ETA.
-        if (planned !== null && planned > 1_000_000) return planned;
-        return Number((await ask(client, sql)).rows[0]?.[0]);
-      }, 'counting the rows', Math.min(COUNT_TIMEOUT_MS, this.config.statementTimeoutMs));
+      estimate = await counter.read(
+        async (client) => {
+          const planned = table && !where ? await reltuples(client, table) : null;
+          // A big table without a filter: the planner's estimate is instant and good enough for an ETA.
+          if (planned !== null && planned > 1_000_000) return planned;
+          return Number((await ask(client, sql)).rows[0]?.[0]);
+        },
+        'counting the rows',
+        Math.min(COUNT_TIMEOUT_MS, this.config.statementTimeoutMs),
+      );
     } catch {
       estimate = null;
     } finally {
@@ -171,7 +185,12 @@ export class PostgresKeysetSource implements Source {
     return this.config.key.map((k) => `${alias}.${quoteIdent(k)}`).join(', ');
   }
 
-  async #page(session: ReadOnlySession, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<LazyBatch[]> {
+  async #page(
+    session: ReadOnlySession,
+    after: KeyTuple | undefined,
+    remaining: number,
+    seq0: number,
+  ): Promise<LazyBatch[]> {
     const { key, jobId } = this.config;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
     if (this.config.batchSize === 1) {
@@ -183,12 +202,21 @@ export class PostgresKeysetSource implements Source {
         return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
       });
     }
-    const rows = await this.#query(session, (client) => copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)));
+    const rows = await this.#query(session, (client) =>
+      copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)),
+    );
     return rows.map((r, i) => {
       const text = (f: Buffer | null | undefined) => (f ? f.toString('utf8') : '');
       const firstKey = key.map((_, k) => text(r[2 + 2 * k]));
       const lastKey = key.map((_, k) => text(r[3 + 2 * k]));
-      return new LazyBatch(seq0 + i, Number(text(r[1])), firstKey, lastKey, idempotencyKeyFor(jobId, firstKey, lastKey), { bytes: r[0] as Buffer });
+      return new LazyBatch(
+        seq0 + i,
+        Number(text(r[1])),
+        firstKey,
+        lastKey,
+        idempotencyKeyFor(jobId, firstKey, lastKey),
+        { bytes: r[0] as Buffer },
+      );
     });
   }
 
@@ -223,7 +251,9 @@ export class PostgresKeysetSource implements Source {
   /** Rows numbered in key order and glued into one JSON array per batch, with each batch's first and last key. */
   #batchedSql(inner: string, keyCols: string): string {
     const { key, batchSize } = this.config;
-    const firstLast = key.map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`).join(', ');
+    const firstLast = key
+      .map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`)
+      .join(', ');
     return (
       `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']', count(*)::text, ${firstLast} FROM (` +
       `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
@@ -257,7 +287,9 @@ async function mayHoldNulls(client: pg.Client, cols: { table: number; column: nu
 }
 
 async function reltuples(client: pg.Client, table: string): Promise<number | null> {
-  const res = await ask(client, `SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, [qualifiedTable(table)]);
+  const res = await ask(client, `SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, [
+    qualifiedTable(table),
+  ]);
   const n = Number(res.rows[0]?.[0]);
   return Number.isFinite(n) && n >= 0 ? n : null;
 }

@@ -78,7 +78,11 @@ export class ReadOnlySession {
       if (this.#stopping) throw new ReadStopped();
       if (errorCode(err) === '57014') {
         const limit = formatMs(timeoutMs);
-        throw new BulkImportError('SOURCE_FAILED', `${what} exceeded --statement-timeout (${limit}): raise it, or narrow --where`, { cause: err });
+        throw new BulkImportError(
+          'SOURCE_FAILED',
+          `${what} exceeded --statement-timeout (${limit}): raise it, or narrow --where`,
+          { cause: err },
+        );
       }
       throw err;
     } finally {
@@ -113,7 +117,10 @@ export class ReadOnlySession {
   async close(): Promise<void> {
     this.cancel();
     if (this.#busy > 0) await this.#settled(CLOSE_GRACE_MS);
-    const ended = this.client.end().then(() => true, () => true);
+    const ended = this.client.end().then(
+      () => true,
+      () => true,
+    );
     const inTime = await Promise.race([ended, delay(this.#busy > 0 ? 0 : CLOSE_GRACE_MS).then(() => false)]);
     if (!inTime) this.#cut();
   }

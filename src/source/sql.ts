@@ -31,7 +31,8 @@ export function parseQualifiedName(input: string, flag = '--table'): string[] {
         }
         part += input[i++];
       }
-      if (i < input.length && input[i] !== '.') throw usage(`${flag}: unexpected text after a quoted name (got ${JSON.stringify(input)})`);
+      if (i < input.length && input[i] !== '.')
+        throw usage(`${flag}: unexpected text after a quoted name (got ${JSON.stringify(input)})`);
     } else {
       const dot = input.indexOf('.', i);
       const end = dot < 0 ? input.length : dot;

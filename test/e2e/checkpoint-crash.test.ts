@@ -28,7 +28,13 @@ async function tornAfterKills(script: string, path: string, rounds: number, stop
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
     // Kill at a random instant once writes are under way (a loaded machine starts node slowly).
     for (const end = Date.now() + 10_000; Date.now() < end; await sleep(10)) {
-      if (await readFile(path, 'utf8').then(() => true, () => false)) break;
+      if (
+        await readFile(path, 'utf8').then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
     }
     await sleep(Math.random() * 120);
     child.kill('SIGKILL');

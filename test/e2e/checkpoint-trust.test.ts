@@ -5,6 +5,9 @@ import { expectOneLine, runCli } from '../helpers/cli.js';
 import { makeRows } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 
+/** A checkpoint as JSON, to damage by hand. */
+type Ckpt = Record<string, unknown> & { job: Record<string, unknown>; rows: Record<string, unknown> };
+
 /** A checkpoint is trusted only when its whole shape is right; a run never loses the record of a stop. */
 describe('checkpoints a run can trust', () => {
   async function finishedJob() {
@@ -16,16 +19,38 @@ describe('checkpoints a run can trust', () => {
     const r = await runCli(args);
     expect(r.code, r.stderr).toBe(0);
     const good = JSON.parse(await readFile(ckpt, 'utf8'));
-    return { dir, ckpt, sink, args, good, [Symbol.asyncDispose]: async () => (await sink.close(), await dir[Symbol.asyncDispose]()) };
+    return {
+      dir,
+      ckpt,
+      sink,
+      args,
+      good,
+      [Symbol.asyncDispose]: async () => {
+        await sink.close();
+        await dir[Symbol.asyncDispose]();
+      },
+    };
   }
 
   it.each([
-    ['an empty watermark', (c: any) => ({ ...c, watermark: [] }), /"watermark" has 0 values for a key of 1 column/],
-    ['a watermark longer than the key', (c: any) => ({ ...c, watermark: ['10', '20'] }), /"watermark" has 2 values/],
-    ['a negative byte offset', (c: any) => ({ ...c, watermark: ['-5'] }), /"watermark" must be a whole number ≥ 0 \(got "-5"\)/],
-    ['no job.key', (c: any) => ({ ...c, job: { ...c.job, key: undefined } }), /"job.key" must be a non-empty list/],
-    ['counts that do not add up', (c: any) => ({ ...c, rows: { ...c.rows, read: 7 } }), /delivered \+ failed \+ skipped differs from read/],
-    ['a malformed ahead entry', (c: any) => ({ ...c, ahead: [{ firstKey: ['x'], lastKey: ['20'], rows: 1 }] }), /"ahead\[0\]" key must be a whole number/],
+    ['an empty watermark', (c: Ckpt) => ({ ...c, watermark: [] }), /"watermark" has 0 values for a key of 1 column/],
+    ['a watermark longer than the key', (c: Ckpt) => ({ ...c, watermark: ['10', '20'] }), /"watermark" has 2 values/],
+    [
+      'a negative byte offset',
+      (c: Ckpt) => ({ ...c, watermark: ['-5'] }),
+      /"watermark" must be a whole number ≥ 0 \(got "-5"\)/,
+    ],
+    ['no job.key', (c: Ckpt) => ({ ...c, job: { ...c.job, key: undefined } }), /"job.key" must be a non-empty list/],
+    [
+      'counts that do not add up',
+      (c: Ckpt) => ({ ...c, rows: { ...c.rows, read: 7 } }),
+      /delivered \+ failed \+ skipped differs from read/,
+    ],
+    [
+      'a malformed ahead entry',
+      (c: Ckpt) => ({ ...c, ahead: [{ firstKey: ['x'], lastKey: ['20'], rows: 1 }] }),
+      /"ahead\[0\]" key must be a whole number/,
+    ],
   ])('%s: --resume is exit 2 with one line saying what is wrong, and sends nothing', async (_what, damage, message) => {
     await using job = await finishedJob();
     await writeFile(job.ckpt, JSON.stringify(damage({ ...job.good, complete: false })));
@@ -63,13 +88,16 @@ describe('checkpoints a run can trust', () => {
     expect(left.filter((n) => n.endsWith('.tmp'))).toHaveLength(1);
   });
 
-  it.each(['--failed', '--checkpoint', '--summary-json'])("%s '' (an unset variable) is refused before anything is sent", async (flag) => {
-    await using dir = await tempDir();
-    const rows = await dir.file('rows.ndjson', makeRows(5));
-    await using sink = await startHttpSink({ record: 'ids' });
-    const r = await runCli(['run', '--from', rows, '--to', sink.url, flag, '', '--no-progress'], { cwd: dir.path });
-    expect(r.code).toBe(2);
-    expect(expectOneLine(r.stderr)).toMatch(new RegExp(`${flag} needs a file path`));
-    expect(sink.counts.requests).toBe(0);
-  });
+  it.each(['--failed', '--checkpoint', '--summary-json'])(
+    "%s '' (an unset variable) is refused before anything is sent",
+    async (flag) => {
+      await using dir = await tempDir();
+      const rows = await dir.file('rows.ndjson', makeRows(5));
+      await using sink = await startHttpSink({ record: 'ids' });
+      const r = await runCli(['run', '--from', rows, '--to', sink.url, flag, '', '--no-progress'], { cwd: dir.path });
+      expect(r.code).toBe(2);
+      expect(expectOneLine(r.stderr)).toMatch(new RegExp(`${flag} needs a file path`));
+      expect(sink.counts.requests).toBe(0);
+    },
+  );
 });

@@ -17,7 +17,10 @@ async function processesWith(marker: string): Promise<number[]> {
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -48,7 +51,9 @@ describe('bulk-import demo', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/2000 rows read, 2000 enqueued, 0 failed/);
     expect(r.stdout).toMatch(/queue: \d+ messages in \d+ SendMessageBatch calls/);
-    expect(r.stdout).toMatch(/forward: \d+ messages \(\d+ deleted, 0 left for redelivery\), 2000 rows delivered, 0 rejected/);
+    expect(r.stdout).toMatch(
+      /forward: \d+ messages \(\d+ deleted, 0 left for redelivery\), 2000 rows delivered, 0 rejected/,
+    );
     expect(r.stdout).toMatch(/arrived: 2,000 distinct listing ids; messages left in the queue: 0/);
     expect(await processesWith(marker)).toEqual([]);
     for (const p of ports(r.stdout)) expect(await portOpen(p), `port ${p}`).toBe(false);
@@ -58,10 +63,15 @@ describe('bulk-import demo', () => {
     const marker = `BULK_IMPORT_TEST_${randomUUID()}`;
     const demo = startCli(['demo', '--serve', '--rows', '500'], { env: { [marker]: '1' } });
     const end = Date.now() + 60_000;
-    while (!demo.output().stdout.includes('Ctrl-C stops it all') && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while (!demo.output().stdout.includes('Ctrl-C stops it all') && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 100));
     const printed = demo.output().stdout;
     const line = printed.split('\n').find((l) => l.includes('--checkpoint demo.ckpt.json')) as string;
-    const args = line.trim().replace(/^npx bulk-import /, '').split(' ').filter((a) => a !== '--checkpoint' && a !== 'demo.ckpt.json');
+    const args = line
+      .trim()
+      .replace(/^npx bulk-import /, '')
+      .split(' ')
+      .filter((a) => a !== '--checkpoint' && a !== 'demo.ckpt.json');
     const run = await runCli([...args, '--no-checkpoint', '--no-progress']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/500 rows read, 500 sent/);

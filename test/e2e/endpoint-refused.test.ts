@@ -16,10 +16,25 @@ describe('an API that refuses everything is an endpoint error, not a table of fa
     let auth = false;
     await using api = await startHttpSink({
       record: 'ids',
-      fault: ({ headers }) => (auth || headers.authorization === 'Bearer good' ? undefined : { status: 401, body: '{"error":"bad token"}' }),
+      fault: ({ headers }) =>
+        auth || headers.authorization === 'Bearer good' ? undefined : { status: 401, body: '{"error":"bad token"}' },
     });
-    const args = ['run', '--from', from, '--to', api.url, '--batch-size', '10', '--concurrency', '4', '--failed', failed,
-      '--checkpoint', ckpt, '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      api.url,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '4',
+      '--failed',
+      failed,
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
     const r = await runCli([...args, '-H', 'Authorization: Bearer expired-tok']);
     expect(r.code, r.stderr).toBe(2);
     expect(expectOneLine(r.stderr)).toMatch(/answered 401.*endpoint, method or credentials are wrong/);
@@ -43,8 +58,22 @@ describe('an API that refuses everything is an endpoint error, not a table of fa
     const failed = `${dir.path}/f.ndjson`;
     const ckpt = `${dir.path}/c.ckpt.json`;
     await using api = await startHttpSink({ record: 'ids', fault: ({ n }) => (n > 30 ? { status: 403 } : undefined) });
-    const r = await runCli(['run', '--from', from, '--to', api.url, '--batch-size', '10', '--concurrency', '2',
-      '--failed', failed, '--checkpoint', ckpt, '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      api.url,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '2',
+      '--failed',
+      failed,
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(2);
     expect(expectOneLine(r.stderr)).toMatch(/answered 403/);
     expect(await readOrEmpty(failed)).toBe('');

@@ -10,16 +10,38 @@ const REJECTED = ['17', '512', '999'];
 describe('failed rows file and replay', () => {
   it('writes exactly the rejected rows, exits 1, and replay against a fixed API delivers them', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', makeRows(1000, (i) => ({ big: '9007199254740993', n: i })));
+    const from = await dir.file(
+      'rows.ndjson',
+      makeRows(1000, (i) => ({ big: '9007199254740993', n: i })),
+    );
     const failed = `${dir.path}/rows.failed.ndjson`;
     await using picky = await startHttpSink({ rejectIds: REJECTED, record: 'ids' });
-    const run = await runCli(['run', '--from', from, '--to', picky.url, '--batch-size', '1', '--concurrency', '4',
-      '--failed', failed, '--no-checkpoint', '--no-progress', '-H', 'Authorization: Bearer sekrit-token-1']);
+    const run = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      picky.url,
+      '--batch-size',
+      '1',
+      '--concurrency',
+      '4',
+      '--failed',
+      failed,
+      '--no-checkpoint',
+      '--no-progress',
+      '-H',
+      'Authorization: Bearer sekrit-token-1',
+    ]);
     expect(run.code, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/997 sent, 3 failed/);
-    const lines = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(failed, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => String(l.row.id)).sort()).toEqual([...REJECTED].sort());
-    for (const l of lines) expect(l).toMatchObject({ status: 400, attempts: 1, error: expect.stringContaining('reject') });
+    for (const l of lines)
+      expect(l).toMatchObject({ status: 400, attempts: 1, error: expect.stringContaining('reject') });
     expect(await readFile(failed, 'utf8')).not.toContain('sekrit');
 
     await using fixed = await startHttpSink({ record: 'full' });
@@ -35,7 +57,22 @@ describe('failed rows file and replay', () => {
     const from = await dir.file('rows.ndjson', makeRows(20));
     const failed = `${dir.path}/f.ndjson`;
     await using picky = await startHttpSink({ rejectIds: ['3', '4'] });
-    expect((await runCli(['run', '--from', from, '--to', picky.url, '--batch-size', '1', '--failed', failed, '--no-checkpoint'])).code).toBe(1);
+    expect(
+      (
+        await runCli([
+          'run',
+          '--from',
+          from,
+          '--to',
+          picky.url,
+          '--batch-size',
+          '1',
+          '--failed',
+          failed,
+          '--no-checkpoint',
+        ])
+      ).code,
+    ).toBe(1);
     const replay = await runCli(['replay', failed, '--to', picky.url, '--batch-size', '1']);
     expect(replay.code).toBe(1);
     const again = (await readFile(`${dir.path}/f.again.ndjson`, 'utf8')).trim().split('\n');
@@ -48,8 +85,22 @@ describe('failed rows file and replay', () => {
     const failed = `${dir.path}/f.ndjson`;
     const ckpt = `${dir.path}/c.ckpt.json`;
     await using broken = await startHttpSink({ rejectIds: range(1, 5000), record: 'count' });
-    const r = await runCli(['run', '--from', from, '--to', broken.url, '--batch-size', '10', '--failed', failed,
-      '--checkpoint', ckpt, '--max-failures', '0.5', '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      broken.url,
+      '--batch-size',
+      '10',
+      '--failed',
+      failed,
+      '--checkpoint',
+      ckpt,
+      '--max-failures',
+      '0.5',
+      '--no-progress',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/too many failures/);
     const checkpoint = JSON.parse(await readFile(ckpt, 'utf8'));
@@ -60,10 +111,28 @@ describe('failed rows file and replay', () => {
     expect(broken.counts.requests).toBeLessThanOrEqual(19 * (checkpoint.rows.read / 10 + 16));
     const first = (await readFile(failed, 'utf8')).trim().split('\n').length;
     expect(first).toBe(checkpoint.rows.failed);
-    const resumed = await runCli(['run', '--from', from, '--to', broken.url, '--batch-size', '10', '--failed', failed,
-      '--checkpoint', ckpt, '--max-failures', '100', '--resume', '--no-progress']);
+    const resumed = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      broken.url,
+      '--batch-size',
+      '10',
+      '--failed',
+      failed,
+      '--checkpoint',
+      ckpt,
+      '--max-failures',
+      '100',
+      '--resume',
+      '--no-progress',
+    ]);
     expect(resumed.code).toBe(1);
-    const all = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).row.id);
+    const all = (await readFile(failed, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).row.id);
     expect(all.length).toBeGreaterThan(first);
     expect(new Set(all).size).toBe(all.length); // appended, never rewritten or duplicated
   });

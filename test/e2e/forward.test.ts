@@ -48,11 +48,28 @@ describe('bulk-import forward', () => {
   test('forwards 20k rows through a sticky balancer until the queue is empty; every lane sticks', async () => {
     const q = await sqs.createQueueWithDlq('forward-all', 5);
     await enqueue(q.url, 20_000);
-    const args = ['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items`, '--pollers', '3', '--concurrency', '2', '--batch-size', '50', '--until-empty'];
+    const args = [
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items`,
+      '--pollers',
+      '3',
+      '--concurrency',
+      '2',
+      '--batch-size',
+      '50',
+      '--until-empty',
+    ];
     const res = await runCli(args, { timeoutMs: 90_000 });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^forward: \d+ messages \(\d+ deleted, 0 left for redelivery\), 20000 rows delivered, 0 rejected/);
+    expect(res.stdout).toMatch(
+      /^forward: \d+ messages \(\d+ deleted, 0 left for redelivery\), 20000 rows delivered, 0 rejected/,
+    );
 
     const counts = new Map<string, number>();
     for (const b of lb.backends) for (const id of b.acceptedIds()) counts.set(id, (counts.get(id) ?? 0) + 1);
@@ -65,7 +82,8 @@ describe('bulk-import forward', () => {
     // lane's first request went without the balancer's cookie.
     const routes = lb.routes();
     const backendsPerConnection = new Map<number, Set<string>>();
-    for (const r of routes) backendsPerConnection.set(r.socketId, (backendsPerConnection.get(r.socketId) ?? new Set()).add(r.backend));
+    for (const r of routes)
+      backendsPerConnection.set(r.socketId, (backendsPerConnection.get(r.socketId) ?? new Set()).add(r.backend));
     expect([...backendsPerConnection.values()].every((s) => s.size === 1)).toBe(true);
     const cookieless = routes.reduce((n, r) => n + r.requests - r.withCookie, 0);
     expect(cookieless).toBeLessThanOrEqual(3 * 2);
@@ -75,7 +93,19 @@ describe('bulk-import forward', () => {
     const q = await sqs.createQueue('forward-stop');
     await enqueue(q.url, 5_000);
     for (const b of lb.backends) b.setLatency(20);
-    const cli = startCli(['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items`, '--pollers', '2', '--concurrency', '1']);
+    const cli = startCli([
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items`,
+      '--pollers',
+      '2',
+      '--concurrency',
+      '1',
+    ]);
     for (let i = 0; i < 200 && lb.backends.every((b) => b.counts.requests === 0); i++) await sleep(25);
     cli.child.kill('SIGTERM');
     const res = await cli.done(30_000);
@@ -95,8 +125,24 @@ describe('bulk-import forward', () => {
     const rejects = await sqs.createQueue('forward-reject-rejects');
     await enqueue(q.url, 300);
     const bad = new Set(['42', '137', '138']);
-    for (const b of lb.backends) b.setFault(({ ids }) => (ids.some((id) => bad.has(id)) ? { status: 422, body: '{"error":"bad row"}' } : undefined));
-    const args = ['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items`, '--batch-size', '50', '--rejects-queue', rejects.url, '--until-empty'];
+    for (const b of lb.backends)
+      b.setFault(({ ids }) =>
+        ids.some((id) => bad.has(id)) ? { status: 422, body: '{"error":"bad row"}' } : undefined,
+      );
+    const args = [
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items`,
+      '--batch-size',
+      '50',
+      '--rejects-queue',
+      rejects.url,
+      '--until-empty',
+    ];
     const res = await runCli(args, { timeoutMs: 60_000 });
     expect(res.code).toBe(1);
     expect(res.stdout).toMatch(/297 rows delivered, 3 rejected \(to the rejects queue\)/);
@@ -105,9 +151,15 @@ describe('bulk-import forward', () => {
     const setAside = idsIn(set).map(String);
     expect(setAside.sort()).toEqual([...bad].sort());
     expect([...arrived, ...setAside].sort()).toEqual(range(300).sort());
-    for (const m of set) expect((JSON.parse(m.Body as string) as { failures: { status: number }[] }).failures.every((f) => f.status === 422)).toBe(true);
+    for (const m of set)
+      expect(
+        (JSON.parse(m.Body as string) as { failures: { status: number }[] }).failures.every((f) => f.status === 422),
+      ).toBe(true);
     // One line per message with refused rows; the rows themselves (personal data) are not logged.
-    const lines = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    const lines = res.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
     expect(lines.every((l) => l.event === 'rows_rejected')).toBe(true);
     expect(res.stderr).not.toContain('listing 42');
     expect(await sqs.depth(q.url)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
@@ -117,7 +169,22 @@ describe('bulk-import forward', () => {
     const q = await sqs.createQueueWithDlq('forward-keep', 1);
     await enqueue(q.url, 200, 20);
     for (const b of lb.backends) b.setFault(({ ids }) => (ids.includes('55') ? { status: 400 } : undefined));
-    const args = ['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items`, '--batch-size', '10', '--visibility-timeout', '3', '--pollers', '1', '--until-empty'];
+    const args = [
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items`,
+      '--batch-size',
+      '10',
+      '--visibility-timeout',
+      '3',
+      '--pollers',
+      '1',
+      '--until-empty',
+    ];
     const res = await runCli(args, { timeoutMs: 60_000 });
     expect(res.code).toBe(1);
     const parked = idsIn(await drainQueue(sqs.sqs, q.dlqUrl)).map(String);
@@ -132,12 +199,28 @@ describe('bulk-import forward', () => {
     const q = await sqs.createQueueWithDlq('forward-401', 1);
     await enqueue(q.url, 100, 10);
     for (const b of lb.backends) b.setFault(() => ({ status: 401, body: 'who are you?' }));
-    const args = ['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items?token=sekret-in-url`, '--visibility-timeout', '3', '--pollers', '1', '--until-empty'];
+    const args = [
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items?token=sekret-in-url`,
+      '--visibility-timeout',
+      '3',
+      '--pollers',
+      '1',
+      '--until-empty',
+    ];
     const res = await runCli(args, { timeoutMs: 60_000 });
     expect(res.code).toBe(1);
     expect(lb.backends.flatMap((b) => b.acceptedIds())).toEqual([]);
     expect(idsIn(await drainQueue(sqs.sqs, q.dlqUrl)).sort((a, b) => a - b)).toEqual(range(100).map(Number));
-    const lines = res.stderr.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status: number });
+    const lines = res.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status: number });
     expect(lines).toEqual([expect.objectContaining({ event: 'endpoint_refused', status: 401 })]);
     expect(res.stderr).not.toContain('sekret-in-url');
     expect(res.stdout).toMatch(/0 deleted/);
@@ -146,7 +229,24 @@ describe('bulk-import forward', () => {
   test('--rate is a total over all pollers: 2 pollers at --rate 20 make at most ~20 requests in any second', async () => {
     const q = await sqs.createQueue('forward-rate');
     await enqueue(q.url, 80, 2);
-    const args = ['forward', '--queue', q.url, '--sqs-endpoint', sqs.endpoint, '--to', `${lb.url}/items`, '--batch-size', '1', '--concurrency', '4', '--pollers', '2', '--rate', '20', '--until-empty'];
+    const args = [
+      'forward',
+      '--queue',
+      q.url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${lb.url}/items`,
+      '--batch-size',
+      '1',
+      '--concurrency',
+      '4',
+      '--pollers',
+      '2',
+      '--rate',
+      '20',
+      '--until-empty',
+    ];
     const res = await runCli(args, { timeoutMs: 60_000 });
     expect(res.code).toBe(0);
     const at = lb.backends.flatMap((b) => b.requests.map((r) => r.at)).sort((a, b) => a - b);

@@ -29,7 +29,20 @@ describe.each([
     const from = await dir.file('rows.ndjson', makeRows(ROWS));
     const ckpt = `${dir.path}/job.ckpt.json`;
     await using sink = await startHttpSink({ latencyMs: 20, record: 'ids' });
-    const args = ['run', '--from', from, '--to', sink.url, '--batch-size', '50', '--concurrency', '8', '--checkpoint', ckpt, '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '50',
+      '--concurrency',
+      '8',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
     const cli = startCli(args);
     await until(() => sink.counts.requests >= 40);
     cli.child.kill(signal);
@@ -62,7 +75,22 @@ describe('--limit across a resume', () => {
     const from = await dir.file('rows.ndjson', makeRows(5000));
     const ckpt = `${dir.path}/job.ckpt.json`;
     await using sink = await startHttpSink({ latencyMs: 20, record: 'ids' });
-    const args = ['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--concurrency', '4', '--limit', '3000', '--checkpoint', ckpt, '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '4',
+      '--limit',
+      '3000',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
     const cli = startCli(args);
     await until(() => sink.counts.requests >= 30);
     cli.child.kill('SIGINT');
@@ -78,7 +106,18 @@ describe('a second signal aborts in-flight requests', () => {
     const from = await dir.file('rows.ndjson', makeRows(2000));
     const ckpt = `${dir.path}/job.ckpt.json`;
     await using sink = await startHttpSink({ latencyMs: 30_000, record: 'ids' });
-    const cli = startCli(['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--checkpoint', ckpt, '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '10',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ]);
     await until(() => sink.counts.requests >= 4);
     cli.child.kill('SIGINT');
     await sleep(200);
@@ -98,8 +137,21 @@ describe('a checkpoint of another job', () => {
     const from = await dir.file('rows.ndjson', makeRows(10));
     const ckpt = `${dir.path}/job.ckpt.json`;
     await using sink = await startHttpSink({ record: 'count' });
-    expect((await runCli(['run', '--from', from, '--to', sink.url, '--checkpoint', ckpt, '--no-progress'])).code).toBe(0);
-    const other = await runCli(['run', '--from', from, '--to', sink.url, '--batch-size', '7', '--checkpoint', ckpt, '--resume']);
+    expect((await runCli(['run', '--from', from, '--to', sink.url, '--checkpoint', ckpt, '--no-progress'])).code).toBe(
+      0,
+    );
+    const other = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '7',
+      '--checkpoint',
+      ckpt,
+      '--resume',
+    ]);
     expect(other.code).toBe(2);
     expect(other.stderr.trim()).toMatch(/^bulk-import: checkpoint .* is for another job: batchSize was 100, now 7$/);
   });
@@ -109,7 +161,18 @@ describe('a checkpoint of another job', () => {
     const from = await dir.file('rows.ndjson', makeRows(3000));
     const ckpt = `${dir.path}/job.ckpt.json`;
     await using sink = await startHttpSink({ latencyMs: 30, record: 'count' });
-    const cli = startCli(['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--checkpoint', ckpt, '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '10',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ]);
     await until(() => sink.counts.requests >= 10);
     cli.child.kill('SIGINT');
     expect((await cli.done()).code).toBe(130);

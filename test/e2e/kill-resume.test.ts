@@ -35,8 +35,22 @@ describe('kill -9 at random points, then --resume', () => {
     const ckpt = `${dir.path}/listings.ckpt.json`;
     // A slow API (20 ms a request) so every kill lands mid-run, not after it.
     await using sink = await startHttpSink({ latencyMs: 20, record: 'ids' });
-    const args = ['run', '--from', db.url, '--table', schema.qualified('listings'), '--to', sink.url,
-      '--batch-size', String(BATCH), '--concurrency', String(CONCURRENCY), '--checkpoint', ckpt, '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      db.url,
+      '--table',
+      schema.qualified('listings'),
+      '--to',
+      sink.url,
+      '--batch-size',
+      String(BATCH),
+      '--concurrency',
+      String(CONCURRENCY),
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
     let worstResent = 0;
     let worstBound = 0;
     let unaccounted = 0; // rows at the sink that no checkpoint accounts for (re-sent ones included)
@@ -76,7 +90,9 @@ describe('kill -9 at random points, then --resume', () => {
     const ids = sink.acceptedIds();
     expect(new Set(ids)).toEqual(new Set(range(1, ROWS)));
     const dupes = ids.length - ROWS;
-    console.log(`kill -9 ×${KILLS}: ${dupes} rows re-sent in all, worst per kill ${worstResent} (bound ${Math.round(worstBound)})`);
+    console.log(
+      `kill -9 ×${KILLS}: ${dupes} rows re-sent in all, worst per kill ${worstResent} (bound ${Math.round(worstBound)})`,
+    );
     expect(dupes).toBeLessThanOrEqual(KILLS * worstBound);
   }, 300_000);
 });

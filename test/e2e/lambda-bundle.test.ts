@@ -23,7 +23,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function run(cmd: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  cmd: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, cmd, { cwd: opts.cwd, env: { PATH: process.env.PATH, ...opts.env } });
     let stdout = '';
@@ -59,7 +62,14 @@ test('the built zip holds one ES module whose handler forwards an SQS event', as
   await writeFile(join(dir, 'forwarder.mjs'), files.get('forwarder.mjs') as Buffer);
   await writeFile(join(dir, 'invoke.mjs'), INVOKE);
 
-  const events = [1, 11].map((from) => ({ Records: [sqsRecord(Array.from({ length: 10 }, (_, i) => makeRow(from + i, 100)), { messageId: `m${from}` })] }));
+  const events = [1, 11].map((from) => ({
+    Records: [
+      sqsRecord(
+        Array.from({ length: 10 }, (_, i) => makeRow(from + i, 100)),
+        { messageId: `m${from}` },
+      ),
+    ],
+  }));
   const res = await run(['invoke.mjs'], {
     cwd: dir,
     env: { TARGET_URL: `${lb.url}/items`, BATCH_SIZE: '10', CONCURRENCY: '1', AWS_REGION: 'us-east-1' },
@@ -67,9 +77,19 @@ test('the built zip holds one ES module whose handler forwards an SQS event', as
   });
   expect(res.stderr).toBe('');
   expect(res.code).toBe(0);
-  expect(res.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+  expect(
+    res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
+  ).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
   const seen = lb.backends.flatMap((b) => b.requests).sort((a, b) => a.at - b.at);
-  expect(seen.flatMap((r) => r.ids).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  expect(
+    seen
+      .flatMap((r) => r.ids)
+      .map(Number)
+      .sort((a, b) => a - b),
+  ).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   // The bundle keeps its client at module scope: the second invocation is already sticky.
   expect(seen[0]?.headers.cookie).toBeUndefined();
   expect(seen[1]?.headers.cookie).toMatch(/AWSALB=/);
@@ -91,8 +111,17 @@ test('the bundle stays small and holds none of the demo sandbox, the test double
   expect(modules).toContain('src/lambda/handler.ts'); // the check below sees what was inlined
   const foreign = /^src\/(demo|testkit)\/|^test\/|^node_modules\/(@electric-sql|fauxqs|fastify|@aws-sdk)\//;
   expect(modules.filter((m) => foreign.test(m))).toEqual([]);
-  const names = ['startApiBackend', 'startStickyBalancer', 'startHttpSink', 'startLocalSqs', 'startEmbeddedPostgres',
-    'seedListings', 'PGlite', 'pglite', 'fauxqs'];
+  const names = [
+    'startApiBackend',
+    'startStickyBalancer',
+    'startHttpSink',
+    'startLocalSqs',
+    'startEmbeddedPostgres',
+    'seedListings',
+    'PGlite',
+    'pglite',
+    'fauxqs',
+  ];
   for (const name of names) {
     expect(bundle.includes(name), name).toBe(false);
   }
@@ -113,16 +142,37 @@ test('with REJECTS_QUEUE_URL the bundle loads the SQS client of the runtime and 
     b.clear();
     b.setFault(({ ids }) => (ids.includes('4') ? { status: 422 } : undefined));
   }
-  const event = { Records: [sqsRecord(Array.from({ length: 8 }, (_, i) => makeRow(i + 1, 100)), { messageId: 'r1' })] };
+  const event = {
+    Records: [
+      sqsRecord(
+        Array.from({ length: 8 }, (_, i) => makeRow(i + 1, 100)),
+        { messageId: 'r1' },
+      ),
+    ],
+  };
   const res = await run(['invoke.mjs'], {
     cwd: fn,
-    env: { TARGET_URL: `${lb.url}/items`, BATCH_SIZE: '8', REJECTS_QUEUE_URL: rejects.url, AWS_ENDPOINT_URL_SQS: sqs.endpoint, AWS_REGION: 'us-east-1' },
+    env: {
+      TARGET_URL: `${lb.url}/items`,
+      BATCH_SIZE: '8',
+      REJECTS_QUEUE_URL: rejects.url,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_REGION: 'us-east-1',
+    },
     input: JSON.stringify([event]),
   });
   for (const b of lb.backends) b.setFault(undefined);
   expect(res.code).toBe(0);
-  const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.at(-1)).toEqual({ batchItemFailures: [] });
   expect(idsIn(await drainQueue(sqs.sqs, rejects.url))).toEqual([4]);
-  expect(lb.backends.flatMap((b) => b.acceptedIds()).map(Number).sort((a, b) => a - b)).toEqual([1, 2, 3, 5, 6, 7, 8]);
+  expect(
+    lb.backends
+      .flatMap((b) => b.acceptedIds())
+      .map(Number)
+      .sort((a, b) => a - b),
+  ).toEqual([1, 2, 3, 5, 6, 7, 8]);
 });

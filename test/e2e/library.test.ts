@@ -34,7 +34,11 @@ afterAll(async () => {
 });
 
 /** Writes `code` as an .mjs file inside the package, runs it with node in `cwd`, removes it. */
-async function runScript(code: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runScript(
+  code: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const file = join(root, 'test', `.library-script-${process.pid}-${Date.now()}.mjs`);
   await writeFile(file, code);
   try {
@@ -93,7 +97,10 @@ describe("the library, imported by name ('bulk-import')", () => {
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, ROWS)));
     expect(sink.acceptedIds()).toHaveLength(ROWS);
     expect(sink.requests[0]?.headers.authorization).toBe('Bearer secret-token-1234');
-    const ckpt = JSON.parse(await readFile(join(dir.path, 'listings.ckpt.json'), 'utf8')) as { complete: boolean; rows: { delivered: number } };
+    const ckpt = JSON.parse(await readFile(join(dir.path, 'listings.ckpt.json'), 'utf8')) as {
+      complete: boolean;
+      rows: { delivered: number };
+    };
     expect(ckpt).toMatchObject({ complete: true, rows: { delivered: ROWS } });
   });
 });

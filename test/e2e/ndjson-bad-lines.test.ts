@@ -24,12 +24,16 @@ interface FailedLine {
 }
 
 async function failedLines(path: string): Promise<FailedLine[]> {
-  return (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as FailedLine);
+  return (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as FailedLine);
 }
 
 /** The byte at which a failed line's source line starts, from its error ("… (at byte 1234): …"). */
 const byteOf = (f: FailedLine) => Number(/\(at byte (\d+)\)/.exec(f.error)?.[1]);
-const idsOf = (n: number, broken: ReadonlySet<number>) => Array.from({ length: n }, (_, i) => String(i + 1)).filter((id) => !broken.has(Number(id)));
+const idsOf = (n: number, broken: ReadonlySet<number>) =>
+  Array.from({ length: n }, (_, i) => String(i + 1)).filter((id) => !broken.has(Number(id)));
 
 describe('broken NDJSON lines', () => {
   it('are failed rows with their line numbers; the other rows arrive and the run exits 1', async () => {
@@ -39,14 +43,37 @@ describe('broken NDJSON lines', () => {
     await writeFile(from, linesWithBroken(20, broken));
     const failed = `${dir.path}/f.ndjson`;
     await using sink = await startHttpSink({ record: 'ids' });
-    const r = await runCli(['run', '--from', from, '--to', sink.url, '--batch-size', '4', '--failed', failed, '--no-checkpoint', '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '4',
+      '--failed',
+      failed,
+      '--no-checkpoint',
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/20 rows read, 18 sent, 2 failed/);
     expect(sink.acceptedIds().sort()).toEqual(idsOf(20, broken).sort());
     const lines = await failedLines(failed);
-    expect(lines.map((l) => l.error.slice(0, l.error.indexOf(':')))).toEqual(['NDJSON line 10 (at byte 81)', 'NDJSON line 15 (at byte 138)']);
-    expect(lines[0]).toMatchObject({ row: '{"id":10, broken', attempts: 0, error: expect.stringContaining('not valid JSON') });
-    expect(lines[1]).toMatchObject({ row: '{"id":15,"s":"caf\uFFFD"}', attempts: 0, error: expect.stringContaining('invalid UTF-8 at byte 17') });
+    expect(lines.map((l) => l.error.slice(0, l.error.indexOf(':')))).toEqual([
+      'NDJSON line 10 (at byte 81)',
+      'NDJSON line 15 (at byte 138)',
+    ]);
+    expect(lines[0]).toMatchObject({
+      row: '{"id":10, broken',
+      attempts: 0,
+      error: expect.stringContaining('not valid JSON'),
+    });
+    expect(lines[1]).toMatchObject({
+      row: '{"id":15,"s":"caf\uFFFD"}',
+      attempts: 0,
+      error: expect.stringContaining('invalid UTF-8 at byte 17'),
+    });
 
     // replay never sends a line that was not a row: it fails again, with the reason.
     const requests = sink.counts.requests;
@@ -64,8 +91,23 @@ describe('broken NDJSON lines', () => {
     const from = await dir.file('rows.ndjson');
     await writeFile(from, linesWithBroken(300, new Set([3, 5, 7, 9])));
     await using sink = await startHttpSink({ record: 'ids' });
-    const r = await runCli(['run', '--from', from, '--to', sink.url, '--batch-size', '1', '--concurrency', '1', '--max-failures', '2',
-      '--no-checkpoint', '--failed', `${dir.path}/f.ndjson`, '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '1',
+      '--concurrency',
+      '1',
+      '--max-failures',
+      '2',
+      '--no-checkpoint',
+      '--failed',
+      `${dir.path}/f.ndjson`,
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/too many failures/);
     expect(sink.acceptedIds().length).toBeLessThan(20);
@@ -73,10 +115,23 @@ describe('broken NDJSON lines', () => {
 
   it('a line over the default --max-line-bytes (16 MiB) is a failed row and the next line is read', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', `{"id":1}\n${JSON.stringify({ id: 2, s: 'x'.repeat(17 * 1024 * 1024) })}\n{"id":3}\n`);
+    const from = await dir.file(
+      'rows.ndjson',
+      `{"id":1}\n${JSON.stringify({ id: 2, s: 'x'.repeat(17 * 1024 * 1024) })}\n{"id":3}\n`,
+    );
     const failed = `${dir.path}/f.ndjson`;
     await using sink = await startHttpSink({ record: 'ids' });
-    const r = await runCli(['run', '--from', from, '--to', sink.url, '--failed', failed, '--no-checkpoint', '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--failed',
+      failed,
+      '--no-checkpoint',
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(1);
     expect(sink.acceptedIds()).toEqual(['1', '3']);
     const [line] = await failedLines(failed);
@@ -86,10 +141,25 @@ describe('broken NDJSON lines', () => {
 
   it('--max-line-bytes sets the cap', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', `{"id":1}\n${JSON.stringify({ id: 2, s: 'x'.repeat(200) })}\n{"id":3}\n`);
+    const from = await dir.file(
+      'rows.ndjson',
+      `{"id":1}\n${JSON.stringify({ id: 2, s: 'x'.repeat(200) })}\n{"id":3}\n`,
+    );
     const failed = `${dir.path}/f.ndjson`;
     await using sink = await startHttpSink({ record: 'ids' });
-    const args = ['run', '--from', from, '--to', sink.url, '--failed', failed, '--max-line-bytes', '100', '--no-checkpoint', '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--failed',
+      failed,
+      '--max-line-bytes',
+      '100',
+      '--no-checkpoint',
+      '--no-progress',
+    ];
     const r = await runCli(args);
     expect(r.code, r.stderr).toBe(1);
     expect(sink.acceptedIds()).toEqual(['1', '3']);
@@ -107,8 +177,22 @@ describe('kill -9 and --resume over a file with broken lines', () => {
     const failed = `${dir.path}/f.ndjson`;
     const ckpt = `${dir.path}/c.ckpt.json`;
     await using sink = await startHttpSink({ latencyMs: 15, record: 'ids' });
-    const args = ['run', '--from', from, '--to', sink.url, '--batch-size', '10', '--concurrency', '2', '--failed', failed,
-      '--checkpoint', ckpt, '--no-progress'];
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '2',
+      '--failed',
+      failed,
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
     for (let kill = 0; kill < 3; kill++) {
       const cli = startCli(kill === 0 ? args : [...args, '--resume']);
       const before = sink.counts.rows;

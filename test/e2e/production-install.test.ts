@@ -16,7 +16,11 @@ import { tempDir } from '../helpers/tmp.js';
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Ran { code: number | null; stdout: string; stderr: string }
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** A command with npm's own variables removed: a child npm must see only its own flags. */
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 180_000): Promise<Ran> {

@@ -30,7 +30,9 @@ afterAll(async () => {
 /** The victim's rows and the sequence's state: what no run may change. */
 async function state(): Promise<string> {
   return withClient(db.url, async (c) => {
-    const rows = await c.query(`SELECT count(*)::text AS n, string_agg(id::text || v, ',' ORDER BY id) AS all FROM ${victim}`);
+    const rows = await c.query(
+      `SELECT count(*)::text AS n, string_agg(id::text || v, ',' ORDER BY id) AS all FROM ${victim}`,
+    );
     const s = await c.query(`SELECT last_value::text, is_called FROM ${seq}`);
     return JSON.stringify([rows.rows[0], s.rows[0]]);
   });
@@ -38,7 +40,17 @@ async function state(): Promise<string> {
 
 async function run(source: string[], extra: string[] = []) {
   await using sink = await startHttpSink({ record: 'ids' });
-  const result = await runCli(['run', '--from', db.url, ...source, '--to', sink.url, '--no-checkpoint', '--no-progress', ...extra]);
+  const result = await runCli([
+    'run',
+    '--from',
+    db.url,
+    ...source,
+    '--to',
+    sink.url,
+    '--no-checkpoint',
+    '--no-progress',
+    ...extra,
+  ]);
   return { ...result, arrived: sink.acceptedIds().length };
 }
 
@@ -76,34 +88,43 @@ describe('SQL in --where and --query cannot write', () => {
     ],
   ];
 
-  it.skipIf(!process.env.TEST_DATABASE_URL).each(cases)('%s: exit 2, one line, nothing changed', async (_, source, line) => {
-    const before = await state();
-    for (const batchSize of ['1', '7']) {
-      const r = await run(source(), ['--batch-size', batchSize]);
-      expect(r.code, r.stderr).toBe(2);
-      expect(expectOneLine(r.stderr)).toMatch(line);
-      expect(r.arrived).toBe(0);
-    }
-    expect(await state()).toBe(before);
-  });
+  it.skipIf(!process.env.TEST_DATABASE_URL).each(cases)(
+    '%s: exit 2, one line, nothing changed',
+    async (_, source, line) => {
+      const before = await state();
+      for (const batchSize of ['1', '7']) {
+        const r = await run(source(), ['--batch-size', batchSize]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(expectOneLine(r.stderr)).toMatch(line);
+        expect(r.arrived).toBe(0);
+      }
+      expect(await state()).toBe(before);
+    },
+  );
 
-  it.skipIf(!process.env.TEST_DATABASE_URL)('a --where that turns the session default read-write still cannot write', async () => {
-    // set_config(default_transaction_read_only) in one statement would make the next one
-    // writable, were reads not each in a READ ONLY transaction of their own.
-    const before = await state();
-    const where = `CASE WHEN current_setting('transaction_read_only') = 'on' THEN set_config('default_transaction_read_only', 'off', false) IS NOT NULL ELSE nextval('${seq}') > 0 END`;
-    const r = await run(['--table', victim, '--where', where], ['--batch-size', '5', '--page-rows', '10']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.arrived).toBe(50);
-    expect(await state()).toBe(before);
-  });
+  it.skipIf(!process.env.TEST_DATABASE_URL)(
+    'a --where that turns the session default read-write still cannot write',
+    async () => {
+      // set_config(default_transaction_read_only) in one statement would make the next one
+      // writable, were reads not each in a READ ONLY transaction of their own.
+      const before = await state();
+      const where = `CASE WHEN current_setting('transaction_read_only') = 'on' THEN set_config('default_transaction_read_only', 'off', false) IS NOT NULL ELSE nextval('${seq}') > 0 END`;
+      const r = await run(['--table', victim, '--where', where], ['--batch-size', '5', '--page-rows', '10']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.arrived).toBe(50);
+      expect(await state()).toBe(before);
+    },
+  );
 
   it('an ordinary --where and --query still read (both the COPY and the batch-1 path)', async () => {
     for (const batchSize of ['1', '7']) {
       const byWhere = await run(['--table', victim, '--where', "id <= 20 AND v <> 'x;)'"], ['--batch-size', batchSize]);
       expect(byWhere.code, byWhere.stderr).toBe(0);
       expect(byWhere.arrived).toBe(20);
-      const byQuery = await run(['--query', `SELECT * FROM ${victim} WHERE id > 40 -- the last ten`], ['--batch-size', batchSize]);
+      const byQuery = await run(
+        ['--query', `SELECT * FROM ${victim} WHERE id > 40 -- the last ten`],
+        ['--batch-size', batchSize],
+      );
       expect(byQuery.code, byQuery.stderr).toBe(0);
       expect(byQuery.arrived).toBe(10);
     }

@@ -27,10 +27,23 @@ const ids = (from: number, n: number) => Array.from({ length: n }, (_, i) => fro
 async function fillQueue(name: string): Promise<string> {
   const q = await sqs.createQueue(name);
   const send = async (body: string, attributes: Record<string, MessageAttributeValue>) =>
-    void (await sqs.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: body, MessageAttributes: attributes })));
+    void (await sqs.sqs.send(
+      new SendMessageCommand({ QueueUrl: q.url, MessageBody: body, MessageAttributes: attributes }),
+    ));
   const rejects = rejectsSender(send);
-  for (const from of [1, 11, 21]) await rejects('job-r', ids(from, 10).map((id) => ({ row: makeRow(id, 80), status: 422, error: 'bad', attempts: 1 })), `m${from}`);
-  await send(envelopeBody('job-r', ids(31, 10).map((id) => makeRow(id, 80))), envelopeAttributes({ job: 'job-r', rows: 10, range: [['31'], ['40']] }));
+  for (const from of [1, 11, 21])
+    await rejects(
+      'job-r',
+      ids(from, 10).map((id) => ({ row: makeRow(id, 80), status: 422, error: 'bad', attempts: 1 })),
+      `m${from}`,
+    );
+  await send(
+    envelopeBody(
+      'job-r',
+      ids(31, 10).map((id) => makeRow(id, 80)),
+    ),
+    envelopeAttributes({ job: 'job-r', rows: 10, range: [['31'], ['40']] }),
+  );
   await send('not an envelope', {});
   return q.url;
 }
@@ -39,11 +52,36 @@ test('replay --queue re-sends rejects and DLQ envelopes, deletes what is settled
   const url = await fillQueue('replay-rejects');
   await using api = await startHttpSink({ rejectIds: ['7'] });
   const failed = join(dir, 'again.ndjson');
-  const res = await runCli(['replay', '--queue', url, '--sqs-endpoint', sqs.endpoint, '--to', `${api.url}/items`, '--batch-size', '10', '--failed', failed], { timeoutMs: 60_000 });
+  const res = await runCli(
+    [
+      'replay',
+      '--queue',
+      url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${api.url}/items`,
+      '--batch-size',
+      '10',
+      '--failed',
+      failed,
+    ],
+    { timeoutMs: 60_000 },
+  );
   expect(res.code).toBe(1);
-  expect(res.stdout).toMatch(/^replay: 5 messages \(4 deleted, 1 left on the queue\), 39 rows delivered, 1 failed again/);
-  expect(api.acceptedIds().map(Number).sort((a, b) => a - b)).toEqual(ids(1, 40).filter((id) => id !== 7));
-  const lines = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { status: number; row: { id: number } });
+  expect(res.stdout).toMatch(
+    /^replay: 5 messages \(4 deleted, 1 left on the queue\), 39 rows delivered, 1 failed again/,
+  );
+  expect(
+    api
+      .acceptedIds()
+      .map(Number)
+      .sort((a, b) => a - b),
+  ).toEqual(ids(1, 40).filter((id) => id !== 7));
+  const lines = (await readFile(failed, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { status: number; row: { id: number } });
   expect(lines).toEqual([expect.objectContaining({ status: 400, row: expect.objectContaining({ id: 7 }) })]);
   // Only the malformed message is left, visible again for whoever looks next.
   const left = await drainQueue(sqs.sqs, url);
@@ -54,9 +92,26 @@ test('replay --queue against an API that keeps failing deletes nothing and write
   const url = await fillQueue('replay-503');
   await using api = await startHttpSink({ fault: () => ({ status: 503 }) });
   const failed = join(dir, 'none.ndjson');
-  const res = await runCli(['replay', '--queue', url, '--sqs-endpoint', sqs.endpoint, '--to', `${api.url}/items`, '--retries', '0', '--failed', failed], { timeoutMs: 60_000 });
+  const res = await runCli(
+    [
+      'replay',
+      '--queue',
+      url,
+      '--sqs-endpoint',
+      sqs.endpoint,
+      '--to',
+      `${api.url}/items`,
+      '--retries',
+      '0',
+      '--failed',
+      failed,
+    ],
+    { timeoutMs: 60_000 },
+  );
   expect(res.code).toBe(1);
-  expect(res.stdout).toMatch(/^replay: 5 messages \(0 deleted, 5 left on the queue\), 0 rows delivered, 0 failed again/);
+  expect(res.stdout).toMatch(
+    /^replay: 5 messages \(0 deleted, 5 left on the queue\), 0 rows delivered, 0 failed again/,
+  );
   await expect(readFile(failed, 'utf8')).rejects.toThrow(/ENOENT/);
   const left = await drainQueue(sqs.sqs, url);
   expect(idsIn(left.filter((m) => m.Body !== 'not an envelope')).sort((a, b) => a - b)).toEqual(ids(1, 40));

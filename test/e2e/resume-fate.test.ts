@@ -25,7 +25,9 @@ beforeAll(async () => {
   await withClient(db.url, async (client) => {
     await seedListings(client, { table: schema.qualified('listings'), rows: ROWS });
     await client.query(`DELETE FROM ${schema.qualified('listings')} WHERE id % 3 = 0`);
-    const res = await client.query<{ k: string }>(`SELECT id::text AS k FROM ${schema.qualified('listings')} ORDER BY id`);
+    const res = await client.query<{ k: string }>(
+      `SELECT id::text AS k FROM ${schema.qualified('listings')} ORDER BY id`,
+    );
     ids = res.rows.map((r) => r.k);
   });
 }, 180_000);
@@ -36,8 +38,21 @@ afterAll(async () => {
 });
 
 const argsFor = (sink: HttpSink, ckpt: string, extra: string[] = []) => [
-  'run', '--from', db.url, '--table', schema.qualified('listings'), '--to', sink.url, '--batch-size', String(BATCH),
-  '--concurrency', String(CONCURRENCY), '--checkpoint', ckpt, '--no-progress', ...extra,
+  'run',
+  '--from',
+  db.url,
+  '--table',
+  schema.qualified('listings'),
+  '--to',
+  sink.url,
+  '--batch-size',
+  String(BATCH),
+  '--concurrency',
+  String(CONCURRENCY),
+  '--checkpoint',
+  ckpt,
+  '--no-progress',
+  ...extra,
 ];
 
 /** Starts the CLI and kill -9s it once the sink has taken `rows` more rows (or after `ms` once rows flow). */
@@ -70,7 +85,11 @@ describe('a job killed and resumed', () => {
     const want = new Set(ids.slice(0, limit));
     const missing = [...want].filter((i) => !got.has(i));
     const extra = [...got].filter((i) => !want.has(i));
-    expect({ missing: missing.slice(0, 20), extra: extra.slice(0, 20), n: [missing.length, extra.length] }).toEqual({ missing: [], extra: [], n: [0, 0] });
+    expect({ missing: missing.slice(0, 20), extra: extra.slice(0, 20), n: [missing.length, extra.length] }).toEqual({
+      missing: [],
+      extra: [],
+      n: [0, 0],
+    });
     const c = await checkpointOf(ckpt);
     expect(c.complete).toBe(true);
     expect(c.rows).toEqual({ read: limit, delivered: limit, failed: 0, skipped: 0 });
@@ -86,7 +105,11 @@ describe('a job killed and resumed', () => {
       record: 'ids',
       latencyMs: 5,
       // The batch holding `stuck` is told to come back in 30 s, once: it holds the watermark.
-      fault: ({ ids: got }) => (!held && got.includes(stuck) ? ((held = true), { status: 503, retryAfter: '30' }) : undefined),
+      fault: ({ ids: got }) => {
+        if (held || !got.includes(stuck)) return undefined;
+        held = true;
+        return { status: 503, retryAfter: '30' };
+      },
     });
     const args = argsFor(sink, ckpt);
     await killWhileRunning(args, sink, ids.length, 1500);

@@ -7,10 +7,26 @@ import { makeRows } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Each a secret in its own spelling; none may appear in anything the tool prints or writes. */
-const SECRETS = ['apikey-1111', 'key-2222', 'sig-3333', 'signature-4444', 'token-5555', 'amzsig-6666', 'xauth-7777', 'apim-8888'];
-const QUERY = `api_key=${SECRETS[0]}&key=${SECRETS[1]}&sig=${SECRETS[2]}&signature=${SECRETS[3]}&token=${SECRETS[4]}` +
+const SECRETS = [
+  'apikey-1111',
+  'key-2222',
+  'sig-3333',
+  'signature-4444',
+  'token-5555',
+  'amzsig-6666',
+  'xauth-7777',
+  'apim-8888',
+];
+const QUERY =
+  `api_key=${SECRETS[0]}&key=${SECRETS[1]}&sig=${SECRETS[2]}&signature=${SECRETS[3]}&token=${SECRETS[4]}` +
   `&X-Amz-Signature=${SECRETS[5]}&page=visible-page`;
-const HEADERS = ['-H', `X-Auth-Key: ${SECRETS[6]}`, `--header=Ocp-Apim-Subscription-Key: ${SECRETS[7]}`, '-H', 'Idempotency-Key: fine'];
+const HEADERS = [
+  '-H',
+  `X-Auth-Key: ${SECRETS[6]}`,
+  `--header=Ocp-Apim-Subscription-Key: ${SECRETS[7]}`,
+  '-H',
+  'Idempotency-Key: fine',
+];
 
 function expectNoSecret(where: string, text: string): void {
   for (const s of SECRETS) expect(text, `${where} leaks ${s}`).not.toContain(s);
@@ -25,8 +41,23 @@ describe('secrets in --to and headers never reach output or files', () => {
     await chmod(summary, 0o644); // an existing, world-readable file must be closed up
     await using sink = await startHttpSink({ latencyMs: 20, record: 'count' });
     const to = `${new URL('/items', sink.url).href}?${QUERY}`;
-    const cli = startCli(['run', '--from', from, '--to', to, ...HEADERS, '--batch-size', '10', '--concurrency', '2',
-      '--checkpoint', ckpt, '--summary-json', summary, '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      to,
+      ...HEADERS,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '2',
+      '--checkpoint',
+      ckpt,
+      '--summary-json',
+      summary,
+      '--no-progress',
+    ]);
     for (const end = Date.now() + 20_000; sink.counts.requests < 5 && Date.now() < end; ) await sleep(20);
     cli.child.kill('SIGINT');
     const r = await cli.done();
@@ -36,7 +67,9 @@ describe('secrets in --to and headers never reach output or files', () => {
     expect(r.stdout).toContain('page=visible-page');
     expect(r.stdout).toContain('api_key=***');
     expectNoSecret('stderr (resume command)', r.stderr);
-    expect(r.stderr).toMatch(/resume with: bulk-import run .*--to '?http:\/\/127\.0\.0\.1:\d+\/items\?api_key=\*\*\*&key=\*\*\*/);
+    expect(r.stderr).toMatch(
+      /resume with: bulk-import run .*--to '?http:\/\/127\.0\.0\.1:\d+\/items\?api_key=\*\*\*&key=\*\*\*/,
+    );
     expect(r.stderr).toContain('X-Auth-Key: ***');
     expect(r.stderr).toContain('Idempotency-Key: fine');
     expectNoSecret('checkpoint', await readFile(ckpt, 'utf8'));

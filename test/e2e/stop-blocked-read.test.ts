@@ -35,7 +35,10 @@ afterAll(async () => {
 /** Statements of this test's table still running on the server (a cancel that did not work). */
 async function stillRunning(): Promise<number> {
   return withClient(db.url, async (c) => {
-    const res = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1`, [`%${schema.schema}%pg_sleep%`]);
+    const res = await c.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1`,
+      [`%${schema.schema}%pg_sleep%`],
+    );
     return res.rows[0].n as number;
   });
 }
@@ -54,31 +57,65 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     ['SIGINT', 130, '1'],
     ['SIGINT', 130, '10'],
     ['SIGTERM', 143, '10'],
-  ] as const)('%s during a read that sleeps: exits %i in seconds with the resume hint (batch size %s)', async (signal, code, batchSize) => {
-    await using dir = await tempDir();
-    const ckpt = `${dir.path}/job.ckpt.json`;
-    await using sink = await startHttpSink({ record: 'ids' });
-    const cli = startCli(['run', '--from', db.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
-      '--batch-size', batchSize, '--checkpoint', ckpt, '--no-progress']);
-    await untilBlocked();
-    const stoppedAt = Date.now();
-    cli.child.kill(signal);
-    const r = await cli.done(15_000);
-    expect(r.code, r.stderr).toBe(code);
-    expect(Date.now() - stoppedAt).toBeLessThan(5000);
-    expect(r.stderr).toContain('resume with: bulk-import run');
-    expect(JSON.parse(await readFile(ckpt, 'utf8'))).toMatchObject({ complete: false, watermark: null, rows: { read: 0, delivered: 0 } });
-    expect(sink.counts.requests).toBe(0);
-    // Cancelled on the server, not just abandoned by the client (the count query too).
-    expect(await stillRunning()).toBe(0);
-  });
+  ] as const)(
+    '%s during a read that sleeps: exits %i in seconds with the resume hint (batch size %s)',
+    async (signal, code, batchSize) => {
+      await using dir = await tempDir();
+      const ckpt = `${dir.path}/job.ckpt.json`;
+      await using sink = await startHttpSink({ record: 'ids' });
+      const cli = startCli([
+        'run',
+        '--from',
+        db.url,
+        '--table',
+        table,
+        '--where',
+        'pg_sleep(20) IS NOT NULL',
+        '--to',
+        sink.url,
+        '--batch-size',
+        batchSize,
+        '--checkpoint',
+        ckpt,
+        '--no-progress',
+      ]);
+      await untilBlocked();
+      const stoppedAt = Date.now();
+      cli.child.kill(signal);
+      const r = await cli.done(15_000);
+      expect(r.code, r.stderr).toBe(code);
+      expect(Date.now() - stoppedAt).toBeLessThan(5000);
+      expect(r.stderr).toContain('resume with: bulk-import run');
+      expect(JSON.parse(await readFile(ckpt, 'utf8'))).toMatchObject({
+        complete: false,
+        watermark: null,
+        rows: { read: 0, delivered: 0 },
+      });
+      expect(sink.counts.requests).toBe(0);
+      // Cancelled on the server, not just abandoned by the client (the count query too).
+      expect(await stillRunning()).toBe(0);
+    },
+  );
 
   it('a stop during the start-up check (a NULL-key scan that sleeps) exits 130 at once', async () => {
     const nullable = schema.qualified('nullable');
-    await withClient(db.url, (c) => c.query(`CREATE TABLE ${nullable} AS SELECT g AS id FROM generate_series(1, 5) g UNION ALL SELECT NULL`));
+    await withClient(db.url, (c) =>
+      c.query(`CREATE TABLE ${nullable} AS SELECT g AS id FROM generate_series(1, 5) g UNION ALL SELECT NULL`),
+    );
     await using sink = await startHttpSink({ record: 'ids' });
-    const cli = startCli(['run', '--from', db.url, '--table', nullable, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
-      '--no-checkpoint', '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      db.url,
+      '--table',
+      nullable,
+      '--where',
+      'pg_sleep(20) IS NOT NULL',
+      '--to',
+      sink.url,
+      '--no-checkpoint',
+      '--no-progress',
+    ]);
     await untilBlocked();
     const stoppedAt = Date.now();
     cli.child.kill('SIGINT');
@@ -93,8 +130,26 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     const ckpt = `${dir.path}/job.ckpt.json`;
     // The first page (ids 1–20) reads at once and takes ~2 s to send; the prefetched second page sleeps.
     await using sink = await startHttpSink({ record: 'ids', latencyMs: 500 });
-    const cli = startCli(['run', '--from', db.url, '--table', table, '--where', 'id <= 20 OR pg_sleep(20) IS NOT NULL', '--to', sink.url,
-      '--batch-size', '5', '--page-rows', '20', '--concurrency', '1', '--checkpoint', ckpt, '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      db.url,
+      '--table',
+      table,
+      '--where',
+      'id <= 20 OR pg_sleep(20) IS NOT NULL',
+      '--to',
+      sink.url,
+      '--batch-size',
+      '5',
+      '--page-rows',
+      '20',
+      '--concurrency',
+      '1',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ]);
     for (const end = Date.now() + 10_000; sink.counts.requests < 2 && Date.now() < end; ) await sleep(20);
     cli.child.kill('SIGINT');
     const r = await cli.done(15_000);
@@ -103,7 +158,11 @@ describe.skipIf(!realPostgres)('a blocked read can be stopped', () => {
     expect(arrived.length).toBeGreaterThan(0);
     expect(arrived.length).toBeLessThan(20);
     const checkpoint = JSON.parse(await readFile(ckpt, 'utf8'));
-    expect(checkpoint).toMatchObject({ complete: false, watermark: [String(arrived.length)], rows: { delivered: arrived.length } });
+    expect(checkpoint).toMatchObject({
+      complete: false,
+      watermark: [String(arrived.length)],
+      rows: { delivered: arrived.length },
+    });
     expect(arrived).toEqual(range(1, arrived.length));
     expect(await stillRunning()).toBe(0);
   });
@@ -147,8 +206,21 @@ describe.skipIf(!realPostgres)('a stop when the cancel request goes nowhere', ()
   it('still ends within seconds: the connection is cut', async () => {
     await using proxy = await cancelDroppingProxy(db.url);
     await using sink = await startHttpSink({ record: 'ids' });
-    const cli = startCli(['run', '--from', proxy.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
-      '--statement-timeout', '30s', '--no-checkpoint', '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      proxy.url,
+      '--table',
+      table,
+      '--where',
+      'pg_sleep(20) IS NOT NULL',
+      '--to',
+      sink.url,
+      '--statement-timeout',
+      '30s',
+      '--no-checkpoint',
+      '--no-progress',
+    ]);
     await untilBlocked();
     const stoppedAt = Date.now();
     cli.child.kill('SIGINT');
@@ -156,7 +228,11 @@ describe.skipIf(!realPostgres)('a stop when the cancel request goes nowhere', ()
     expect(r.code, r.stderr).toBe(130);
     expect(Date.now() - stoppedAt).toBeLessThan(9000);
     // The server still sleeps (its cancel was dropped): end it, as a DBA would, so clean-up need not wait.
-    await withClient(db.url, (c) => c.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1`, [`%${schema.schema}%pg_sleep%`]));
+    await withClient(db.url, (c) =>
+      c.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE $1`, [
+        `%${schema.schema}%pg_sleep%`,
+      ]),
+    );
   });
 });
 
@@ -164,11 +240,29 @@ describe.skipIf(!realPostgres)('--statement-timeout', () => {
   it('bounds a page read: fails fast with one line', async () => {
     await using sink = await startHttpSink({ record: 'ids' });
     const started = Date.now();
-    const r = await runCli(['run', '--from', db.url, '--table', table, '--where', 'pg_sleep(20) IS NOT NULL', '--to', sink.url,
-      '--statement-timeout', '1s', '--no-checkpoint', '--no-progress'], { timeoutMs: 15_000 });
+    const r = await runCli(
+      [
+        'run',
+        '--from',
+        db.url,
+        '--table',
+        table,
+        '--where',
+        'pg_sleep(20) IS NOT NULL',
+        '--to',
+        sink.url,
+        '--statement-timeout',
+        '1s',
+        '--no-checkpoint',
+        '--no-progress',
+      ],
+      { timeoutMs: 15_000 },
+    );
     expect(Date.now() - started).toBeLessThan(8000);
     expect(r.code, r.stderr).toBe(1);
-    expect(expectOneLine(r.stderr)).toBe('bulk-import: a page read exceeded --statement-timeout (1s): raise it, or narrow --where');
+    expect(expectOneLine(r.stderr)).toBe(
+      'bulk-import: a page read exceeded --statement-timeout (1s): raise it, or narrow --where',
+    );
     expect(sink.counts.requests).toBe(0);
   });
 });
@@ -178,7 +272,16 @@ describe('--statement-timeout at the edge', () => {
     [['--statement-timeout', 'soon'], '--statement-timeout must be a duration like 30s, 1500ms or 2m (got "soon")'],
     [['--statement-timeout', '0'], '--statement-timeout must be at least 1ms (got "0")'],
   ])('%j → exit 2', async (flags, line) => {
-    const r = await runCli(['run', '--from', 'postgres://nobody@127.0.0.1:1/x', '--table', 't', '--to', 'http://127.0.0.1:1/', ...flags]);
+    const r = await runCli([
+      'run',
+      '--from',
+      'postgres://nobody@127.0.0.1:1/x',
+      '--table',
+      't',
+      '--to',
+      'http://127.0.0.1:1/',
+      ...flags,
+    ]);
     expect(r.code).toBe(2);
     expect(expectOneLine(r.stderr)).toBe(`bulk-import: ${line}`);
   });

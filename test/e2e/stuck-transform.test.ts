@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !cond(); await sleep(20)) if (Date.now() > end) throw new Error('condition not met in time');
+  for (const end = Date.now() + timeoutMs; !cond(); await sleep(20))
+    if (Date.now() > end) throw new Error('condition not met in time');
 }
 
 describe('a transform that never answers', () => {
@@ -36,10 +37,29 @@ describe('a transform that never answers', () => {
     const transform = await dir.file('stuck.mjs', STUCK);
     const failed = `${dir.path}/f.ndjson`;
     await using sink = await startHttpSink({ record: 'ids' });
-    const r = await runCli(['run', '--from', from, '--to', sink.url, '--batch-size', '5', '--transform', transform,
-      '--transform-timeout', '1s', '--failed', failed, '--no-checkpoint', '--no-progress']);
+    const r = await runCli([
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '5',
+      '--transform',
+      transform,
+      '--transform-timeout',
+      '1s',
+      '--failed',
+      failed,
+      '--no-checkpoint',
+      '--no-progress',
+    ]);
     expect(r.code, r.stderr).toBe(1);
-    expect(sink.acceptedIds().sort()).toEqual(range(1, 40).filter((id) => id !== '7').sort());
+    expect(sink.acceptedIds().sort()).toEqual(
+      range(1, 40)
+        .filter((id) => id !== '7')
+        .sort(),
+    );
     const line = JSON.parse((await readFile(failed, 'utf8')).trim()) as { row: { id: number }; error: string };
     expect(line).toMatchObject({ row: { id: 7 }, error: expect.stringContaining('no answer after 1000 ms') });
   });
@@ -52,8 +72,23 @@ describe('a transform that never answers', () => {
     const ckpt = `${dir.path}/c.ckpt.json`;
     await using sink = await startHttpSink({ record: 'ids' });
     // The default timeout (30 s) is far longer than the test waits.
-    const cli = startCli(['run', '--from', from, ...table, '--to', sink.url, '--batch-size', '2', '--concurrency', '2',
-      '--transform', transform, '--checkpoint', ckpt, '--no-progress']);
+    const cli = startCli([
+      'run',
+      '--from',
+      from,
+      ...table,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '2',
+      '--concurrency',
+      '2',
+      '--transform',
+      transform,
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ]);
     await until(() => sink.acceptedIds().length >= 6);
     await sleep(300); // now the pipeline waits on row 7 alone
     const t0 = Date.now();

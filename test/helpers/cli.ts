@@ -11,7 +11,10 @@ export interface CliResult {
 }
 
 /** The real binary as a child process, as a user runs it. Killed if it outlives `timeoutMs`. */
-export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): {
+export function startCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+): {
   child: ChildProcessWithoutNullStreams;
   done: (timeoutMs?: number) => Promise<CliResult>;
   output: () => { stdout: string; stderr: string };
@@ -42,7 +45,10 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   };
 }
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return startCli(args, opts).done(opts.timeoutMs);
 }
 

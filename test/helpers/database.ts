@@ -38,7 +38,8 @@ export async function testDatabase(): Promise<TestDatabase> {
     const stop = async () => undefined;
     return { url: external, embedded: false, stop, [Symbol.asyncDispose]: stop };
   }
-  const entry = (shared ??= { server: startEmbeddedPostgres({ maxConnections: 16 }), users: 0 });
+  shared ??= { server: startEmbeddedPostgres({ maxConnections: 16 }), users: 0 };
+  const entry = shared;
   entry.users++;
   let server: EmbeddedPostgres;
   try {

@@ -1,6 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import {
-  socketIdOf, startApiBackend, type Answer, type ApiBackend, type ApiBackendOptions, type ApiRequest,
+  socketIdOf,
+  startApiBackend,
+  type Answer,
+  type ApiBackend,
+  type ApiBackendOptions,
+  type ApiRequest,
 } from '../../src/demo/sandbox/api-backend.js';
 
 export type { SinkCounts } from '../../src/demo/sandbox/api-backend.js';
@@ -26,7 +31,10 @@ export interface RecordedRequest {
 }
 
 /** A scripted misbehaviour: answer this status, reset the connection, or answer normally but late. */
-export type Fault = { status: number; retryAfter?: string; body?: string } | { reset: true } | { delayMs: number }
+export type Fault =
+  | { status: number; retryAfter?: string; body?: string }
+  | { reset: true }
+  | { delayMs: number }
   /** Answer normally, with these Set-Cookie headers added. */
   | { setCookie: readonly string[] };
 export type FaultContext = Pick<ApiRequest, 'n' | 'method' | 'path' | 'headers' | 'body' | 'ids'>;
@@ -87,7 +95,9 @@ export async function startHttpSink(opts: HttpSinkOptions = {}): Promise<HttpSin
   const clearBackend = backend.clear;
   return Object.assign(backend, {
     requests,
-    setFault: (fn?: FaultScript) => { script = fn; },
+    setFault: (fn?: FaultScript) => {
+      script = fn;
+    },
     clear() {
       requests.length = 0;
       clearBackend();

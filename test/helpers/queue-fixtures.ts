@@ -11,13 +11,20 @@ export function makeRow(id: number, bytes = 300): string {
 }
 
 /** Batches as a source cuts them: `rows` rows in batches of `batchSize`, keys = ids. */
-export async function* makeBatches(rows: number, batchSize: number, rowBytes = 300, job = 'test-job'): AsyncGenerator<Batch> {
+export async function* makeBatches(
+  rows: number,
+  batchSize: number,
+  rowBytes = 300,
+  job = 'test-job',
+): AsyncGenerator<Batch> {
   let seq = 0;
   for (let first = 1; first <= rows; first += batchSize) {
     const ids = Array.from({ length: Math.min(batchSize, rows - first + 1) }, (_, i) => first + i);
     const firstKey = [String(ids[0])];
     const lastKey = [String(ids[ids.length - 1])];
-    yield new LazyBatch(seq++, ids.length, firstKey, lastKey, idempotencyKeyFor(job, firstKey, lastKey), { json: `[${ids.map((id) => makeRow(id, rowBytes)).join(',')}]` });
+    yield new LazyBatch(seq++, ids.length, firstKey, lastKey, idempotencyKeyFor(job, firstKey, lastKey), {
+      json: `[${ids.map((id) => makeRow(id, rowBytes)).join(',')}]`,
+    });
   }
 }
 
@@ -26,7 +33,14 @@ export async function drainQueue(sqs: SQSClient, url: string, maxRounds = 10_000
   const out: Message[] = [];
   let empty = 0;
   for (let round = 0; round < maxRounds && empty < 2; round++) {
-    const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    const res = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
     const got = res.Messages ?? [];
     if (got.length === 0) {
       empty++;
@@ -34,24 +48,42 @@ export async function drainQueue(sqs: SQSClient, url: string, maxRounds = 10_000
     }
     empty = 0;
     out.push(...got);
-    await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: got.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })) }));
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: url,
+        Entries: got.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string })),
+      }),
+    );
   }
   return out;
 }
 
 /** The ids of the rows in messages' envelopes. */
 export function idsIn(messages: readonly { Body?: string; body?: string }[]): number[] {
-  return messages.flatMap((m) => (JSON.parse((m.Body ?? m.body) as string) as { rows: { id: number }[] }).rows.map((r) => r.id));
+  return messages.flatMap((m) =>
+    (JSON.parse((m.Body ?? m.body) as string) as { rows: { id: number }[] }).rows.map((r) => r.id),
+  );
 }
 
 let nextMessage = 0;
 
 /** An SQS record as Lambda's event source mapping delivers it, holding the given rows. */
-export function sqsRecord(rows: readonly string[], opts: { job?: string; body?: string; messageId?: string; noAttributes?: boolean } = {}): SqsRecord {
+export function sqsRecord(
+  rows: readonly string[],
+  opts: { job?: string; body?: string; messageId?: string; noAttributes?: boolean } = {},
+): SqsRecord {
   const job = opts.job ?? 'test-job';
   const attributes = envelopeAttributes({ job, rows: rows.length, range: [['0'], ['0']] });
   const messageAttributes = Object.fromEntries(
-    Object.entries(attributes).map(([k, v]) => [k, { stringValue: v.StringValue as string, stringListValues: [], binaryListValues: [], dataType: v.DataType as string }]),
+    Object.entries(attributes).map(([k, v]) => [
+      k,
+      {
+        stringValue: v.StringValue as string,
+        stringListValues: [],
+        binaryListValues: [],
+        dataType: v.DataType as string,
+      },
+    ]),
   );
   const now = String(Date.now());
   // A hand-made event may lack messageAttributes: the type says it is there, Lambda's contract does not.
@@ -59,7 +91,12 @@ export function sqsRecord(rows: readonly string[], opts: { job?: string; body?: 
     messageId: opts.messageId ?? `m-${++nextMessage}`,
     receiptHandle: `rh-${nextMessage}`,
     body: opts.body ?? envelopeBody(job, rows),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: now, SenderId: 'AIDATEST', ApproximateFirstReceiveTimestamp: now },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: now,
+      SenderId: 'AIDATEST',
+      ApproximateFirstReceiveTimestamp: now,
+    },
     ...(opts.noAttributes ? {} : { messageAttributes }),
     md5OfBody: '',
     eventSource: 'aws:sqs',

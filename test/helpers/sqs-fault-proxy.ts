@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 /** What the proxy does to one SendMessageBatch call (others pass through untouched). */
 export type SqsFault =
   | { kind: 'error'; status: number; type: string }
-  | { kind: 'fail-entries'; fail: (entry: { Id: string; MessageBody: string }) => { code: string; senderFault: boolean } | undefined };
+  | {
+      kind: 'fail-entries';
+      fail: (entry: { Id: string; MessageBody: string }) => { code: string; senderFault: boolean } | undefined;
+    };
 
 export interface SqsFaultProxy extends AsyncDisposable {
   readonly endpoint: string;
@@ -39,7 +42,10 @@ export async function startSqsFaultProxy(
         ? receiveScript?.(++receives)
         : undefined;
     if (fault?.kind === 'error') {
-      res.writeHead(fault.status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${fault.type};Sender` });
+      res.writeHead(fault.status, {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amzn-query-error': `${fault.type};Sender`,
+      });
       res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${fault.type}`, message: `staged ${fault.type}` }));
       return;
     }
@@ -57,7 +63,8 @@ export async function startSqsFaultProxy(
     let status = 200;
     if (!fault || (body.Entries?.length ?? 0) > 0) {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
       const up = await fetch(`${upstream}${req.url ?? '/'}`, { method: 'POST', headers, body: JSON.stringify(body) });
       status = up.status;
       answer = (await up.json()) as typeof answer;
@@ -67,10 +74,11 @@ export async function startSqsFaultProxy(
     res.end(JSON.stringify(answer));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const close = () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     endpoint,

@@ -1,5 +1,7 @@
 import {
-  startBalancerWith, type BalancerOptions, type StickyBalancer as Balancer,
+  startBalancerWith,
+  type BalancerOptions,
+  type StickyBalancer as Balancer,
 } from '../../src/demo/sandbox/sticky-balancer.js';
 import { startHttpSink, type HttpSink, type HttpSinkOptions } from './http-sink.js';
 

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A temp folder removed on dispose: `await using dir = await tempDir()`. */
-export async function tempDir(): Promise<{ path: string; file(name: string, content?: string): Promise<string> } & AsyncDisposable> {
+export async function tempDir(): Promise<
+  { path: string; file(name: string, content?: string): Promise<string> } & AsyncDisposable
+> {
   const path = await mkdtemp(join(tmpdir(), 'bulk-import-test-'));
   return {
     path,

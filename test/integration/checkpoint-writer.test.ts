@@ -5,8 +5,15 @@ import { CheckpointWriter, type Checkpoint } from '../../src/checkpoint/checkpoi
 import { tempDir } from '../helpers/tmp.js';
 
 const state = (n: number): Checkpoint => ({
-  version: 1, jobId: 'j', job: { source: 's', key: ['id'], target: 't', batchSize: 1 }, watermark: [String(n)],
-  rows: { read: n, delivered: n, failed: 0, skipped: 0 }, complete: false, runs: 1, startedAt: 'x', updatedAt: 'y',
+  version: 1,
+  jobId: 'j',
+  job: { source: 's', key: ['id'], target: 't', batchSize: 1 },
+  watermark: [String(n)],
+  rows: { read: n, delivered: n, failed: 0, skipped: 0 },
+  complete: false,
+  runs: 1,
+  startedAt: 'x',
+  updatedAt: 'y',
 });
 
 describe('checkpoint writer', () => {

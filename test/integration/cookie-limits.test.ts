@@ -4,8 +4,10 @@ import { importWith, makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** A server that refuses request headers over `limit` bytes with 431, as nginx (8 KiB) or Node (16 KiB) do. */
-const headerLimit = (limit: number) => ({ headers }: FaultContext) =>
-  Buffer.byteLength(headers.cookie ?? '') > limit ? { status: 431 } : undefined;
+const headerLimit =
+  (limit: number) =>
+  ({ headers }: FaultContext) =>
+    Buffer.byteLength(headers.cookie ?? '') > limit ? { status: 431 } : undefined;
 
 describe('cookie jars have limits, and a 431 starts a lane afresh (issue 8, item 17)', () => {
   it('an API that sets a 9 KB cookie on every answer: the cookie is ignored and every row arrives', async () => {
@@ -38,12 +40,14 @@ describe('cookie jars have limits, and a 431 starts a lane afresh (issue 8, item
     }
   });
 
-  it('a 431 drops the lane\'s cookies and the retry goes through', async () => {
+  it("a 431 drops the lane's cookies and the retry goes through", async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(50));
     const tooBig = headerLimit(1000); // a stricter server than the jar's own caps
     await using api = await startHttpSink({
-      fault: (req) => tooBig(req) ?? (req.n === 1 ? { setCookie: Array.from({ length: 20 }, (_, i) => `k${i}=${'w'.repeat(100)}`) } : undefined),
+      fault: (req) =>
+        tooBig(req) ??
+        (req.n === 1 ? { setCookie: Array.from({ length: 20 }, (_, i) => `k${i}=${'w'.repeat(100)}`) } : undefined),
     });
     const result = await importWith({ from, to: api.url, batchSize: '10', concurrency: '1', retries: '2' });
     expect(result.thisRun).toMatchObject({ delivered: 50, failed: 0 });

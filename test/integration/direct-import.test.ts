@@ -29,7 +29,14 @@ afterAll(async () => {
 describe('direct import from PostgreSQL', () => {
   it('delivers exactly the ids of the table, in batches with stable idempotency keys', async () => {
     await using sink = await startHttpSink();
-    const result = await importWith({ from: db.url, table, to: `${sink.url}/listings`, batchSize: '100', concurrency: '8', pageRows: '700' });
+    const result = await importWith({
+      from: db.url,
+      table,
+      to: `${sink.url}/listings`,
+      batchSize: '100',
+      concurrency: '8',
+      pageRows: '700',
+    });
     expect(result.stoppedBy).toBe('completed');
     expect(result.thisRun).toEqual({ read: 5000, delivered: 5000, failed: 0, skipped: 0 });
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 5000)));
@@ -48,9 +55,20 @@ describe('direct import from PostgreSQL', () => {
 
   it('sends one JSON object per request at batch size 1, with --where and --limit', async () => {
     await using sink = await startHttpSink();
-    const result = await importWith({ from: db.url, table, to: sink.url, batchSize: '1', concurrency: '4', where: 'id % 10 = 0', limit: '120' });
+    const result = await importWith({
+      from: db.url,
+      table,
+      to: sink.url,
+      batchSize: '1',
+      concurrency: '4',
+      where: 'id % 10 = 0',
+      limit: '120',
+    });
     expect(result.thisRun.delivered).toBe(120);
-    const ids = sink.acceptedIds().map(Number).sort((a, b) => a - b);
+    const ids = sink
+      .acceptedIds()
+      .map(Number)
+      .sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 120 }, (_, i) => (i + 1) * 10));
     expect(JSON.parse(sink.requests[0]!.body)).not.toBeInstanceOf(Array);
   });
@@ -58,7 +76,14 @@ describe('direct import from PostgreSQL', () => {
   it('pages a --query by a composite key', async () => {
     await using sink = await startHttpSink();
     const query = `SELECT id, bedrooms, title FROM ${table}`;
-    const result = await importWith({ from: db.url, query, key: 'bedrooms,id', to: sink.url, batchSize: '50', pageRows: '150' });
+    const result = await importWith({
+      from: db.url,
+      query,
+      key: 'bedrooms,id',
+      to: sink.url,
+      batchSize: '50',
+      pageRows: '150',
+    });
     expect(result.thisRun.delivered).toBe(5000);
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 5000)));
     expect(sink.acceptedIds()).toHaveLength(5000);
@@ -91,14 +116,33 @@ describe('direct import from PostgreSQL', () => {
 
   it('writes only the refused row of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
     await using dir = await tempDir();
-    const transform = await dir.file('t.mjs', 'export default (row) => ({ id: row.id, upper: row.title.toUpperCase() });');
+    const transform = await dir.file(
+      't.mjs',
+      'export default (row) => ({ id: row.id, upper: row.title.toUpperCase() });',
+    );
     await using picky = await startHttpSink({ rejectIds: ['42'] });
     const failed = `${dir.path}/failed.ndjson`;
-    const config = parseRunConfig({ from: db.url, table, to: picky.url, batchSize: '10', limit: '100', transform, failed, checkpoint: false, progress: false }, {});
+    const config = parseRunConfig(
+      {
+        from: db.url,
+        table,
+        to: picky.url,
+        batchSize: '10',
+        limit: '100',
+        transform,
+        failed,
+        checkpoint: false,
+        progress: false,
+      },
+      {},
+    );
     const never = new AbortController().signal;
     const result = await runImport(config, { signal: never, hardSignal: never });
     expect(result.thisRun).toMatchObject({ delivered: 99, failed: 1 });
-    const lines = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(failed, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.row.id)).toEqual([42]);
     expect(lines[0]).toMatchObject({ status: 400 });
     expect(lines[0].row.upper).toMatch(/^[^a-z]+$/);
@@ -109,18 +153,34 @@ describe('direct import from PostgreSQL', () => {
     const t = schema.qualified('nullable');
     await withClient(db.url, async (client) => {
       await client.query(`CREATE TABLE ${t} (code int, v text)`);
-      await client.query(`INSERT INTO ${t} SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 'x' FROM generate_series(1, 100) g`);
+      await client.query(
+        `INSERT INTO ${t} SELECT CASE WHEN g % 10 = 0 THEN NULL ELSE g END, 'x' FROM generate_series(1, 100) g`,
+      );
     });
     await using sink = await startHttpSink();
-    await expect(importWith({ from: db.url, table: t, key: 'code', to: sink.url })).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('NULL key') });
-    const ok = await importWith({ from: db.url, table: t, key: 'code', where: 'code IS NOT NULL', to: sink.url, batchSize: '7' });
+    await expect(importWith({ from: db.url, table: t, key: 'code', to: sink.url })).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringContaining('NULL key'),
+    });
+    const ok = await importWith({
+      from: db.url,
+      table: t,
+      key: 'code',
+      where: 'code IS NOT NULL',
+      to: sink.url,
+      batchSize: '7',
+    });
     expect(ok.thisRun.delivered).toBe(90);
   });
 
   it('fails fast with a clear error for a missing table or key column', async () => {
     await using sink = await startHttpSink();
-    await expect(importWith({ from: db.url, table: schema.qualified('nope'), to: sink.url })).rejects.toMatchObject({ code: 'NO_SUCH_TABLE' });
-    await expect(importWith({ from: db.url, table, key: 'nope', to: sink.url })).rejects.toMatchObject({ code: 'NO_SUCH_COLUMN' });
+    await expect(importWith({ from: db.url, table: schema.qualified('nope'), to: sink.url })).rejects.toMatchObject({
+      code: 'NO_SUCH_TABLE',
+    });
+    await expect(importWith({ from: db.url, table, key: 'nope', to: sink.url })).rejects.toMatchObject({
+      code: 'NO_SUCH_COLUMN',
+    });
     expect(sink.counts.requests).toBe(0);
   });
 });

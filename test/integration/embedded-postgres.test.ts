@@ -27,7 +27,8 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const rowsOf = async (sql: string, values: unknown[] = []) => (await client.query({ text: sql, values, rowMode: 'array' })).rows;
+const rowsOf = async (sql: string, values: unknown[] = []) =>
+  (await client.query({ text: sql, values, rowMode: 'array' })).rows;
 
 describe(`test database (${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : 'embedded'})`, () => {
   it('accepts several pg connections at once, a pool included', async () => {
@@ -52,7 +53,9 @@ describe(`test database (${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' :
     expect([count, distinct, min, max]).toEqual([5_000, 5_000, 1, 5_000]);
     expect(avg).toBeGreaterThan(400);
     expect(avg).toBeLessThan(650);
-    const [[reltuples]] = await rowsOf(`SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, [table]);
+    const [[reltuples]] = await rowsOf(`SELECT reltuples::bigint::text FROM pg_class WHERE oid = $1::regclass`, [
+      table,
+    ]);
     expect(reltuples).toBe('5000');
   });
 

@@ -10,15 +10,20 @@ describe('statuses that say the endpoint is wrong stop the run instead of failin
     const from = await dir.file('rows.ndjson', makeRows(500));
     const failed = `${dir.path}/f.ndjson`;
     await using api = await startHttpSink({ fault: () => ({ status }) });
-    await expect(importWith({ from, to: api.url, batchSize: '10', concurrency: '2', failed }))
-      .rejects.toMatchObject({ code: 'TARGET_REFUSED', message: expect.stringContaining(`answered ${status}`) });
+    await expect(importWith({ from, to: api.url, batchSize: '10', concurrency: '2', failed })).rejects.toMatchObject({
+      code: 'TARGET_REFUSED',
+      message: expect.stringContaining(`answered ${status}`),
+    });
     expect(await readFile(failed, 'utf8').catch(() => '')).toBe('');
     expect(api.counts.requests).toBeLessThanOrEqual(2);
   });
 
   it('a 413 on a single row fails that row and the run goes on', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', makeRows(20, (i) => ({ pad: 'x'.repeat(i === 5 ? 500 : 5) })));
+    const from = await dir.file(
+      'rows.ndjson',
+      makeRows(20, (i) => ({ pad: 'x'.repeat(i === 5 ? 500 : 5) })),
+    );
     await using api = await startHttpSink({ fault: ({ body }) => (body.length > 400 ? { status: 413 } : undefined) });
     const result = await importWith({ from, to: api.url, batchSize: '4', concurrency: '1' });
     expect(result.thisRun).toMatchObject({ delivered: 19, failed: 1 });
@@ -29,8 +34,10 @@ describe('statuses that say the endpoint is wrong stop the run instead of failin
     const from = await dir.file('rows.ndjson', makeRows(2000));
     const failed = `${dir.path}/f.ndjson`;
     await using api = await startHttpSink({ fault: () => ({ status: 400, body: '{"error":"expected an object"}' }) });
-    await expect(importWith({ from, to: api.url, batchSize: '10', concurrency: '4', failed }))
-      .rejects.toMatchObject({ code: 'TARGET_REFUSED', message: expect.stringContaining('refused every row of a 10-row batch') });
+    await expect(importWith({ from, to: api.url, batchSize: '10', concurrency: '4', failed })).rejects.toMatchObject({
+      code: 'TARGET_REFUSED',
+      message: expect.stringContaining('refused every row of a 10-row batch'),
+    });
     expect(await readFile(failed, 'utf8').catch(() => '')).toBe('');
     // At most the batches in flight were isolated (19 requests each), not the table.
     expect(api.counts.requests).toBeLessThanOrEqual(4 * 19);
@@ -41,7 +48,14 @@ describe('statuses that say the endpoint is wrong stop the run instead of failin
     const from = await dir.file('rows.ndjson', makeRows(2000));
     const failed = `${dir.path}/f.ndjson`;
     await using api = await startHttpSink({ fault: () => ({ status: 400 }) });
-    const result = await importWith({ from, to: api.url, batchSize: '10', concurrency: '1', failed, maxFailures: '25' });
+    const result = await importWith({
+      from,
+      to: api.url,
+      batchSize: '10',
+      concurrency: '1',
+      failed,
+      maxFailures: '25',
+    });
     expect(result.stoppedBy).toBe('too-many-failures');
     expect(result.thisRun.delivered).toBe(0);
     expect(result.thisRun.failed).toBeGreaterThan(25);

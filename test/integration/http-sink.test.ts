@@ -18,7 +18,9 @@ function connect(url: string): Client {
 async function post(c: Client, body: unknown, headers: Record<string, string> = {}) {
   const started = performance.now();
   const res = await c.request({
-    path: '/rows', method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+    path: '/rows',
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.body.text();
@@ -36,9 +38,16 @@ describe('http sink', () => {
     expect(first).toMatchObject({ status: 201, text: '{"ok":true}' });
     expect(first.headers['x-backend']).toBe('api-1');
     expect(sink.requests.map((r) => [r.seq, r.ids, r.status, r.headers['idempotency-key']])).toEqual([
-      [1, ['1', '2'], 201, 'k1'], [2, ['2'], 201, 'k2'], [3, ['3'], 201, undefined],
+      [1, ['1', '2'], 201, 'k1'],
+      [2, ['2'], 201, 'k2'],
+      [3, ['3'], 201, undefined],
     ]);
-    expect(sink.requests[0]).toMatchObject({ method: 'POST', path: '/rows', backend: 'api-1', body: '[{"id":1},{"id":2}]' });
+    expect(sink.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/rows',
+      backend: 'api-1',
+      body: '[{"id":1},{"id":2}]',
+    });
     expect(sink.requests[0].headers.cookie).toBe('SESSION=x');
     const [s1, s2, s3] = sink.requests.map((r) => r.socketId);
     expect(s1).toBe(s2);
@@ -57,7 +66,14 @@ describe('http sink', () => {
       expect(sink.requests).toEqual([]);
       expect(sink.counts).toMatchObject({ requests: 3, accepted: 3, rows: 6 });
     }
-    expect(ids.idCounts()).toEqual(new Map([['u0', 1], ['same', 3], ['u1', 1], ['u2', 1]]));
+    expect(ids.idCounts()).toEqual(
+      new Map([
+        ['u0', 1],
+        ['same', 3],
+        ['u1', 1],
+        ['u2', 1],
+      ]),
+    );
     expect(count.acceptedIds()).toEqual([]);
     ids.clear();
     expect(ids.counts.requests).toBe(0);
@@ -73,7 +89,12 @@ describe('http sink', () => {
   });
 
   it('plays a fault script: 503, 429 with Retry-After, reset, delay', async () => {
-    const script: (Fault | undefined)[] = [{ status: 503 }, { status: 429, retryAfter: '3', body: '{"slow":"down"}' }, { reset: true }, { delayMs: 200 }];
+    const script: (Fault | undefined)[] = [
+      { status: 503 },
+      { status: 429, retryAfter: '3', body: '{"slow":"down"}' },
+      { reset: true },
+      { delayMs: 200 },
+    ];
     await using sink = await startHttpSink({ fault: ({ n }) => script[n - 1] });
     const c = connect(sink.url);
     expect((await post(c, { id: 1 })).status).toBe(503);

@@ -6,7 +6,12 @@ import { tempDir } from '../helpers/tmp.js';
 
 async function failedLines(path: string): Promise<{ row: { id: number }; status: number | null; error: string }[]> {
   const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trim() === '' ? [] : text.trim().split('\n').map((l) => JSON.parse(l));
+  return text.trim() === ''
+    ? []
+    : text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
 }
 
 describe('a refused batch is halved until each refused row stands alone (issue 8, item 11)', () => {
@@ -18,7 +23,9 @@ describe('a refused batch is halved until each refused row stands alone (issue 8
     await using sink = await startHttpSink({
       fault: ({ ids }) => {
         const hit = ids.filter((id) => bad.has(id));
-        return hit.length > 0 ? { status: 422, body: JSON.stringify({ error: `invalid rows ${hit.join(',')}` }) } : undefined;
+        return hit.length > 0
+          ? { status: 422, body: JSON.stringify({ error: `invalid rows ${hit.join(',')}` }) }
+          : undefined;
       },
     });
     const result = await importWith({ from, to: sink.url, batchSize: '100', concurrency: '3', failed });
@@ -52,14 +59,25 @@ describe('a refused batch is halved until each refused row stands alone (issue 8
     expect(a).toEqual(await keysOf());
     const whole = a.find((l) => l.startsWith('1,2,3'))?.split(' ')[1] as string;
     const pieces = a.filter((l) => l.split(' ')[1] !== whole && l.split(' ')[1]?.startsWith(`${whole}.`));
-    expect(pieces.map((l) => l.split(' ')[1]?.slice(whole.length))).toEqual(['.0', '.1', '.10', '.100', '.1000', '.1001', '.101', '.11']);
+    expect(pieces.map((l) => l.split(' ')[1]?.slice(whole.length))).toEqual([
+      '.0',
+      '.1',
+      '.10',
+      '.100',
+      '.1000',
+      '.1001',
+      '.101',
+      '.11',
+    ]);
   });
 
   it('a 413 always splits, down to what the API takes', async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(200));
     const limit = 1200; // about 30 rows of ~35 bytes
-    await using sink = await startHttpSink({ fault: ({ body }) => (Buffer.byteLength(body) > limit ? { status: 413 } : undefined) });
+    await using sink = await startHttpSink({
+      fault: ({ body }) => (Buffer.byteLength(body) > limit ? { status: 413 } : undefined),
+    });
     const result = await importWith({ from, to: sink.url, batchSize: '100', concurrency: '2' });
     expect(result.thisRun).toMatchObject({ delivered: 200, failed: 0 });
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 200)));
@@ -68,16 +86,30 @@ describe('a refused batch is halved until each refused row stands alone (issue 8
 
   it('--max-body-bytes cuts batches before sending; a single row over it is a failed row', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', makeRows(100, (i) => ({ pad: 'x'.repeat(i === 77 ? 2000 : 20) })));
+    const from = await dir.file(
+      'rows.ndjson',
+      makeRows(100, (i) => ({ pad: 'x'.repeat(i === 77 ? 2000 : 20) })),
+    );
     const failed = `${dir.path}/failed.ndjson`;
     await using sink = await startHttpSink();
-    const result = await importWith({ from, to: sink.url, batchSize: '50', concurrency: '2', maxBodyBytes: '1000', failed });
+    const result = await importWith({
+      from,
+      to: sink.url,
+      batchSize: '50',
+      concurrency: '2',
+      maxBodyBytes: '1000',
+      failed,
+    });
     expect(result.thisRun).toMatchObject({ delivered: 99, failed: 1 });
     for (const r of sink.requests) expect(Buffer.byteLength(r.body)).toBeLessThanOrEqual(1000);
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 100).filter((id) => id !== '77')));
     const lines = await failedLines(failed);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ row: { id: 77 }, status: null, error: expect.stringMatching(/^row is 20\d\d bytes, over --max-body-bytes 1000$/) });
+    expect(lines[0]).toMatchObject({
+      row: { id: 77 },
+      status: null,
+      error: expect.stringMatching(/^row is 20\d\d bytes, over --max-body-bytes 1000$/),
+    });
     // Nothing is sent that the limit would refuse: every request made it.
     expect(sink.counts.rejected).toBe(0);
     expect(result.requests).toBe(sink.counts.requests);

@@ -14,7 +14,17 @@ let sqs: LocalSqs;
 let rejectsQueue: string;
 let handler: (event: SqsEvent, context: LambdaContext) => Promise<SqsBatchResponse>;
 const logged: string[] = [];
-const ENV_KEYS = ['TARGET_URL', 'HEADERS', 'BATCH_SIZE', 'CONCURRENCY', 'RETRIES', 'TIMEOUT_MS', 'SAFETY_MS', 'REJECTS_QUEUE_URL', 'AWS_ENDPOINT_URL_SQS'];
+const ENV_KEYS = [
+  'TARGET_URL',
+  'HEADERS',
+  'BATCH_SIZE',
+  'CONCURRENCY',
+  'RETRIES',
+  'TIMEOUT_MS',
+  'SAFETY_MS',
+  'REJECTS_QUEUE_URL',
+  'AWS_ENDPOINT_URL_SQS',
+];
 
 beforeAll(async () => {
   [lb, sqs] = await Promise.all([startStickyBalancer({ backends: 3 }), startLocalSqs()]);
@@ -66,7 +76,8 @@ describe('Lambda handler', () => {
 
   test('partial failure returns exactly the messages whose rows were not all delivered', async () => {
     // Rows 207 and 409 keep failing with 503: their messages must come back, no others.
-    for (const b of lb.backends) b.setFault(({ ids }) => (ids.includes('207') || ids.includes('409') ? { status: 503 } : undefined));
+    for (const b of lb.backends)
+      b.setFault(({ ids }) => (ids.includes('207') || ids.includes('409') ? { status: 503 } : undefined));
     const records = [100, 200, 300, 400, 500].map((base, i) => sqsRecord(rows(base, 12), { messageId: `msg-${i}` }));
     const answer = await handler({ Records: records }, context());
     expect(answer.batchItemFailures).toEqual([{ itemIdentifier: 'msg-1' }, { itemIdentifier: 'msg-3' }]);
@@ -75,20 +86,36 @@ describe('Lambda handler', () => {
   });
 
   test('a row the API refuses (422) is isolated by halving; only it goes to the rejects queue, and the message is done', async () => {
-    for (const b of lb.backends) b.setFault(({ ids }) => (ids.includes('3') ? { status: 422, body: `refused for ${TOKEN}` } : undefined));
+    for (const b of lb.backends)
+      b.setFault(({ ids }) => (ids.includes('3') ? { status: 422, body: `refused for ${TOKEN}` } : undefined));
     const answer = await handler({ Records: [sqsRecord(rows(1, 10), { messageId: 'mixed' })] }, context());
     expect(answer.batchItemFailures).toEqual([]);
-    expect(new Set(lb.backends.flatMap((b) => b.acceptedIds()))).toEqual(new Set(['1', '2', '4', '5', '6', '7', '8', '9', '10']));
+    expect(new Set(lb.backends.flatMap((b) => b.acceptedIds()))).toEqual(
+      new Set(['1', '2', '4', '5', '6', '7', '8', '9', '10']),
+    );
     const rejects = await drainQueue(sqs.sqs, rejectsQueue);
     expect(rejects).toHaveLength(1);
     const body = rejects[0]?.Body as string;
     const parsed = parseEnvelope(body, rejects[0]?.MessageAttributes?.rows?.StringValue);
     expect(parsed.ok && parsed.envelope.rows.map((r) => (JSON.parse(r) as { id: number }).id)).toEqual([3]);
-    expect(JSON.parse(body)).toMatchObject({ v: 1, job: 'test-job', failures: [{ status: 422, attempts: 1 }], from: 'mixed' });
+    expect(JSON.parse(body)).toMatchObject({
+      v: 1,
+      job: 'test-job',
+      failures: [{ status: 422, attempts: 1 }],
+      from: 'mixed',
+    });
     expect(body).not.toContain('sekret-token-123');
     // One line for the message, without the row (personal data) and without secrets.
     const lines = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toEqual([expect.objectContaining({ event: 'rows_rejected', messageId: 'mixed', rows: 1, statuses: [422], sent: 'rejects queue' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        event: 'rows_rejected',
+        messageId: 'mixed',
+        rows: 1,
+        statuses: [422],
+        sent: 'rejects queue',
+      }),
+    ]);
     expect(logged.join('\n')).not.toContain('listing 3');
     expect(logged.join('\n')).not.toContain('sekret-token-123');
   });
@@ -97,10 +124,21 @@ describe('Lambda handler', () => {
     const bare = sqsRecord(rows(1, 3), { messageId: 'bare', noAttributes: true });
     const noRows = sqsRecord(rows(4, 3), { messageId: 'no-rows' });
     delete (noRows.messageAttributes as Record<string, unknown>).rows;
-    const broken = { ...sqsRecord([], { messageId: 'no-body', noAttributes: true }), body: undefined } as unknown as typeof bare;
-    const answer = await handler({ Records: [bare, noRows, broken, sqsRecord(rows(7, 3), { messageId: 'fine' })] }, context());
+    const broken = {
+      ...sqsRecord([], { messageId: 'no-body', noAttributes: true }),
+      body: undefined,
+    } as unknown as typeof bare;
+    const answer = await handler(
+      { Records: [bare, noRows, broken, sqsRecord(rows(7, 3), { messageId: 'fine' })] },
+      context(),
+    );
     expect(answer.batchItemFailures).toEqual([{ itemIdentifier: 'no-body' }]);
-    expect(lb.backends.flatMap((b) => b.acceptedIds()).map(Number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(
+      lb.backends
+        .flatMap((b) => b.acceptedIds())
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   test('a malformed message is failed (for the DLQ) without holding up the others', async () => {
@@ -112,7 +150,11 @@ describe('Lambda handler', () => {
 
   test('near the deadline no new request starts and the unfinished messages are reported', async () => {
     for (const b of lb.backends) b.setLatency(300);
-    const records = [sqsRecord(rows(1, 5), { messageId: 'quick' }), sqsRecord(rows(10, 25), { messageId: 'slow-1' }), sqsRecord(rows(40, 25), { messageId: 'slow-2' })];
+    const records = [
+      sqsRecord(rows(1, 5), { messageId: 'quick' }),
+      sqsRecord(rows(10, 25), { messageId: 'slow-1' }),
+      sqsRecord(rows(40, 25), { messageId: 'slow-2' }),
+    ];
     const started = Date.now();
     const answer = await handler({ Records: records }, context(1000));
     expect(Date.now() - started).toBeLessThan(1000);
@@ -124,9 +166,19 @@ describe('Lambda handler', () => {
 function forwarderFor(env: Record<string, string>, opts: { rejects?: boolean } = {}) {
   const lines: Record<string, unknown>[] = [];
   const rejected: { job: string; from: string; rows: RejectedRow[] }[] = [];
-  const rejects = async (job: string, r: readonly RejectedRow[], from: string) => void rejected.push({ job, from, rows: [...r] });
-  const f = new Forwarder(parseForwarderEnv({ TARGET_URL: `${lb.url}/items`, RETRIES: '0', ...env }), (l) => void lines.push(JSON.parse(l)), opts.rejects ? { rejects } : {});
-  return { f, lines, rejected, ids: () => rejected.flatMap((r) => r.rows.map((x) => (JSON.parse(x.row) as { id: number }).id)) };
+  const rejects = async (job: string, r: readonly RejectedRow[], from: string) =>
+    void rejected.push({ job, from, rows: [...r] });
+  const f = new Forwarder(
+    parseForwarderEnv({ TARGET_URL: `${lb.url}/items`, RETRIES: '0', ...env }),
+    (l) => void lines.push(JSON.parse(l)),
+    opts.rejects ? { rejects } : {},
+  );
+  return {
+    f,
+    lines,
+    rejected,
+    ids: () => rejected.flatMap((r) => r.rows.map((x) => (JSON.parse(x.row) as { id: number }).id)),
+  };
 }
 
 describe('forwarder: what happens to refused rows and messages', () => {
@@ -134,43 +186,63 @@ describe('forwarder: what happens to refused rows and messages', () => {
     for (const b of lb.backends) b.setFault(({ ids }) => (ids.includes('3') ? { status: 422 } : undefined));
     const { f, lines } = forwarderFor({ BATCH_SIZE: '4' });
     try {
-      const answer = await f.handle({ Records: [sqsRecord(rows(1, 8), { messageId: 'keep' }), sqsRecord(rows(9, 4), { messageId: 'clean' })] }, context());
+      const answer = await f.handle(
+        { Records: [sqsRecord(rows(1, 8), { messageId: 'keep' }), sqsRecord(rows(9, 4), { messageId: 'clean' })] },
+        context(),
+      );
       expect(answer.batchItemFailures).toEqual([{ itemIdentifier: 'keep' }]);
-      expect(lines).toEqual([expect.objectContaining({ event: 'rows_rejected', messageId: 'keep', rows: 1, kept: expect.stringContaining('no rejects queue') })]);
+      expect(lines).toEqual([
+        expect.objectContaining({
+          event: 'rows_rejected',
+          messageId: 'keep',
+          rows: 1,
+          kept: expect.stringContaining('no rejects queue'),
+        }),
+      ]);
       expect(f.totals).toMatchObject({ rejected: 0, rejectedKept: 1 });
     } finally {
       await f.close();
     }
   });
 
-  test.each([301, 302, 401, 403, 404, 405, 407])('an endpoint answering %i to everything: every message stays, nothing is set aside, one log line', async (status) => {
-    for (const b of lb.backends) b.setFault(() => ({ status, body: `no (${TOKEN})` }));
-    const { f, lines, rejected } = forwarderFor({ BATCH_SIZE: '5', CONCURRENCY: '2', HEADERS: JSON.stringify({ Authorization: TOKEN }) }, { rejects: true });
-    try {
-      for (const round of [1, 2]) {
-        const records = [1, 11, 21].map((from) => sqsRecord(rows(from, 10), { messageId: `m${round}-${from}` }));
-        const answer = await f.handle({ Records: records }, context());
-        expect(answer.batchItemFailures.map((x) => x.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+  test.each([301, 302, 401, 403, 404, 405, 407])(
+    'an endpoint answering %i to everything: every message stays, nothing is set aside, one log line',
+    async (status) => {
+      for (const b of lb.backends) b.setFault(() => ({ status, body: `no (${TOKEN})` }));
+      const { f, lines, rejected } = forwarderFor(
+        { BATCH_SIZE: '5', CONCURRENCY: '2', HEADERS: JSON.stringify({ Authorization: TOKEN }) },
+        { rejects: true },
+      );
+      try {
+        for (const round of [1, 2]) {
+          const records = [1, 11, 21].map((from) => sqsRecord(rows(from, 10), { messageId: `m${round}-${from}` }));
+          const answer = await f.handle({ Records: records }, context());
+          expect(answer.batchItemFailures.map((x) => x.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+        }
+        expect(rejected).toEqual([]);
+        expect(f.totals).toMatchObject({ delivered: 0, rejected: 0, endpointRefused: 6 });
+        expect(lines).toEqual([expect.objectContaining({ level: 'error', event: 'endpoint_refused', status })]);
+        expect(JSON.stringify(lines)).not.toContain('sekret-token-123');
+        // The first refusal stops the call: no request per row, and none after it in the call.
+        expect(lb.backends.reduce((n, b) => n + b.counts.requests, 0)).toBeLessThanOrEqual(2 * 2);
+      } finally {
+        await f.close();
       }
-      expect(rejected).toEqual([]);
-      expect(f.totals).toMatchObject({ delivered: 0, rejected: 0, endpointRefused: 6 });
-      expect(lines).toEqual([expect.objectContaining({ level: 'error', event: 'endpoint_refused', status })]);
-      expect(JSON.stringify(lines)).not.toContain('sekret-token-123');
-      // The first refusal stops the call: no request per row, and none after it in the call.
-      expect(lb.backends.reduce((n, b) => n + b.counts.requests, 0)).toBeLessThanOrEqual(2 * 2);
-    } finally {
-      await f.close();
-    }
-  });
+    },
+  );
 
   test('a 413 halves the request; a row refused with 413 on its own is a row problem, set aside', async () => {
-    for (const b of lb.backends) b.setFault(({ ids }) => (ids.length > 2 || ids.includes('7') ? { status: 413 } : undefined));
+    for (const b of lb.backends)
+      b.setFault(({ ids }) => (ids.length > 2 || ids.includes('7') ? { status: 413 } : undefined));
     const { f, ids } = forwarderFor({ BATCH_SIZE: '8' }, { rejects: true });
     try {
       const answer = await f.handle({ Records: [sqsRecord(rows(1, 16), { messageId: 'big' })] }, context());
       expect(answer.batchItemFailures).toEqual([]);
       expect(ids()).toEqual([7]);
-      const delivered = lb.backends.flatMap((b) => b.acceptedIds()).map(Number).sort((a, b) => a - b);
+      const delivered = lb.backends
+        .flatMap((b) => b.acceptedIds())
+        .map(Number)
+        .sort((a, b) => a - b);
       expect([...delivered, ...ids()].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
     } finally {
       await f.close();
@@ -178,7 +250,8 @@ describe('forwarder: what happens to refused rows and messages', () => {
   });
 
   test('the pieces of a halved batch carry the same idempotency keys on every delivery', async () => {
-    for (const b of lb.backends) b.setFault(({ ids }) => (ids.includes('5') || ids.includes('12') ? { status: 400 } : undefined));
+    for (const b of lb.backends)
+      b.setFault(({ ids }) => (ids.includes('5') || ids.includes('12') ? { status: 400 } : undefined));
     const keys: string[][] = [];
     for (const _ of [1, 2]) {
       const { f, ids } = forwarderFor({ BATCH_SIZE: '10' }, { rejects: true });
@@ -188,7 +261,11 @@ describe('forwarder: what happens to refused rows and messages', () => {
       } finally {
         await f.close();
       }
-      keys.push(requests().map((r) => String(r.headers['idempotency-key'])).sort());
+      keys.push(
+        requests()
+          .map((r) => String(r.headers['idempotency-key']))
+          .sort(),
+      );
       for (const b of lb.backends) b.clear();
     }
     expect(keys[0]?.length).toBeGreaterThan(4);
@@ -205,6 +282,10 @@ describe('forwarder bodies', () => {
     } finally {
       await f.close();
     }
-    expect(requests().map((r) => r.body).sort()).toEqual([big, makeRow(2, 50)].sort());
+    expect(
+      requests()
+        .map((r) => r.body)
+        .sort(),
+    ).toEqual([big, makeRow(2, 50)].sort());
   });
 });

@@ -19,10 +19,13 @@ afterAll(() => {
 
 test('a forwarder that cannot start logs one line, with every secret of its environment masked', async () => {
   const { handler } = await import('../../src/lambda/handler.js');
-  await expect(handler({ Records: [] }, { getRemainingTimeInMillis: () => 1000 })).rejects.toThrow(/TARGET_URL must be an http\(s\) URL/);
+  await expect(handler({ Records: [] }, { getRemainingTimeInMillis: () => 1000 })).rejects.toThrow(
+    /TARGET_URL must be an http\(s\) URL/,
+  );
   expect(logged).toHaveLength(1);
   const line = JSON.parse(logged[0] as string) as Record<string, string>;
   expect(line).toMatchObject({ level: 'error', event: 'forwarder_start_failed' });
   expect(line.target).toContain('api.example.com');
-  for (const secret of ['pa55word-xyz', 'tok-abc-123', 'key-value-456', 'bearer-789']) expect(logged[0]).not.toContain(secret);
+  for (const secret of ['pa55word-xyz', 'tok-abc-123', 'key-value-456', 'bearer-789'])
+    expect(logged[0]).not.toContain(secret);
 });

@@ -7,7 +7,8 @@ import { tempDir } from '../helpers/tmp.js';
 async function read(path: string, after?: string[], maxLineBytes?: number): Promise<Batch[]> {
   const out: Batch[] = [];
   const source = new NdjsonSource({ path, batchSize: 3, jobId: 'j', ...(maxLineBytes ? { maxLineBytes } : {}) });
-  for await (const b of source.batches({ ...(after ? { after } : {}), signal: new AbortController().signal })) out.push(b);
+  for await (const b of source.batches({ ...(after ? { after } : {}), signal: new AbortController().signal }))
+    out.push(b);
   return out;
 }
 
@@ -16,7 +17,12 @@ describe('NDJSON source', () => {
     await using dir = await tempDir();
     // The first line is long enough that an é straddles the 256 KiB read boundary.
     const long = JSON.stringify({ id: 1, s: `${'a'.repeat(262_144 - 14)}é tail` });
-    const lines = [long, JSON.stringify({ id: 2, s: '東京 🍰' }), JSON.stringify({ id: 3, s: 'crlf' }), JSON.stringify({ id: 4 })];
+    const lines = [
+      long,
+      JSON.stringify({ id: 2, s: '東京 🍰' }),
+      JSON.stringify({ id: 3, s: 'crlf' }),
+      JSON.stringify({ id: 4 }),
+    ];
     const text = `${lines[0]}\n${lines[1]}\r\n${lines[2]}\r\n${lines[3]}`;
     const path = await dir.file('mb.ndjson', text);
     const batches = await read(path);
@@ -32,10 +38,17 @@ describe('NDJSON source', () => {
     const path = await dir.file('bad.ndjson', '{"id":1}\n{"id":2}\n{"id":\n{"id":4}\n{"id":5}\n');
     const batches = await read(path);
     // The broken line counts toward the batch size: batches are cut by lines, not by good rows.
-    expect(batches.map((b) => [b.count, b.rejected?.length ?? 0])).toEqual([[2, 1], [2, 0]]);
+    expect(batches.map((b) => [b.count, b.rejected?.length ?? 0])).toEqual([
+      [2, 1],
+      [2, 0],
+    ]);
     expect(batches.flatMap((b) => b.rows)).toEqual(['{"id":1}', '{"id":2}', '{"id":4}', '{"id":5}']);
     const failed = batches[0]?.rejected?.[0];
-    expect(failed).toMatchObject({ status: null, attempts: 0, error: expect.stringMatching(/^NDJSON line 3 \(at byte 18\): not valid JSON/) });
+    expect(failed).toMatchObject({
+      status: null,
+      attempts: 0,
+      error: expect.stringMatching(/^NDJSON line 3 \(at byte 18\): not valid JSON/),
+    });
     // The raw text, as a JSON string: the failed file splices it in as a JSON value.
     expect(JSON.parse(failed?.row as string)).toBe('{"id":');
   });
@@ -67,7 +80,9 @@ describe('NDJSON source', () => {
     expect(capped.flatMap((b) => b.rows)).toEqual(['{"id":1}', '{"id":3}']);
     const failed = capped.flatMap((b) => b.rejected ?? []);
     expect(failed).toHaveLength(1);
-    expect(failed[0]?.error).toMatch(new RegExp(`^NDJSON line 2 \\(at byte 9\\): ${big.length} bytes, over --max-line-bytes 16777216`));
+    expect(failed[0]?.error).toMatch(
+      new RegExp(`^NDJSON line 2 \\(at byte 9\\): ${big.length} bytes, over --max-line-bytes 16777216`),
+    );
     expect(JSON.parse(failed[0]?.row as string)).toBe(big.slice(0, 256));
     // Offsets stay exact past the skipped line.
     expect(capped.at(-1)?.lastKey).toEqual([String(9 + big.length + 1 + 9)]);
@@ -81,6 +96,8 @@ describe('NDJSON source', () => {
     const resumed = await read(path, [...(all[2]?.lastKey ?? [])]);
     const ranges = (bs: Batch[]) => bs.map((b) => [b.firstKey, b.lastKey, b.count, b.rejected?.length ?? 0]);
     expect(ranges(resumed)).toEqual(ranges(all.slice(3)));
-    expect(resumed[0]?.rejected?.[0]?.error).toMatch(/^NDJSON line 1 counted from byte (\d+) \(at byte \1\): not valid JSON/);
+    expect(resumed[0]?.rejected?.[0]?.error).toMatch(
+      /^NDJSON line 1 counted from byte (\d+) \(at byte \1\): not valid JSON/,
+    );
   });
 });

@@ -33,22 +33,32 @@ async function show(url: string, ...names: string[]): Promise<string[]> {
 }
 
 describe('the source session', () => {
-  it.skipIf(!realPostgres)('starts read-only with the statement timeout, keeping options given in the URL', async () => {
-    expect(await show(db.url, 'default_transaction_read_only', 'statement_timeout')).toEqual(['on', '1234ms']);
-    const url = `${db.url}${db.url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
-    expect(await show(url, 'default_transaction_read_only', 'search_path')).toEqual(['on', schema.schema]);
-  });
+  it.skipIf(!realPostgres)(
+    'starts read-only with the statement timeout, keeping options given in the URL',
+    async () => {
+      expect(await show(db.url, 'default_transaction_read_only', 'statement_timeout')).toEqual(['on', '1234ms']);
+      const url = `${db.url}${db.url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+      expect(await show(url, 'default_transaction_read_only', 'search_path')).toEqual(['on', schema.schema]);
+    },
+  );
 
   it('reads in READ ONLY transactions, also where the server ignores startup options', async () => {
     const session = await ReadOnlySession.open(db.url, 10_000);
     try {
       const mode = await session.read((c) => c.query('SHOW transaction_read_only'), 'a test read');
       expect(mode.rows[0].transaction_read_only).toBe('on');
-      await expect(session.read((c) => c.query(`INSERT INTO ${schema.qualified('t')} VALUES (1)`), 'a test read')).rejects.toMatchObject({ code: '25006' });
+      await expect(
+        session.read((c) => c.query(`INSERT INTO ${schema.qualified('t')} VALUES (1)`), 'a test read'),
+      ).rejects.toMatchObject({ code: '25006' });
     } finally {
       await session.close();
     }
-    expect(await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${schema.qualified('t')}`)).rows[0].n)).toBe(0);
+    expect(
+      await withClient(
+        db.url,
+        async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${schema.qualified('t')}`)).rows[0].n,
+      ),
+    ).toBe(0);
   });
 });
 
@@ -56,7 +66,11 @@ describe('withStartupOptions', () => {
   it.each([
     ['postgres://u@h/db', 'postgres://u@h/db', '-c x=1'],
     ['postgres://u@h/db?sslmode=disable', 'postgres://u@h/db?sslmode=disable', '-c x=1'],
-    ['postgres://u@h/db?options=-c%20search_path%3Dapp&sslmode=disable', 'postgres://u@h/db?sslmode=disable', '-c search_path=app -c x=1'],
+    [
+      'postgres://u@h/db?options=-c%20search_path%3Dapp&sslmode=disable',
+      'postgres://u@h/db?sslmode=disable',
+      '-c search_path=app -c x=1',
+    ],
     ['postgres://u@h/db?options=-c+a%3D1', 'postgres://u@h/db', '-c a=1 -c x=1'],
   ])('%s', (url, connectionString, options) => {
     expect(withStartupOptions(url, '-c x=1')).toEqual({ connectionString, options });

@@ -16,7 +16,12 @@ async function startDripper(everyMs: number, bytes: number, drips: (n: number) =
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes) });
       let sent = 0;
       const t = setInterval(() => {
-        if (res.destroyed || ++sent > bytes) return void (clearInterval(t), timers.delete(t), res.end());
+        if (res.destroyed || ++sent > bytes) {
+          clearInterval(t);
+          timers.delete(t);
+          res.end();
+          return;
+        }
         res.write(' ');
       }, everyMs);
       timers.add(t);
@@ -25,7 +30,9 @@ async function startDripper(everyMs: number, bytes: number, drips: (n: number) =
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/rows`,
-    get requests() { return requests; },
+    get requests() {
+      return requests;
+    },
     async [Symbol.asyncDispose]() {
       for (const t of timers) clearInterval(t);
       server.closeAllConnections();
@@ -55,10 +62,21 @@ describe('--timeout is a deadline for the whole request (issue 8, item 16)', () 
     const from = await dir.file('rows.ndjson', makeRows(2));
     const failed = `${dir.path}/f.ndjson`;
     await using api = await startDripper(100, 60, (n) => n > 1);
-    const result = await importWith({ from, to: api.url, batchSize: '1', concurrency: '1', timeout: '300ms', retries: '1', failed });
+    const result = await importWith({
+      from,
+      to: api.url,
+      batchSize: '1',
+      concurrency: '1',
+      timeout: '300ms',
+      retries: '1',
+      failed,
+    });
     expect(result.thisRun).toMatchObject({ delivered: 1, failed: 1 });
     expect(api.requests).toBe(3);
     const { readFile } = await import('node:fs/promises');
-    expect(JSON.parse(await readFile(failed, 'utf8'))).toMatchObject({ status: null, error: 'no complete answer within 300 ms (--timeout)' });
+    expect(JSON.parse(await readFile(failed, 'utf8'))).toMatchObject({
+      status: null,
+      error: 'no complete answer within 300 ms (--timeout)',
+    });
   });
 });

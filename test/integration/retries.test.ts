@@ -8,9 +8,17 @@ describe('retries', () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(500));
     await using sink = await startHttpSink({
-      fault: ({ n }) => (n % 7 === 1 ? { status: 503 } : n % 7 === 3 ? { reset: true } : n % 11 === 5 ? { delayMs: 1500 } : undefined),
+      fault: ({ n }) =>
+        n % 7 === 1 ? { status: 503 } : n % 7 === 3 ? { reset: true } : n % 11 === 5 ? { delayMs: 1500 } : undefined,
     });
-    const result = await importWith({ from, to: sink.url, batchSize: '10', concurrency: '4', timeout: '500ms', retries: '10' });
+    const result = await importWith({
+      from,
+      to: sink.url,
+      batchSize: '10',
+      concurrency: '4',
+      timeout: '500ms',
+      retries: '10',
+    });
     expect(result.thisRun).toMatchObject({ delivered: 500, failed: 0 });
     expect(result.retries).toBeGreaterThan(5);
     expect(new Set(sink.acceptedIds())).toEqual(new Set(range(1, 500)));
@@ -27,7 +35,9 @@ describe('retries', () => {
   it('honours Retry-After on a 429', async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(1));
-    await using sink = await startHttpSink({ fault: ({ n }) => (n === 1 ? { status: 429, retryAfter: '1' } : undefined) });
+    await using sink = await startHttpSink({
+      fault: ({ n }) => (n === 1 ? { status: 429, retryAfter: '1' } : undefined),
+    });
     const result = await importWith({ from, to: sink.url, batchSize: '1' });
     expect(result.thisRun.delivered).toBe(1);
     const [first, second] = sink.requests;

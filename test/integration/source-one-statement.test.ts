@@ -27,10 +27,19 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const count = () => withClient(db.url, async (c) => Number((await c.query(`SELECT count(*) FROM ${victim}`)).rows[0].count));
+const count = () =>
+  withClient(db.url, async (c) => Number((await c.query(`SELECT count(*) FROM ${victim}`)).rows[0].count));
 
 function source(over: Partial<PostgresSourceConfig>): PostgresKeysetSource {
-  return new PostgresKeysetSource({ url: db.url, key: ['id'], batchSize: 7, pageRows: 14, jobId: 'j', statementTimeoutMs: 10_000, ...over });
+  return new PostgresKeysetSource({
+    url: db.url,
+    key: ['id'],
+    batchSize: 7,
+    pageRows: 14,
+    jobId: 'j',
+    statementTimeoutMs: 10_000,
+    ...over,
+  });
 }
 
 async function readAll(s: PostgresKeysetSource): Promise<number> {
@@ -53,7 +62,10 @@ describe.each([1, 7])('batch size %i: a second statement never runs', (batchSize
   });
 
   it('in --query, after its closing bracket', async () => {
-    const s = source({ query: `SELECT * FROM ${victim}) s; DELETE FROM ${victim} WHERE id = 3; SELECT * FROM (SELECT 1 AS id`, batchSize });
+    const s = source({
+      query: `SELECT * FROM ${victim}) s; DELETE FROM ${victim} WHERE id = 3; SELECT * FROM (SELECT 1 AS id`,
+      batchSize,
+    });
     try {
       await expect(s.open()).rejects.toBeInstanceOf(BulkImportError);
       expect(await s.estimateTotal()).toBeNull();

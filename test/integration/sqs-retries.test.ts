@@ -59,8 +59,10 @@ describe('SQS polling on the retry wrapper', () => {
   test('receive failures (throttling, 5xx) are retried with backoff, then messages are forwarded', async () => {
     const q = await sqs.createQueue(`retries-${++queues}`);
     await sqs.sqs.send(new SendMessageCommand({ QueueUrl: q.url, MessageBody: '{"v":1,"job":"j","rows":[{"id":1}]}' }));
-    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, (call) =>
-      call === 1 ? THROTTLED : call <= 3 ? UNAVAILABLE : undefined,
+    await using proxy = await startSqsFaultProxy(
+      sqs.endpoint,
+      () => undefined,
+      (call) => (call === 1 ? THROTTLED : call <= 3 ? UNAVAILABLE : undefined),
     );
     const stop = new AbortController();
     const forwarder = recordingForwarder();
@@ -75,7 +77,11 @@ describe('SQS polling on the retry wrapper', () => {
 
   test('a fatal receive error (no such queue) ends the poller at once with one line, no retry', async () => {
     const missing = { kind: 'error', status: 400, type: 'QueueDoesNotExist' } as const;
-    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => missing);
+    await using proxy = await startSqsFaultProxy(
+      sqs.endpoint,
+      () => undefined,
+      () => missing,
+    );
     const url = `${sqs.endpoint}/000000000000/missing`;
     const { run } = pollerOn(proxy.endpoint, url, recordingForwarder(), new AbortController().signal);
     const err = await run.catch((e: unknown) => e);
@@ -86,7 +92,11 @@ describe('SQS polling on the retry wrapper', () => {
 
   test('a stop during the backoff ends the poller without an error', async () => {
     const q = await sqs.createQueue(`retries-${++queues}`);
-    await using proxy = await startSqsFaultProxy(sqs.endpoint, () => undefined, () => UNAVAILABLE);
+    await using proxy = await startSqsFaultProxy(
+      sqs.endpoint,
+      () => undefined,
+      () => UNAVAILABLE,
+    );
     const stop = new AbortController();
     const { run } = pollerOn(proxy.endpoint, q.url, recordingForwarder(), stop.signal);
     for (let i = 0; i < 200 && proxy.receives < 2; i++) await new Promise((r) => setTimeout(r, 10));

@@ -20,10 +20,22 @@ afterAll(async () => {
 });
 
 function sinkFor(queueUrl: string, over: Partial<SqsSinkConfig> = {}): SqsSink {
-  return new SqsSink({ queueUrl, connection: sqs.connection, job: 'job-1', messageBytes: 65_536, concurrency: 8, retry: FAST_RETRY, ...over });
+  return new SqsSink({
+    queueUrl,
+    connection: sqs.connection,
+    job: 'job-1',
+    messageBytes: 65_536,
+    concurrency: 8,
+    retry: FAST_RETRY,
+    ...over,
+  });
 }
 
-async function deliverAll(sink: SqsSink, batches: AsyncIterable<Batch>, signal = new AbortController().signal): Promise<Receipt[]> {
+async function deliverAll(
+  sink: SqsSink,
+  batches: AsyncIterable<Batch>,
+  signal = new AbortController().signal,
+): Promise<Receipt[]> {
   const receipts: Receipt[] = [];
   try {
     for await (const r of sink.deliver(batches, { signal, hardSignal: new AbortController().signal })) receipts.push(r);
@@ -86,7 +98,12 @@ describe('SqsSink', () => {
   test('entries a batch reports as Failed are sent again, not lost', async () => {
     const q = await sqs.createQueue(`sink-${++queues}`);
     await using proxy = await startSqsFaultProxy(sqs.endpoint, (call) =>
-      call <= 3 ? { kind: 'fail-entries', fail: (e) => (e.Id === '1' ? { code: 'InternalError', senderFault: false } : undefined) } : undefined,
+      call <= 3
+        ? {
+            kind: 'fail-entries',
+            fail: (e) => (e.Id === '1' ? { code: 'InternalError', senderFault: false } : undefined),
+          }
+        : undefined,
     );
     const sink = sinkFor(q.url, { connection: { ...sqs.connection, endpoint: proxy.endpoint }, rowsPerMessage: 20 });
     const receipts = await deliverAll(sink, makeBatches(1000, 100));
@@ -98,7 +115,11 @@ describe('SqsSink', () => {
   test('throttling and 5xx answers are retried with backoff', async () => {
     const q = await sqs.createQueue(`sink-${++queues}`);
     await using proxy = await startSqsFaultProxy(sqs.endpoint, (call) =>
-      call === 1 ? { kind: 'error', status: 400, type: 'ThrottlingException' } : call === 2 ? { kind: 'error', status: 503, type: 'ServiceUnavailable' } : undefined,
+      call === 1
+        ? { kind: 'error', status: 400, type: 'ThrottlingException' }
+        : call === 2
+          ? { kind: 'error', status: 503, type: 'ServiceUnavailable' }
+          : undefined,
     );
     const sink = sinkFor(q.url, { connection: { ...sqs.connection, endpoint: proxy.endpoint }, concurrency: 1 });
     const receipts = await deliverAll(sink, makeBatches(2000, 100));
@@ -111,7 +132,8 @@ describe('SqsSink', () => {
     const q = await sqs.createQueue(`sink-${++queues}`);
     await using proxy = await startSqsFaultProxy(sqs.endpoint, () => ({
       kind: 'fail-entries',
-      fail: (e) => (e.MessageBody.includes('{"id":77,') ? { code: 'InvalidMessageContents', senderFault: true } : undefined),
+      fail: (e) =>
+        e.MessageBody.includes('{"id":77,') ? { code: 'InvalidMessageContents', senderFault: true } : undefined,
     }));
     const sink = sinkFor(q.url, { connection: { ...sqs.connection, endpoint: proxy.endpoint } });
     const receipts = await deliverAll(sink, makeBatches(400, 100));

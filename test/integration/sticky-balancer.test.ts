@@ -11,14 +11,19 @@ import { startStickyBalancer } from '../helpers/sticky-balancer.js';
 class Lane {
   readonly jar = new Map<string, string>();
   readonly client: Client;
-  constructor(url: string, private readonly keep: (name: string) => boolean = () => true) {
+  constructor(
+    url: string,
+    private readonly keep: (name: string) => boolean = () => true,
+  ) {
     this.client = new Client(url);
     lanes.push(this);
   }
 
   async post(body: unknown, cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ')) {
     const res = await this.client.request({
-      path: '/rows', method: 'POST', body: JSON.stringify(body),
+      path: '/rows',
+      method: 'POST',
+      body: JSON.stringify(body),
       headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
     });
     const text = await res.body.text();
@@ -44,9 +49,17 @@ describe('sticky balancer', () => {
     for (let i = 0; i < 6; i++) served.push((await lane.post({ id: i })).backend);
     expect(served).toEqual(['b1', 'b2', 'b3', 'b1', 'b2', 'b3']);
     const routes = lb.routes();
-    expect(routes.map((r) => [r.backend, r.requests, r.withCookie])).toEqual([['b1', 2, 0], ['b2', 2, 0], ['b3', 2, 0]]);
+    expect(routes.map((r) => [r.backend, r.requests, r.withCookie])).toEqual([
+      ['b1', 2, 0],
+      ['b2', 2, 0],
+      ['b3', 2, 0],
+    ]);
     expect(new Set(routes.map((r) => r.socketId)).size).toBe(1);
-    expect(lb.backends.map((b) => b.acceptedIds())).toEqual([['0', '3'], ['1', '4'], ['2', '5']]);
+    expect(lb.backends.map((b) => b.acceptedIds())).toEqual([
+      ['0', '3'],
+      ['1', '4'],
+      ['2', '5'],
+    ]);
   });
 
   it('keeps each cookie-keeping connection on one backend after its first request', async () => {
@@ -55,7 +68,11 @@ describe('sticky balancer', () => {
     for (let round = 0; round < 5; round++) for (const lane of three) await lane.post({ id: round });
     const routes = lb.routes();
     expect(routes).toHaveLength(3);
-    expect(routes.map((r) => [r.backend, r.requests, r.withCookie])).toEqual([['b1', 5, 4], ['b2', 5, 4], ['b3', 5, 4]]);
+    expect(routes.map((r) => [r.backend, r.requests, r.withCookie])).toEqual([
+      ['b1', 5, 4],
+      ['b2', 5, 4],
+      ['b3', 5, 4],
+    ]);
     expect(lb.perBackend()).toEqual({ b1: 5, b2: 5, b3: 5 });
     // The backend sees one connection, and the client's cookie from the second request on.
     const b1 = lb.backends[0].requests;
@@ -110,14 +127,19 @@ describe('sticky balancer', () => {
   });
 
   it('runs each backend with its own options, and reports a backend reset as 502', async () => {
-    await using lb = await startStickyBalancer({ backends: [{ name: 'fast' }, { name: 'broken', fault: () => ({ reset: true }) }] });
+    await using lb = await startStickyBalancer({
+      backends: [{ name: 'fast' }, { name: 'broken', fault: () => ({ reset: true }) }],
+    });
     const lane = new Lane(lb.url, () => false);
     expect((await lane.post({ id: 1 })).backend).toBe('fast');
     const bad = await lane.post({ id: 2 });
     expect(bad.status).toBe(502);
     expect(bad.setCookie[0]).toMatch(/^AWSALB=/);
     expect((await lane.post({ id: 3 })).status).toBe(200); // the client connection survived
-    expect(lb.backends.map((b) => [b.name, b.counts.accepted, b.counts.resets])).toEqual([['fast', 2, 0], ['broken', 0, 1]]);
+    expect(lb.backends.map((b) => [b.name, b.counts.accepted, b.counts.resets])).toEqual([
+      ['fast', 2, 0],
+      ['broken', 0, 1],
+    ]);
   });
 
   it('shows why stickiness pays when the API builds a session per cookieless request', async () => {

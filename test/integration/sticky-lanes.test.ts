@@ -90,7 +90,7 @@ describe('sticky lanes behind a load balancer', () => {
     expect(new Set(lb.backends[1]!.acceptedIds())).toEqual(new Set(range(1, 400)));
   });
 
-  it('a lane fleeing a failing target does not take that target\'s cookie from its 503 (issue 8, item 15)', async () => {
+  it("a lane fleeing a failing target does not take that target's cookie from its 503 (issue 8, item 15)", async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(3000));
     await using lb = await startStickyBalancer({ backends: 3 });
@@ -103,13 +103,15 @@ describe('sticky lanes behind a load balancer', () => {
     expect(new Set(lb.backends.flatMap((b) => b.acceptedIds()))).toEqual(new Set(range(1, 3000)));
     // Only the lanes stuck to b2 before it failed send its cookie, at most 3 times each (then they drop it).
     const own = Buffer.from('alb-sim:b2').toString('base64');
-    const withB2Cookie = b2!.requests.filter((r) => r.status === 503 && cookieValue(r.headers.cookie, 'AWSALB') === own);
+    const withB2Cookie = b2!.requests.filter(
+      (r) => r.status === 503 && cookieValue(r.headers.cookie, 'AWSALB') === own,
+    );
     const lanesOnB2 = new Set(b2!.requests.filter((r) => r.status === 200).map((r) => r.socketId)).size;
     expect(lanesOnB2).toBeGreaterThan(0);
     expect(withB2Cookie.length).toBeLessThanOrEqual(3 * lanesOnB2);
   });
 
-  it('a lane that drops its cookie borrows a working lane\'s, so round robin cannot put it back on the failing target', async () => {
+  it("a lane that drops its cookie borrows a working lane's, so round robin cannot put it back on the failing target", async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(3000));
     await using lb = await startStickyBalancer({ backends: 3 });

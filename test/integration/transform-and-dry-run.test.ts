@@ -19,7 +19,9 @@ describe('--transform', () => {
     await using sink = await startHttpSink({ idField: 'externalId' });
     const result = await importWith({ from, to: sink.url, batchSize: '4', transform });
     expect(result.thisRun).toEqual({ read: 40, delivered: 19, failed: 1, skipped: 20 });
-    expect(new Set(sink.acceptedIds())).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `L-${2 * i + 1}`).filter((id) => id !== 'L-5')));
+    expect(new Set(sink.acceptedIds())).toEqual(
+      new Set(Array.from({ length: 20 }, (_, i) => `L-${2 * i + 1}`).filter((id) => id !== 'L-5')),
+    );
     expect(JSON.parse(sink.requests[0]!.body)[0]).toEqual({ externalId: 'L-1', name: 'ROW 1' });
     // A batch the transform emptied entirely is acknowledged without a request.
     expect(sink.counts.requests).toBe(10);
@@ -27,7 +29,10 @@ describe('--transform', () => {
 
   it('a result that is not JSON fails its row as read, never as "row": undefined', async () => {
     await using dir = await tempDir();
-    const from = await dir.file('rows.ndjson', makeRows(6, (i) => ({ n: i * 1.5 })));
+    const from = await dir.file(
+      'rows.ndjson',
+      makeRows(6, (i) => ({ n: i * 1.5 })),
+    );
     const transform = await dir.file(
       'odd.mjs',
       `export default (row) => {
@@ -58,15 +63,28 @@ describe('--transform', () => {
   it('a row whose transform never answers fails after --transform-timeout; the others arrive', async () => {
     await using dir = await tempDir();
     const from = await dir.file('rows.ndjson', makeRows(10));
-    const transform = await dir.file('stuck.mjs', 'export default (row) => (row.id === 4 ? new Promise(() => {}) : row);');
+    const transform = await dir.file(
+      'stuck.mjs',
+      'export default (row) => (row.id === 4 ? new Promise(() => {}) : row);',
+    );
     const failed = `${dir.path}/f.ndjson`;
     await using sink = await startHttpSink({ record: 'ids' });
     const t0 = Date.now();
-    const result = await importWith({ from, to: sink.url, batchSize: '3', transform, transformTimeout: '300ms', failed });
+    const result = await importWith({
+      from,
+      to: sink.url,
+      batchSize: '3',
+      transform,
+      transformTimeout: '300ms',
+      failed,
+    });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(result.thisRun).toMatchObject({ read: 10, delivered: 9, failed: 1 });
     expect(sink.acceptedIds().sort()).toEqual(['1', '10', '2', '3', '5', '6', '7', '8', '9']);
-    const [line] = (await readFile(failed, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { row: { id: number }; error: string });
+    const [line] = (await readFile(failed, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { row: { id: number }; error: string });
     expect(line).toMatchObject({ row: { id: 4 }, error: 'transform: no answer after 300 ms (--transform-timeout)' });
   });
 

@@ -20,7 +20,10 @@ beforeAll(async () => {
   });
   const client = await connectPostgres(db.url);
   try {
-    const res = await client.query<string[]>({ text: `SELECT t.n::text, row_to_json(t)::text FROM ${table} t ORDER BY n`, rowMode: 'array' });
+    const res = await client.query<string[]>({
+      text: `SELECT t.n::text, row_to_json(t)::text FROM ${table} t ORDER BY n`,
+      rowMode: 'array',
+    });
     expected = new Map(res.rows.map((r) => [r[0] as string, r[1] as string]));
   } finally {
     await client.end();
@@ -63,7 +66,9 @@ describe('type fidelity: rows arrive exactly as PostgreSQL renders them', () => 
     await withClient(db.url, async (client) => {
       await client.query(`CREATE TABLE ${t} (big int8, at timestamptz, PRIMARY KEY (big, at))`);
       // 300 rows whose keys differ only in the last digit of a bigint or the last microsecond.
-      await client.query(`INSERT INTO ${t} SELECT 9007199254740993 + (g % 3), '2024-01-01 00:00:00.000001+00'::timestamptz + g * interval '1 microsecond' FROM generate_series(1, 300) g`);
+      await client.query(
+        `INSERT INTO ${t} SELECT 9007199254740993 + (g % 3), '2024-01-01 00:00:00.000001+00'::timestamptz + g * interval '1 microsecond' FROM generate_series(1, 300) g`,
+      );
     });
     for (const key of ['at', 'big,at']) {
       await using sink = await startHttpSink({ idField: 'at' });

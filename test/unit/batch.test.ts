@@ -3,7 +3,14 @@ import { LazyBatch, idempotencyKeyFor, splitJsonArray } from '../../src/source/b
 
 describe('splitJsonArray', () => {
   it('splits without parsing, keeping big numbers and tricky strings exact', () => {
-    const rows = ['{"id":9007199254740993,"n":123456789012345678901234567890.123}', '{"s":"a,b]}{\\"x\\"\\\\"}', '{"a":[1,[2,{"b":3}]],"c":{}}', '"str"', '42', 'null'];
+    const rows = [
+      '{"id":9007199254740993,"n":123456789012345678901234567890.123}',
+      '{"s":"a,b]}{\\"x\\"\\\\"}',
+      '{"a":[1,[2,{"b":3}]],"c":{}}',
+      '"str"',
+      '42',
+      'null',
+    ];
     expect(splitJsonArray(`[${rows.join(',')}]`)).toEqual(rows);
     expect(splitJsonArray('[ ]')).toEqual([]);
     expect(splitJsonArray('[ {"a":1} , {"b":2} ]')).toEqual(['{"a":1}', '{"b":2}']);

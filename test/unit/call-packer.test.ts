@@ -14,7 +14,10 @@ describe('call packer (one rule for SendMessageBatch calls and rejects bodies)',
 
   it('closes a group before the item that would pass maxBytes, and counts bytes', () => {
     const groups = packGroups([400, 400, 300, 500, 100], (b) => b, 10, 1000);
-    expect(sizes(groups)).toEqual([[400, 400], [300, 500, 100]]);
+    expect(sizes(groups)).toEqual([
+      [400, 400],
+      [300, 500, 100],
+    ]);
     expect(groups.map((g) => g.bytes)).toEqual([800, 900]);
   });
 

@@ -3,7 +3,10 @@ import { CookieState, cookieStatesFor } from '../../src/http/cookie-lanes.js';
 
 const url = 'http://127.0.0.1:8080/listings';
 const future = (s: number) => new Date(Date.now() + s * 1000).toUTCString();
-const alb = (v: string) => [`AWSALB=${v}; Expires=${future(604800)}; Path=/`, `AWSALBCORS=${v}; Expires=${future(604800)}; Path=/; SameSite=None; Secure`];
+const alb = (v: string) => [
+  `AWSALB=${v}; Expires=${future(604800)}; Path=/`,
+  `AWSALBCORS=${v}; Expires=${future(604800)}; Path=/; SameSite=None; Secure`,
+];
 
 describe('cookie lanes', () => {
   it('sends back both ALB cookies, Secure one included, over http to a loopback host', () => {

@@ -16,7 +16,11 @@ describe('cookie jar limits, as browsers keep them (issue 8, item 17)', () => {
   it('holds at most 50 cookies, the first ones: a flood of new names cannot push out the sticky cookie', () => {
     const c = new CookieState(url);
     c.update(['AWSALB=t1; Path=/'], 0);
-    for (let k = 0; k < 20; k++) c.update(Array.from({ length: 50 }, (_, i) => `c${k}_${i}=v; Path=/`), k + 1);
+    for (let k = 0; k < 20; k++)
+      c.update(
+        Array.from({ length: 50 }, (_, i) => `c${k}_${i}=v; Path=/`),
+        k + 1,
+      );
     const pairs = c.header(100).split('; ');
     expect(pairs).toHaveLength(50);
     expect(pairs).toContain('AWSALB=t1');
@@ -27,7 +31,11 @@ describe('cookie jar limits, as browsers keep them (issue 8, item 17)', () => {
   it('stays cheap under an API that sets 50 new names on every answer', () => {
     const c = new CookieState(url);
     const t0 = performance.now();
-    for (let k = 0; k < 400; k++) c.update(Array.from({ length: 50 }, (_, i) => `n${k}_${i}=v; Path=/`), k * 2000);
+    for (let k = 0; k < 400; k++)
+      c.update(
+        Array.from({ length: 50 }, (_, i) => `n${k}_${i}=v; Path=/`),
+        k * 2000,
+      );
     expect(c.header(400 * 2000).split('; ')).toHaveLength(50);
     // Before the caps this took minutes: every name ever offered was kept, and re-sorted per cookie.
     expect(performance.now() - t0).toBeLessThan(3000);

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { attributesBytes, attributesBytesOf, envelopeAttributes, envelopeBody, parseEnvelope } from '../../src/queue/envelope.js';
+import {
+  attributesBytes,
+  attributesBytesOf,
+  envelopeAttributes,
+  envelopeBody,
+  parseEnvelope,
+} from '../../src/queue/envelope.js';
 
 describe('envelope', () => {
   test('rows are spliced in as written and come back byte for byte', () => {
@@ -36,7 +42,11 @@ describe('envelope', () => {
     const bounds = { job: 'jöb', rows: 20, range: [['1'], ['20']] as const };
     for (const meta of [exact, bounds, { ...bounds, lastKey: ['20'] }]) {
       const counted = Object.entries(envelopeAttributes(meta)).reduce(
-        (n, [name, a]) => n + Buffer.byteLength(name) + Buffer.byteLength(a.DataType as string) + Buffer.byteLength(a.StringValue as string),
+        (n, [name, a]) =>
+          n +
+          Buffer.byteLength(name) +
+          Buffer.byteLength(a.DataType as string) +
+          Buffer.byteLength(a.StringValue as string),
         0,
       );
       expect(attributesBytes(meta)).toBe(counted);

@@ -7,7 +7,9 @@ function receiver(bad: Set<number>, flaky = new Set<number>()) {
   const send = async (piece: readonly number[], path: string) => {
     seen.push(path);
     if (piece.some((r) => flaky.has(r))) return { verdict: 'failed' as const, answer: 503 };
-    return piece.some((r) => bad.has(r)) ? { verdict: 'refused' as const, answer: 422 } : { verdict: 'ok' as const, answer: 200 };
+    return piece.some((r) => bad.has(r))
+      ? { verdict: 'refused' as const, answer: 422 }
+      : { verdict: 'ok' as const, answer: 200 };
   };
   return { send, seen };
 }

@@ -18,19 +18,53 @@ function errorOf(fn: () => unknown): BulkImportError {
 
 describe('importConfig: typed options, the CLI defaults and checks', () => {
   test('numbers as numbers, durations as ms or text, everything else defaulted', () => {
-    const c = importConfig({ from: 'postgres://h/db', table: 'listings', to: 'http://127.0.0.1:1/x', concurrency: 4, timeout: 1500, statementTimeout: '2m' }, {});
+    const c = importConfig(
+      {
+        from: 'postgres://h/db',
+        table: 'listings',
+        to: 'http://127.0.0.1:1/x',
+        concurrency: 4,
+        timeout: 1500,
+        statementTimeout: '2m',
+      },
+      {},
+    );
     expect(Object.isFrozen(c)).toBe(true);
-    expect(c).toMatchObject({ batchSize: IMPORT_DEFAULTS.batchSize, concurrency: 4, target: { timeoutMs: 1500, sticky: 'lane', method: 'POST' } });
-    expect(c.source).toMatchObject({ kind: 'postgres', key: ['id'], pageRows: IMPORT_DEFAULTS.pageRows, statementTimeoutMs: 120_000 });
+    expect(c).toMatchObject({
+      batchSize: IMPORT_DEFAULTS.batchSize,
+      concurrency: 4,
+      target: { timeoutMs: 1500, sticky: 'lane', method: 'POST' },
+    });
+    expect(c.source).toMatchObject({
+      kind: 'postgres',
+      key: ['id'],
+      pageRows: IMPORT_DEFAULTS.pageRows,
+      statementTimeoutMs: 120_000,
+    });
     // The same import from the CLI's text flags is the same config.
-    const cli = parseRunConfig({ from: 'postgres://h/db', table: 'listings', to: 'http://127.0.0.1:1/x', concurrency: '4', timeout: '1500ms', statementTimeout: '2m' }, {});
+    const cli = parseRunConfig(
+      {
+        from: 'postgres://h/db',
+        table: 'listings',
+        to: 'http://127.0.0.1:1/x',
+        concurrency: '4',
+        timeout: '1500ms',
+        statementTimeout: '2m',
+      },
+      {},
+    );
     expect(c).toEqual(cli);
   });
 
   test('a header object or "Name: value" lines', () => {
-    const c = importConfig({ from: 'rows.ndjson', to: 'http://127.0.0.1:1/x', header: { Authorization: 'Bearer t' } }, {});
+    const c = importConfig(
+      { from: 'rows.ndjson', to: 'http://127.0.0.1:1/x', header: { Authorization: 'Bearer t' } },
+      {},
+    );
     expect(c.target?.headers).toEqual({ Authorization: 'Bearer t' });
-    expect(importConfig({ from: 'rows.ndjson', to: 'http://127.0.0.1:1/x', header: ['X-A: 1'] }, {}).target?.headers).toEqual({ 'X-A': '1' });
+    expect(
+      importConfig({ from: 'rows.ndjson', to: 'http://127.0.0.1:1/x', header: ['X-A: 1'] }, {}).target?.headers,
+    ).toEqual({ 'X-A': '1' });
   });
 
   test.each([
@@ -48,7 +82,9 @@ describe('importConfig: typed options, the CLI defaults and checks', () => {
   });
 
   test('the CLI names the flag for the same rule', () => {
-    expect(() => parseRunConfig({ from: 'rows.ndjson', to: 'http://x', concurrency: '0' }, {})).toThrow('--concurrency must be a whole number from 1 to 1024 (got "0")');
+    expect(() => parseRunConfig({ from: 'rows.ndjson', to: 'http://x', concurrency: '0' }, {})).toThrow(
+      '--concurrency must be a whole number from 1 to 1024 (got "0")',
+    );
   });
 });
 
@@ -57,23 +93,42 @@ describe('forwardConfig and replayConfig', () => {
     const c = forwardConfig({ queue: QUEUE, to: 'http://127.0.0.1:1/x' }, {});
     const lambda = parseForwarderEnv({ TARGET_URL: 'http://127.0.0.1:1/x' });
     expect(c.forwarder).toEqual(lambda);
-    expect(c).toMatchObject({ pollers: 2, untilEmpty: false, forwarder: { concurrency: FORWARDER_DEFAULTS.concurrency } });
-    expect(errorOf(() => forwardConfig({ queue: QUEUE, to: 'http://x', pollers: 0 }, {})).message).toBe('pollers must be a whole number from 1 to 256 (got "0")');
+    expect(c).toMatchObject({
+      pollers: 2,
+      untilEmpty: false,
+      forwarder: { concurrency: FORWARDER_DEFAULTS.concurrency },
+    });
+    expect(errorOf(() => forwardConfig({ queue: QUEUE, to: 'http://x', pollers: 0 }, {})).message).toBe(
+      'pollers must be a whole number from 1 to 256 (got "0")',
+    );
   });
 
   test('the Lambda names the variable, as a CONFIG error', () => {
     const err = errorOf(() => parseForwarderEnv({ TARGET_URL: 'http://x', CONCURRENCY: '0' }));
     expect(err.code).toBe('CONFIG');
     expect(err.message).toBe('CONCURRENCY must be a whole number from 1 to 1024 (got "0")');
-    expect(errorOf(() => parseForwarderEnv({ TARGET_URL: 'http://x', METHOD: 'GET' })).message).toBe('METHOD must be POST, PUT or PATCH (got "GET")');
-    expect(errorOf(() => parseForwarderEnv({ TARGET_URL: 'http://x', HEADER_X_A: 'a\nb' })).message).toBe('HEADER_X_A x-a: the value has a line break or NUL');
+    expect(errorOf(() => parseForwarderEnv({ TARGET_URL: 'http://x', METHOD: 'GET' })).message).toBe(
+      'METHOD must be POST, PUT or PATCH (got "GET")',
+    );
+    expect(errorOf(() => parseForwarderEnv({ TARGET_URL: 'http://x', HEADER_X_A: 'a\nb' })).message).toBe(
+      'HEADER_X_A x-a: the value has a line break or NUL',
+    );
   });
 
   test('replay: a file becomes an import of its rows, a queue a pass over it', () => {
     const file = replayConfig({ file: 'jobs.failed.ndjson', to: 'http://127.0.0.1:1/x' }, {});
-    expect(file).toMatchObject({ kind: 'file', run: { source: { kind: 'failed-rows', path: 'jobs.failed.ndjson' }, failed: 'jobs.failed.again.ndjson', checkpoint: null } });
+    expect(file).toMatchObject({
+      kind: 'file',
+      run: {
+        source: { kind: 'failed-rows', path: 'jobs.failed.ndjson' },
+        failed: 'jobs.failed.again.ndjson',
+        checkpoint: null,
+      },
+    });
     const queue = replayConfig({ queue: QUEUE, to: 'http://127.0.0.1:1/x' }, {});
     expect(queue).toMatchObject({ kind: 'queue', queueUrl: QUEUE, failed: 'replay-listings.failed.ndjson' });
-    expect(() => replayConfig({ file: 'a.ndjson', queue: QUEUE, to: 'http://x' }, {})).toThrow('replay takes a failed-rows file or queue, not both');
+    expect(() => replayConfig({ file: 'a.ndjson', queue: QUEUE, to: 'http://x' }, {})).toThrow(
+      'replay takes a failed-rows file or queue, not both',
+    );
   });
 });

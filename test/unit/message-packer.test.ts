@@ -15,7 +15,8 @@ async function pack(batches: AsyncIterable<Batch>, limits: { messageBytes: numbe
   return out;
 }
 
-const ids = (m: PackedMessage) => (parseEnvelope(m.body).ok ? (JSON.parse(m.body) as { rows: { id: number }[] }).rows.map((r) => r.id) : []);
+const ids = (m: PackedMessage) =>
+  parseEnvelope(m.body).ok ? (JSON.parse(m.body) as { rows: { id: number }[] }).rows.map((r) => r.id) : [];
 
 describe('MessagePacker', () => {
   test('fills messages up to the byte limit across batch boundaries, in key order', async () => {
@@ -38,7 +39,9 @@ describe('MessagePacker', () => {
   test('segments say which rows of which batch each message holds', async () => {
     const messages = await pack(makeBatches(30, 10, 300), { messageBytes: 4000 });
     const covered = messages.flatMap((m) => m.segments.flatMap((s) => s.batch.rows.slice(s.start, s.end)));
-    expect(covered.map((r) => (JSON.parse(r) as { id: number }).id)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(covered.map((r) => (JSON.parse(r) as { id: number }).id)).toEqual(
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
   });
 
   test('a row larger than the target goes alone; one larger than SQS allows is reported', async () => {
@@ -62,7 +65,10 @@ describe('MessagePacker', () => {
   test('messageOf rebuilds a message from some of its rows, every row once', async () => {
     const [m] = await pack(makeBatches(9, 9), { messageBytes: 65_536 });
     const rows = rowsOf(m as PackedMessage);
-    expect([messageOf('j', rows.slice(0, 5)), messageOf('j', rows.slice(5))].map(ids)).toEqual([[1, 2, 3, 4, 5], [6, 7, 8, 9]]);
+    expect([messageOf('j', rows.slice(0, 5)), messageOf('j', rows.slice(5))].map(ids)).toEqual([
+      [1, 2, 3, 4, 5],
+      [6, 7, 8, 9],
+    ]);
     expect(messageOf('j', rows).body).toBe(m?.body);
   });
 
@@ -71,24 +77,30 @@ describe('MessagePacker', () => {
     ['batches cut across messages', 500, 8192, undefined],
     ['whole batches per message', 20, 65_536, 40],
     ['small batches packed together', 7, 4096, undefined],
-  ])('firstKey / lastKey are the keys of the first and last row, or absent (%s)', async (_, batchSize, messageBytes, rowsPerMessage) => {
-    const messages = await pack(makeBatches(1000, batchSize), { messageBytes, ...(rowsPerMessage ? { rowsPerMessage } : {}) });
-    expect(messages.length).toBeGreaterThan(2);
-    for (const m of messages) {
-      const rows = ids(m);
-      const [first, last] = [rows[0] as number, rows.at(-1) as number];
-      // Batches of makeBatches start at 1, 1 + batchSize, …: only there is a row's key known.
-      const opensBatch = (first - 1) % batchSize === 0;
-      const closesBatch = last % batchSize === 0 || last === 1000;
-      expect(m.meta.firstKey).toEqual(opensBatch ? [String(first)] : undefined);
-      expect(m.meta.lastKey).toEqual(closesBatch ? [String(last)] : undefined);
-      expect(Number(m.meta.range[0][0])).toBeLessThanOrEqual(first);
-      expect(Number(m.meta.range[1][0])).toBeGreaterThanOrEqual(last);
-      expect(m.bytes).toBe(Buffer.byteLength(m.body) + attributesBytes(m.meta));
-      expect(m.bytes).toBeLessThanOrEqual(messageBytes);
-    }
-    if (rowsPerMessage) expect(messages.every((m) => m.meta.firstKey && m.meta.lastKey)).toBe(true);
-  });
+  ])(
+    'firstKey / lastKey are the keys of the first and last row, or absent (%s)',
+    async (_, batchSize, messageBytes, rowsPerMessage) => {
+      const messages = await pack(makeBatches(1000, batchSize), {
+        messageBytes,
+        ...(rowsPerMessage ? { rowsPerMessage } : {}),
+      });
+      expect(messages.length).toBeGreaterThan(2);
+      for (const m of messages) {
+        const rows = ids(m);
+        const [first, last] = [rows[0] as number, rows.at(-1) as number];
+        // Batches of makeBatches start at 1, 1 + batchSize, …: only there is a row's key known.
+        const opensBatch = (first - 1) % batchSize === 0;
+        const closesBatch = last % batchSize === 0 || last === 1000;
+        expect(m.meta.firstKey).toEqual(opensBatch ? [String(first)] : undefined);
+        expect(m.meta.lastKey).toEqual(closesBatch ? [String(last)] : undefined);
+        expect(Number(m.meta.range[0][0])).toBeLessThanOrEqual(first);
+        expect(Number(m.meta.range[1][0])).toBeGreaterThanOrEqual(last);
+        expect(m.bytes).toBe(Buffer.byteLength(m.body) + attributesBytes(m.meta));
+        expect(m.bytes).toBeLessThanOrEqual(messageBytes);
+      }
+      if (rowsPerMessage) expect(messages.every((m) => m.meta.firstKey && m.meta.lastKey)).toBe(true);
+    },
+  );
 });
 
 describe('cutRows', () => {

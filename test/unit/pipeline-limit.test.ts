@@ -44,7 +44,15 @@ describe('pipeline --limit', () => {
     const src = source(1000);
     const seen: Progress[] = [];
     const signal = new AbortController().signal;
-    const r = await runPipeline({ source: src, sink, job, limit: 35, signal, hardSignal: signal, onProgress: (p) => void seen.push(p) });
+    const r = await runPipeline({
+      source: src,
+      sink,
+      job,
+      limit: 35,
+      signal,
+      hardSignal: signal,
+      onProgress: (p) => void seen.push(p),
+    });
     expect(src.asked).toEqual([35]);
     expect(r.thisRun.delivered).toBe(35);
     expect(r.total).toBe(35);

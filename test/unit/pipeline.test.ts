@@ -32,7 +32,10 @@ function fakeSource(n: number, size: number): Source & { pulled: () => number } 
 }
 
 /** A sink that takes `delay(batch)` ms per batch, `concurrency` at a time, and records the ids it got. */
-function fakeSink(concurrency: number, delay: (b: Batch) => number): Sink & { ids: number[]; inFlight: () => number; inFlightMax: () => number } {
+function fakeSink(
+  concurrency: number,
+  delay: (b: Batch) => number,
+): Sink & { ids: number[]; inFlight: () => number; inFlightMax: () => number } {
   const ids: number[] = [];
   let inFlight = 0;
   let max = 0;
@@ -43,13 +46,18 @@ function fakeSink(concurrency: number, delay: (b: Batch) => number): Sink & { id
     inFlight: () => inFlight,
     inFlightMax: () => max,
     deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
-      return deliverWindowed(batches, pLimit(concurrency), async (b) => {
-        max = Math.max(max, ++inFlight);
-        await sleep(delay(b));
-        inFlight--;
-        for (const r of b.rows) ids.push(JSON.parse(r).id);
-        return receiptFor(b, { delivered: b.count, failed: [] });
-      }, opts);
+      return deliverWindowed(
+        batches,
+        pLimit(concurrency),
+        async (b) => {
+          max = Math.max(max, ++inFlight);
+          await sleep(delay(b));
+          inFlight--;
+          for (const r of b.rows) ids.push(JSON.parse(r).id);
+          return receiptFor(b, { delivered: b.count, failed: [] });
+        },
+        opts,
+      );
     },
     report: () => ({ verb: 'sent', via: '', lines: [], json: {} }),
     close: async () => undefined,
@@ -81,10 +89,18 @@ describe('pipeline', () => {
     const source = fakeSource(200, 10);
     const sink = fakeSink(4, (b) => (b.seq === 2 ? 200 : 2));
     let latest: (() => Checkpoint) | undefined;
-    const checkpoint = { update: (s: () => Checkpoint) => void (latest = s), flush: async () => undefined };
+    const checkpoint = {
+      update: (s: () => Checkpoint) => {
+        latest = s;
+      },
+      flush: async () => undefined,
+    };
     let atKill: Checkpoint | undefined;
     let sentAtKill = 0;
-    setTimeout(() => ((atKill = latest?.()), (sentAtKill = sink.ids.length)), 60);
+    setTimeout(() => {
+      atKill = latest?.();
+      sentAtKill = sink.ids.length;
+    }, 60);
     await runPipeline({ source, sink, job, checkpoint: checkpoint as never, maxAhead: 3, ...signals() });
     const ckpt = atKill as Checkpoint;
     expect(ckpt.watermark).toEqual(['20']);
@@ -94,7 +110,13 @@ describe('pipeline', () => {
     expect(ahead.length).toBeLessThanOrEqual(3 + 3);
     expect(ckpt.rows.read).toBe(20 + 10 * ahead.length);
     const resumedSink = fakeSink(4, () => 1);
-    const resumed = await runPipeline({ source: fakeSource(200, 10), sink: resumedSink, job, resume: ckpt, ...signals() });
+    const resumed = await runPipeline({
+      source: fakeSource(200, 10),
+      sink: resumedSink,
+      job,
+      resume: ckpt,
+      ...signals(),
+    });
     expect(resumed.stoppedBy).toBe('completed');
     const all = [...sink.ids.slice(0, sentAtKill), ...resumedSink.ids];
     expect(new Set(all).size).toBe(200);

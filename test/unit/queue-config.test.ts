@@ -19,13 +19,31 @@ describe('SQS connection', () => {
   });
 
   test('endpoint: flag, else AWS_ENDPOINT_URL_SQS, else AWS_ENDPOINT_URL; placeholder credentials only with an endpoint and none configured', () => {
-    const env = { AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_SQS: 'http://b:2', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/d' };
-    expect(resolveSqsConnection(QUEUE, 'http://c:3', env)).toEqual({ endpoint: 'http://c:3', region: 'eu-west-1', placeholderCredentials: true });
+    const env = {
+      AWS_ENDPOINT_URL: 'http://a:1',
+      AWS_ENDPOINT_URL_SQS: 'http://b:2',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c',
+      AWS_CONFIG_FILE: '/nonexistent/d',
+    };
+    expect(resolveSqsConnection(QUEUE, 'http://c:3', env)).toEqual({
+      endpoint: 'http://c:3',
+      region: 'eu-west-1',
+      placeholderCredentials: true,
+    });
     expect(resolveSqsConnection(QUEUE, undefined, env).endpoint).toBe('http://b:2');
-    expect(resolveSqsConnection(QUEUE, undefined, { ...env, AWS_ENDPOINT_URL_SQS: undefined }).endpoint).toBe('http://a:1');
-    expect(resolveSqsConnection(QUEUE, undefined, { ...env, AWS_ACCESS_KEY_ID: 'AKIA' }).placeholderCredentials).toBe(false);
-    expect(resolveSqsConnection(QUEUE, undefined, {})).toMatchObject({ region: 'eu-west-1', placeholderCredentials: false });
-    expect(resolveSqsConnection('http://127.0.0.1:1/0/q', undefined, { AWS_REGION: 'sa-east-1' }).region).toBe('sa-east-1');
+    expect(resolveSqsConnection(QUEUE, undefined, { ...env, AWS_ENDPOINT_URL_SQS: undefined }).endpoint).toBe(
+      'http://a:1',
+    );
+    expect(resolveSqsConnection(QUEUE, undefined, { ...env, AWS_ACCESS_KEY_ID: 'AKIA' }).placeholderCredentials).toBe(
+      false,
+    );
+    expect(resolveSqsConnection(QUEUE, undefined, {})).toMatchObject({
+      region: 'eu-west-1',
+      placeholderCredentials: false,
+    });
+    expect(resolveSqsConnection('http://127.0.0.1:1/0/q', undefined, { AWS_REGION: 'sa-east-1' }).region).toBe(
+      'sa-east-1',
+    );
   });
 });
 
@@ -46,7 +64,10 @@ describe('parseQueueConfig', () => {
   test.each([
     [{ queue: 'not a url' }, '--queue must be an http(s) URL'],
     [{ queue: 'https://sqs.us-east-1.amazonaws.com/1/q.fifo' }, 'FIFO queues are not supported'],
-    [{ queue: QUEUE, messageBytes: '2000000' }, '--message-bytes must be a whole number from 1024 to 1048576 (got "2000000")'],
+    [
+      { queue: QUEUE, messageBytes: '2000000' },
+      '--message-bytes must be a whole number from 1024 to 1048576 (got "2000000")',
+    ],
     [{ queue: QUEUE, rowsPerMessage: '0' }, '--rows-per-message must be a whole number'],
     [{ queue: QUEUE, sqsEndpoint: 'ftp://x' }, '--sqs-endpoint must be an http(s) URL'],
   ])('%o → %s', (flags, message) => {
@@ -56,9 +77,19 @@ describe('parseQueueConfig', () => {
 
 describe('forwarder environment', () => {
   test('headers from HEADERS and HEADER_<NAME>, numbers with defaults', () => {
-    const c = parseForwarderEnv({ TARGET_URL: 'https://api/x', HEADERS: '{"X-Tenant":"t1"}', HEADER_X_API_KEY: 'k', BATCH_SIZE: '25', STICKY: 'shared' });
+    const c = parseForwarderEnv({
+      TARGET_URL: 'https://api/x',
+      HEADERS: '{"X-Tenant":"t1"}',
+      HEADER_X_API_KEY: 'k',
+      BATCH_SIZE: '25',
+      STICKY: 'shared',
+    });
     expect(c.target.headers).toEqual({ 'X-Tenant': 't1', 'x-api-key': 'k' });
-    expect(c).toMatchObject({ batchSize: 25, concurrency: 8, target: { sticky: 'shared', method: 'POST', timeoutMs: 10_000 } });
+    expect(c).toMatchObject({
+      batchSize: 25,
+      concurrency: 8,
+      target: { sticky: 'shared', method: 'POST', timeoutMs: 10_000 },
+    });
   });
 
   test.each([
@@ -76,7 +107,9 @@ describe('forwarder environment', () => {
       Authorization: { store: 'ssm', name: '/api/token' },
       'X-Key': { store: 'secretsmanager', name: 'prod/key' },
     });
-    expect(() => parseSecretHeaders('{"Authorization":"Bearer abc"}')).toThrow('must be "ssm:/name" or "secretsmanager:name"');
+    expect(() => parseSecretHeaders('{"Authorization":"Bearer abc"}')).toThrow(
+      'must be "ssm:/name" or "secretsmanager:name"',
+    );
     expect(parseForwarderEnv({ TARGET_URL: 'http://x', HEADER_SECRETS: '{"A":"ssm:/a"}' }).target.headers).toEqual({});
   });
 });

@@ -32,10 +32,15 @@ const sink: Sink = {
   describe: 'fake sink',
   stats: { requests: 0, retries: 0, inFlight: 0, targets: 0 },
   deliver: (batches, opts) =>
-    deliverWindowed(batches, pLimit(4), async (b: Batch) => {
-      await sleep(b.seq % 3 === 0 ? 15 : 1);
-      return receiptFor(b, { delivered: b.count, failed: [] });
-    }, opts),
+    deliverWindowed(
+      batches,
+      pLimit(4),
+      async (b: Batch) => {
+        await sleep(b.seq % 3 === 0 ? 15 : 1);
+        return receiptFor(b, { delivered: b.count, failed: [] });
+      },
+      opts,
+    ),
   report: () => ({ verb: 'sent', via: '', lines: [], json: {} }),
   close: async () => undefined,
 };
@@ -46,7 +51,14 @@ describe('rows the sink never saw travel on the receipt', () => {
   it('receiptFor copies the batch’s rejected rows and skips', () => {
     const b = new LazyBatch(4, 1, ['1'], ['3'], 'k', { rows: ['{"id":1}'] }, { rejected: [bad(2)], skipped: 1 });
     expect(receiptFor(b, { delivered: 1, failed: [] })).toEqual({
-      seq: 4, firstKey: ['1'], lastKey: ['3'], rows: 1, delivered: 1, failed: [], rejected: [bad(2)], skipped: 1,
+      seq: 4,
+      firstKey: ['1'],
+      lastKey: ['3'],
+      rows: 1,
+      delivered: 1,
+      failed: [],
+      rejected: [bad(2)],
+      skipped: 1,
     });
     const plain = new LazyBatch(5, 1, ['1'], ['1'], 'k', { rows: ['{"id":1}'] });
     const receipt = receiptFor(plain, { delivered: 0, failed: [bad(1)] });
@@ -81,7 +93,9 @@ describe('rows the sink never saw travel on the receipt', () => {
     });
     expect(r).toMatchObject({ stoppedBy: 'completed', read: 120, delivered: 84, failed: 24, skipped: 12 });
     expect(written.map((f) => f.row).sort()).toEqual(
-      Array.from({ length: 12 }, (_, s) => [bad(s * 10 + 8).row, bad(s * 10 + 9).row]).flat().sort(),
+      Array.from({ length: 12 }, (_, s) => [bad(s * 10 + 8).row, bad(s * 10 + 9).row])
+        .flat()
+        .sort(),
     );
     for (const s of states) {
       expect(s.ckpt.rows.failed).toBe(s.written);

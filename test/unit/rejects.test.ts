@@ -3,7 +3,12 @@ import { parseEnvelope } from '../../src/queue/envelope.js';
 import { rejectsBodies, rejectsSender, type RejectedRow } from '../../src/queue/rejects.js';
 
 const rejected = (n: number): RejectedRow[] =>
-  Array.from({ length: n }, (_, i) => ({ row: `{"id":${i + 1},"big":9007199254740993,"s":"${'x'.repeat(200)}"}`, status: 422, error: `bad ${i + 1}`, attempts: 1 }));
+  Array.from({ length: n }, (_, i) => ({
+    row: `{"id":${i + 1},"big":9007199254740993,"s":"${'x'.repeat(200)}"}`,
+    status: 422,
+    error: `bad ${i + 1}`,
+    attempts: 1,
+  }));
 
 describe('rejects envelope', () => {
   test('is a v1 envelope any reader parses, with one failure per row, in order', () => {
@@ -17,7 +22,10 @@ describe('rejects envelope', () => {
 
   test('many rows are cut into bodies within the size limit, every row once', async () => {
     const sent: { body: string; rows: string }[] = [];
-    await rejectsSender(async (body, attributes) => void sent.push({ body, rows: attributes.rows?.StringValue as string }), 4096)('j', rejected(60), 'm');
+    await rejectsSender(
+      async (body, attributes) => void sent.push({ body, rows: attributes.rows?.StringValue as string }),
+      4096,
+    )('j', rejected(60), 'm');
     expect(sent.length).toBeGreaterThan(3);
     const rows = sent.flatMap((s) => {
       expect(Buffer.byteLength(s.body)).toBeLessThanOrEqual(4096);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyError, classifyRefusal, classifyStatus, DEFAULT_RETRY_POLICY, parseRetryAfter } from '../../src/http/retry-policy.js';
+import {
+  backoffDelay,
+  classifyError,
+  classifyRefusal,
+  classifyStatus,
+  DEFAULT_RETRY_POLICY,
+  parseRetryAfter,
+} from '../../src/http/retry-policy.js';
 
 describe('retry policy', () => {
   it('retries what may succeed later and nothing else', () => {
@@ -16,7 +23,8 @@ describe('retry policy', () => {
 
   it('tells a refused body from a wrong endpoint and from a failing server', () => {
     for (const s of [400, 409, 413, 418, 422, 451]) expect(classifyRefusal(s), String(s)).toBe('content');
-    for (const s of [301, 302, 307, 308, 401, 403, 404, 405, 407, 410, 415, 431]) expect(classifyRefusal(s), String(s)).toBe('endpoint');
+    for (const s of [301, 302, 307, 308, 401, 403, 404, 405, 407, 410, 415, 431])
+      expect(classifyRefusal(s), String(s)).toBe('endpoint');
     for (const s of [408, 429, 500, 501, 502, 503, 504]) expect(classifyRefusal(s), String(s)).toBe('server');
   });
 

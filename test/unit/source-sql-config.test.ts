@@ -7,16 +7,30 @@ const pg = { from: 'postgres://h/db', to: 'http://127.0.0.1:1/x' };
 describe('PostgreSQL source flags', () => {
   it('bounds each statement at 5 minutes unless told otherwise', () => {
     expect(parseRunConfig({ ...pg, table: 't' }, {}).source).toMatchObject({ statementTimeoutMs: 300_000 });
-    expect(parseRunConfig({ ...pg, table: 't', statementTimeout: '1500ms' }, {}).source).toMatchObject({ statementTimeoutMs: 1500 });
-    expect(() => parseRunConfig({ ...pg, table: 't', statementTimeout: 'forever' }, {})).toThrowError(/--statement-timeout must be a duration/);
-    expect(() => parseRunConfig({ from: 'rows.ndjson', to: pg.to, statementTimeout: '1s' }, {})).toThrowError('--statement-timeout needs a PostgreSQL source in --from');
+    expect(parseRunConfig({ ...pg, table: 't', statementTimeout: '1500ms' }, {}).source).toMatchObject({
+      statementTimeoutMs: 1500,
+    });
+    expect(() => parseRunConfig({ ...pg, table: 't', statementTimeout: 'forever' }, {})).toThrowError(
+      /--statement-timeout must be a duration/,
+    );
+    expect(() => parseRunConfig({ from: 'rows.ndjson', to: pg.to, statementTimeout: '1s' }, {})).toThrowError(
+      '--statement-timeout needs a PostgreSQL source in --from',
+    );
   });
 
   it('refuses a --where or --query that could leave its brackets', () => {
-    expect(() => parseRunConfig({ ...pg, table: 't', where: '1=1) OR (1=1' }, {})).toThrowError(/^--where has a "\)" that closes nothing/);
-    expect(() => parseRunConfig({ ...pg, table: 't', where: "a = 'b" }, {})).toThrowError(/^--where has an unclosed quote/);
-    expect(() => parseRunConfig({ ...pg, query: 'SELECT 1 AS id; DELETE FROM t' }, {})).toThrowError(/^--query holds a ";"/);
-    expect(() => parseRunConfig({ ...pg, query: 'SELECT * FROM t) s; DELETE FROM t; SELECT * FROM (SELECT 1' }, {})).toThrowError(/^--query has a "\)"/);
+    expect(() => parseRunConfig({ ...pg, table: 't', where: '1=1) OR (1=1' }, {})).toThrowError(
+      /^--where has a "\)" that closes nothing/,
+    );
+    expect(() => parseRunConfig({ ...pg, table: 't', where: "a = 'b" }, {})).toThrowError(
+      /^--where has an unclosed quote/,
+    );
+    expect(() => parseRunConfig({ ...pg, query: 'SELECT 1 AS id; DELETE FROM t' }, {})).toThrowError(
+      /^--query holds a ";"/,
+    );
+    expect(() =>
+      parseRunConfig({ ...pg, query: 'SELECT * FROM t) s; DELETE FROM t; SELECT * FROM (SELECT 1' }, {}),
+    ).toThrowError(/^--query has a "\)"/);
   });
 
   it('still takes a trailing ";" after a --query, and comments', () => {

@@ -13,14 +13,14 @@ function refusal(text: string): string {
   throw new Error(`accepted: ${text}`);
 }
 
-describe('checkSqlFragment: what may be pasted into the tool\'s brackets', () => {
+describe("checkSqlFragment: what may be pasted into the tool's brackets", () => {
   it.each([
     'id > 5',
     "status = 'it''s; fine (really'",
     "title LIKE E'\\\\'' OR title = E'a\\'b)'",
-    'price IN (1, 2, (3)) AND tags[1] = \'x\'',
+    "price IN (1, 2, (3)) AND tags[1] = 'x'",
     '"odd ; name)" IS NOT NULL',
-    "body = $$ ) ; $$ AND note = $t$ ( $t$",
+    'body = $$ ) ; $$ AND note = $t$ ( $t$',
     'a$b$ = 1 AND $1 IS NULL',
     'id > 1 -- a comment ; with ) junk',
     'id > 1 /* nested /* ; ) */ still ( comment */ AND true',
@@ -42,7 +42,7 @@ describe('checkSqlFragment: what may be pasted into the tool\'s brackets', () =>
     ['id > 1 /* open', 'unclosed /*'],
     ['id > 1 /* a /* b */', 'unclosed /*'],
     ['x = $q$ open', 'unclosed $q$'],
-    ['1=1) TO PROGRAM \'touch /tmp/x\' --', 'closes nothing'],
+    ["1=1) TO PROGRAM 'touch /tmp/x' --", 'closes nothing'],
   ])('refuses %s', (text, why) => {
     const message = refusal(text);
     expect(message).toContain(why);

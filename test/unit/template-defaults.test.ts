@@ -46,14 +46,20 @@ describe('deploy/template.yaml', () => {
     expect(deployedDefault('STICKY')).toBe(FORWARDER_DEFAULTS.sticky);
     expect(deployedDefault('TIMEOUT_MS')).toBe(String(FORWARDER_DEFAULTS.timeoutMs));
     // Set only if the template sets them; then they must agree too.
-    for (const [variable, value] of [['METHOD', FORWARDER_DEFAULTS.method], ['RETRIES', FORWARDER_DEFAULTS.retries], ['SAFETY_MS', FORWARDER_DEFAULTS.safetyMs]] as const) {
+    for (const [variable, value] of [
+      ['METHOD', FORWARDER_DEFAULTS.method],
+      ['RETRIES', FORWARDER_DEFAULTS.retries],
+      ['SAFETY_MS', FORWARDER_DEFAULTS.safetyMs],
+    ] as const) {
       const given = deployedDefault(variable);
       if (given !== undefined) expect(given).toBe(String(value));
     }
   });
 
   test('a stack deployed with defaults configures the forwarder as no variables at all would', () => {
-    const names = [...yaml.keys()].filter((k) => k.startsWith(`${VARIABLES}.`)).map((k) => k.slice(VARIABLES.length + 1));
+    const names = [...yaml.keys()]
+      .filter((k) => k.startsWith(`${VARIABLES}.`))
+      .map((k) => k.slice(VARIABLES.length + 1));
     expect(names).toEqual(expect.arrayContaining(['TARGET_URL', 'BATCH_SIZE', 'CONCURRENCY', 'STICKY', 'TIMEOUT_MS']));
     const env: Record<string, string> = { TARGET_URL: 'https://api.example.com/items' };
     for (const n of names) {

@@ -35,7 +35,8 @@ describe('deliverWindowed', () => {
       return i;
     };
     const out: number[] = [];
-    for await (const r of deliverWindowed(src.items, pLimit(4), work, { signal: never, hardSignal: never })) out.push(r);
+    for await (const r of deliverWindowed(src.items, pLimit(4), work, { signal: never, hardSignal: never }))
+      out.push(r);
     expect(out.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(maxInFlight).toBe(4);
     expect(maxAhead).toBeLessThanOrEqual(1);
@@ -51,7 +52,11 @@ describe('deliverWindowed', () => {
       return i;
     };
     const seen: number[] = [];
-    for await (const r of deliverWindowed(src.items, pLimit(8), work, { signal: never, hardSignal: never, mayPull: () => open })) {
+    for await (const r of deliverWindowed(src.items, pLimit(8), work, {
+      signal: never,
+      hardSignal: never,
+      mayPull: () => open,
+    })) {
       seen.push(r);
       if (seen.length === 3) open = true;
     }
@@ -64,7 +69,18 @@ describe('deliverWindowed', () => {
     const src = countingSource(100);
     const soft = new AbortController();
     const out: number[] = [];
-    for await (const r of deliverWindowed(src.items, pLimit(4), async (i) => (await sleep(5), i), { signal: soft.signal, hardSignal: never })) {
+    for await (const r of deliverWindowed(
+      src.items,
+      pLimit(4),
+      async (i) => {
+        await sleep(5);
+        return i;
+      },
+      {
+        signal: soft.signal,
+        hardSignal: never,
+      },
+    )) {
       out.push(r);
       if (out.length === 6) soft.abort();
     }
@@ -77,10 +93,18 @@ describe('deliverWindowed', () => {
     const work = (i: number) =>
       new Promise<number>((resolve, reject) => {
         const t = setTimeout(() => resolve(i), 20);
-        hard.signal.addEventListener('abort', () => (clearTimeout(t), reject(new Error('aborted'))), { once: true });
+        const abort = () => {
+          clearTimeout(t);
+          reject(new Error('aborted'));
+        };
+        hard.signal.addEventListener('abort', abort, { once: true });
       });
     setTimeout(() => hard.abort(), 30);
-    for await (const r of deliverWindowed(src2.items, pLimit(4), work, { signal: hard.signal, hardSignal: hard.signal })) got.push(r);
+    for await (const r of deliverWindowed(src2.items, pLimit(4), work, {
+      signal: hard.signal,
+      hardSignal: hard.signal,
+    }))
+      got.push(r);
     expect(got.length).toBeLessThan(src2.state.pulled);
   });
 });

@@ -54,10 +54,20 @@ export interface BackendHooks {
 }
 
 /** rejected: non-2xx answers; rows: rows in accepted requests; sessions: sessions built. */
-export interface SinkCounts { requests: number; accepted: number; rejected: number; resets: number; rows: number; sessions: number }
+export interface SinkCounts {
+  requests: number;
+  accepted: number;
+  rejected: number;
+  resets: number;
+  rows: number;
+  sessions: number;
+}
 
 /** What a front (the balancer) adds to an answer, and how it reports a reset (an ALB answers 502). */
-export interface Via { headers: readonly string[]; reset?(res: ServerResponse): void }
+export interface Via {
+  headers: readonly string[];
+  reset?(res: ServerResponse): void;
+}
 
 export interface ApiBackend extends AsyncDisposable {
   readonly url: string;
@@ -84,7 +94,10 @@ let lastSocketId = 0;
 /** A process-wide id per client connection, so backend and balancer records can be joined. */
 export function socketIdOf(socket: Socket): number {
   let id = socketIds.get(socket);
-  if (id === undefined) socketIds.set(socket, (id = ++lastSocketId));
+  if (id === undefined) {
+    id = ++lastSocketId;
+    socketIds.set(socket, id);
+  }
   return id;
 }
 
@@ -100,14 +113,24 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-export interface Listening { url: string; port: number; close(): Promise<void> }
+export interface Listening {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
 
 /** Listens with bodies read as text; idle keep-alive like an ALB's (60 s), not Node's 5 s that cuts lanes. */
-export async function listen(host: string, port: number, onBody: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<Listening> {
+export async function listen(
+  host: string,
+  port: number,
+  onBody: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<Listening> {
   const server = createServer({ noDelay: true }, (req, res) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => { body += chunk; });
+    req.on('data', (chunk: string) => {
+      body += chunk;
+    });
     req.on('end', () => onBody(req, res, body));
     req.on('error', () => {}); // a client that hangs up mid-body is not the backend's failure
   });
@@ -123,10 +146,11 @@ export async function listen(host: string, port: number, onBody: (req: IncomingM
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
     port: actual,
-    close: () => (closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections(); // keep-alive sockets would otherwise hold close() for a minute
-    })),
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // keep-alive sockets would otherwise hold close() for a minute
+      })),
   };
 }
 
@@ -171,7 +195,13 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
     const n = ++counts.requests;
     const { rows, ids, error } = parseRows(body, idField);
     const request: ApiRequest = {
-      n, method: req.method ?? '', path: req.url ?? '/', headers: req.headers, body, ids, socket: req.socket,
+      n,
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      headers: req.headers,
+      body,
+      ids,
+      socket: req.socket,
     };
     const answer = !healthy
       ? UNHEALTHY
@@ -201,8 +231,14 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
       }
     };
     const delay = latency + answer.delayMs;
-    if (delay <= 0) return respond();
-    const t = setTimeout(() => { timers.delete(t); respond(); }, delay);
+    if (delay <= 0) {
+      respond();
+      return;
+    }
+    const t = setTimeout(() => {
+      timers.delete(t);
+      respond();
+    }, delay);
     timers.add(t);
   }
 
@@ -213,12 +249,24 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
     await server.close();
   };
   return {
-    url: server.url, port: server.port, name, counts, handle, close, [Symbol.asyncDispose]: close,
-    get healthy() { return healthy; },
+    url: server.url,
+    port: server.port,
+    name,
+    counts,
+    handle,
+    close,
+    [Symbol.asyncDispose]: close,
+    get healthy() {
+      return healthy;
+    },
     acceptedIds: () => [...accepted],
     idCounts: () => accepted.reduce((m, id) => m.set(id, (m.get(id) ?? 0) + 1), new Map<string, number>()),
-    setLatency: (ms) => { latency = ms; },
-    setHealthy: (h) => { healthy = h; },
+    setLatency: (ms) => {
+      latency = ms;
+    },
+    setHealthy: (h) => {
+      healthy = h;
+    },
     clear() {
       accepted = [];
       for (const k of Object.keys(counts) as (keyof SinkCounts)[]) counts[k] = 0;
@@ -229,7 +277,11 @@ export async function startApiBackend(opts: ApiBackendOptions = {}, hooks: Backe
 /** How many rows a body holds (one object or an array of them), with the ids of those that have the id field. */
 function parseRows(body: string, idField: string): { rows: number; ids: string[]; error: string } {
   let v: unknown;
-  try { v = JSON.parse(body); } catch { return { rows: 0, ids: [], error: 'invalid JSON' }; }
+  try {
+    v = JSON.parse(body);
+  } catch {
+    return { rows: 0, ids: [], error: 'invalid JSON' };
+  }
   const rows = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? [v] : undefined;
   if (!rows) return { rows: 0, ids: [], error: 'expected a JSON object or array' };
   const ids: string[] = [];

@@ -11,12 +11,17 @@ let loading: Promise<typeof import('fauxqs')> | undefined;
  * is one clear line, not a module stack.
  */
 export function loadFauxqs(): Promise<typeof import('fauxqs')> {
-  return (loading ??= import('fauxqs').catch((err: unknown) => {
+  loading ??= import('fauxqs').catch((err: unknown) => {
     loading = undefined;
     if (errorCode(err) !== 'ERR_MODULE_NOT_FOUND') throw err;
-    throw new BulkImportError('CONFIG', 'demo --queue needs the SQS emulator fauxqs, a dependency missing from this '
-      + 'install: reinstall bulk-import, or run `npm install fauxqs` where it is installed', { cause: err });
-  }));
+    throw new BulkImportError(
+      'CONFIG',
+      'demo --queue needs the SQS emulator fauxqs, a dependency missing from this ' +
+        'install: reinstall bulk-import, or run `npm install fauxqs` where it is installed',
+      { cause: err },
+    );
+  });
+  return loading;
 }
 
 /**
@@ -36,7 +41,11 @@ export interface LocalSqs extends AsyncDisposable {
   readonly sqs: SQSClient;
   createQueue(name: string, attributes?: Record<string, string>): Promise<{ url: string; arn: string }>;
   /** A queue and a DLQ it redrives to after `maxReceiveCount` receives. */
-  createQueueWithDlq(name: string, maxReceiveCount: number, attributes?: Record<string, string>): Promise<{ url: string; arn: string; dlqUrl: string; dlqArn: string }>;
+  createQueueWithDlq(
+    name: string,
+    maxReceiveCount: number,
+    attributes?: Record<string, string>,
+  ): Promise<{ url: string; arn: string; dlqUrl: string; dlqArn: string }>;
   depth(url: string): Promise<{ visible: number; inFlight: number; delayed: number }>;
   close(): Promise<void>;
 }
@@ -79,9 +88,22 @@ export async function startLocalSqs(opts: { region?: string } = {}): Promise<Loc
       return { ...q, dlqUrl: dlq.url, dlqArn: dlq.arn };
     },
     async depth(url) {
-      const res = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
+      const res = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: [
+            'ApproximateNumberOfMessages',
+            'ApproximateNumberOfMessagesNotVisible',
+            'ApproximateNumberOfMessagesDelayed',
+          ],
+        }),
+      );
       const a = res.Attributes ?? {};
-      return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0), delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0) };
+      return {
+        visible: Number(a.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+        delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+      };
     },
     close,
     [Symbol.asyncDispose]: close,

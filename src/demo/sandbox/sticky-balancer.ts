@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  cookieValue, listen, socketIdOf, startApiBackend, type ApiBackend, type ApiBackendOptions, type Listening, type Via,
+  cookieValue,
+  listen,
+  socketIdOf,
+  startApiBackend,
+  type ApiBackend,
+  type ApiBackendOptions,
+  type Listening,
+  type Via,
 } from './api-backend.js';
 
 /**
@@ -101,7 +108,10 @@ class Balancer<B extends Target> implements StickyBalancer<B> {
   #via: Via[] = [];
   #listening: Listening | undefined;
 
-  constructor(readonly backends: B[], opts: BalancerOptions) {
+  constructor(
+    readonly backends: B[],
+    opts: BalancerOptions,
+  ) {
     this.#cookie = opts.cookieName ?? 'AWSALB';
     this.#cors = opts.cors ?? true;
     this.#durationMs = (opts.durationSec ?? 86_400) * 1000;
@@ -140,8 +150,12 @@ class Balancer<B extends Target> implements StickyBalancer<B> {
   #note(socketId: number, i: number, withCookie: boolean): void {
     this.#served[i]++;
     let perBackend = this.#routes.get(socketId);
-    if (!perBackend) this.#routes.set(socketId, (perBackend = []));
-    const stat = (perBackend[i] ??= { socketId, backend: this.backends[i].name, requests: 0, withCookie: 0 });
+    if (!perBackend) {
+      perBackend = [];
+      this.#routes.set(socketId, perBackend);
+    }
+    perBackend[i] ??= { socketId, backend: this.backends[i].name, requests: 0, withCookie: 0 };
+    const stat = perBackend[i];
     stat.requests++;
     if (withCookie) stat.withCookie++;
   }
@@ -154,11 +168,14 @@ class Balancer<B extends Target> implements StickyBalancer<B> {
       const expires = new Date(second * 1000 + this.#durationMs).toUTCString();
       this.#via = this.#values.map((v) => {
         const headers = ['set-cookie', `${this.#cookie}=${v}; Expires=${expires}; Path=/`];
-        if (this.#cors) headers.push('set-cookie', `${this.#cookie}CORS=${v}; Expires=${expires}; Path=/; SameSite=None; Secure`);
+        if (this.#cors)
+          headers.push('set-cookie', `${this.#cookie}CORS=${v}; Expires=${expires}; Path=/; SameSite=None; Secure`);
         // A target that drops the connection is reported to the client as an ALB would: 502.
         const reset = (res: ServerResponse) => {
           const html = '<html><body><h1>502 Bad Gateway</h1></body></html>';
-          res.writeHead(502, ['content-type', 'text/html', 'content-length', String(html.length), ...headers]).end(html);
+          res
+            .writeHead(502, ['content-type', 'text/html', 'content-length', String(html.length), ...headers])
+            .end(html);
         };
         return { headers, reset };
       });
@@ -187,5 +204,7 @@ class Balancer<B extends Target> implements StickyBalancer<B> {
     await Promise.all(this.backends.map((b) => b.close()));
   }
 
-  [Symbol.asyncDispose](): Promise<void> { return this.close(); }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
