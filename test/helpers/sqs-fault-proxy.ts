@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 /** What the proxy does to one SendMessageBatch call (others pass through untouched). */
 export type SqsFault =
   | { kind: 'error'; status: number; type: string }
+  /** Passed through after this long: a slow queue, so a test can tell what was in flight. */
+  | { kind: 'delay'; ms: number }
   | {
       kind: 'fail-entries';
       fail: (entry: { Id: string; MessageBody: string }) => { code: string; senderFault: boolean } | undefined;
@@ -49,6 +51,7 @@ export async function startSqsFaultProxy(
       res.end(JSON.stringify({ __type: `com.amazonaws.sqs#${fault.type}`, message: `staged ${fault.type}` }));
       return;
     }
+    if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
     const failed: { Id: string; SenderFault: boolean; Code: string; Message: string }[] = [];
     if (fault?.kind === 'fail-entries') {
       const keep = [];
@@ -61,7 +64,7 @@ export async function startSqsFaultProxy(
     }
     let answer: { Successful?: unknown[]; Failed?: unknown[] } = { Successful: [], Failed: [] };
     let status = 200;
-    if (!fault || (body.Entries?.length ?? 0) > 0) {
+    if (!fault || fault.kind === 'delay' || (body.Entries?.length ?? 0) > 0) {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers))
         if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
