@@ -83,8 +83,10 @@ export function buildForwardConfig(o: ForwardOptions, env: NodeJS.ProcessEnv, n:
     connection: resolveSqsConnection(queueUrl, o.sqsEndpoint, env),
     forwarder,
     pollers: rule.wholeNumber(n('pollers'), o.pollers ?? FORWARD_DEFAULTS.pollers, 1, 256),
+    // At 1 s the forwarder's safety margin (1.5 s) leaves no time to start a request: every
+    // message would just come back, with nothing said.
     ...(o.visibilityTimeout !== undefined
-      ? { visibilitySeconds: rule.wholeNumber(n('visibilityTimeout'), o.visibilityTimeout, 1, 43_200) }
+      ? { visibilitySeconds: rule.wholeNumber(n('visibilityTimeout'), o.visibilityTimeout, 2, 43_200) }
       : {}),
     untilEmpty: o.untilEmpty === true,
     ...(o.rejectsQueue !== undefined ? { rejectsQueueUrl: rejectsQueueOf(queueUrl, o.rejectsQueue, n) } : {}),

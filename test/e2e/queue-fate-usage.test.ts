@@ -13,6 +13,11 @@ describe('replay --queue and forward --rejects-queue: bad input is one line, exi
     [['replay', 'f.ndjson', ...TO, '--sqs-endpoint', 'http://127.0.0.1:9'], /--sqs-endpoint needs --queue/],
     [['forward', '--queue', Q, ...TO, '--rejects-queue', Q], /--rejects-queue must differ from --queue/],
     [['forward', '--queue', Q, ...TO, '--rejects-queue', 'nope'], /--rejects-queue must be an http\(s\) URL/],
+    // A 1 s visibility leaves no time to start a request: refused, not a silent loop of redeliveries.
+    [
+      ['forward', '--queue', Q, ...TO, '--visibility-timeout', '1'],
+      /--visibility-timeout must be a whole number from 2/,
+    ],
   ])('%j', async (args, message) => {
     const r = await runCli(args as string[]);
     expect(r.code, r.stderr).toBe(2);
