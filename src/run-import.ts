@@ -19,6 +19,7 @@ import { FailedRowsSource } from './source/failed-rows.js';
 import { NdjsonSource } from './source/ndjson.js';
 import { PostgresKeysetSource } from './source/postgres-keyset.js';
 import { loadTransform } from './transform.js';
+import { loadShard, type LoadedShard } from './shard/load-shard.js';
 import type { Sink, SinkReport, Source } from './types.js';
 
 export interface RunResult extends PipelineResult {
@@ -56,9 +57,10 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     signal: given.signal ?? new AbortController().signal,
     hardSignal: given.hardSignal ?? new AbortController().signal,
   };
-  const fingerprint = fingerprintOf(config);
+  const shard = config.shard ? await loadShard(config) : undefined;
+  const fingerprint = fingerprintOf(config, shard);
   const jobId = jobIdOf(fingerprint);
-  const source = makeSource(config, jobId);
+  const source = makeSource(config, jobId, shard);
   const checkpointPath =
     config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
   const failedPath =
@@ -113,7 +115,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   }
 }
 
-export function fingerprintOf(config: RunConfig): JobFingerprint {
+export function fingerprintOf(config: RunConfig, shard?: LoadedShard): JobFingerprint {
   const s = config.source;
   const target = config.queue
     ? `SQS ${config.queue.queueUrl}`
@@ -129,6 +131,7 @@ export function fingerprintOf(config: RunConfig): JobFingerprint {
     ...(s.where ? { where: s.where } : {}),
     target,
     batchSize: config.batchSize,
+    ...(shard ? { shard: shard.label } : {}),
   };
 }
 
@@ -149,18 +152,20 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   });
 }
 
-function makeSource(config: RunConfig, jobId: string): Source {
+function makeSource(config: RunConfig, jobId: string, shard?: LoadedShard): Source {
   const s = config.source;
   // --limit reaches the source through the pipeline only, which accounts for what earlier runs read.
   if (s.kind === 'ndjson')
     return new NdjsonSource({ path: s.path, maxLineBytes: s.maxLineBytes, batchSize: config.batchSize, jobId });
   if (s.kind === 'failed-rows') return new FailedRowsSource({ path: s.path, batchSize: config.batchSize, jobId });
+  // A shard reads only its key range: the range joins the --where of every statement the source runs.
+  const where = shard ? shard.where : s.where;
   return new PostgresKeysetSource({
     url: s.url,
     ...(s.table ? { table: s.table } : {}),
     ...(s.query ? { query: s.query } : {}),
     key: s.key,
-    ...(s.where ? { where: s.where } : {}),
+    ...(where ? { where } : {}),
     batchSize: config.batchSize,
     pageRows: s.pageRows,
     statementTimeoutMs: s.statementTimeoutMs,

@@ -15,6 +15,8 @@ export interface JobFingerprint {
   readonly where?: string;
   readonly target: string;
   readonly batchSize: number;
+  /** `k/n of plan <id>`: one shard of a plan is a job of its own. */
+  readonly shard?: string;
 }
 
 export interface RowCounts {
@@ -57,6 +59,8 @@ export function jobIdOf(job: JobFingerprint): string {
     job.where ?? null,
     job.target,
     job.batchSize,
+    // Only a shard adds to the canonical list, so every other job keeps the id it always had.
+    ...(job.shard ? [job.shard] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
@@ -86,7 +90,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
 
 /** Refuses, in one line, to resume a different job from this checkpoint. */
 export function assertSameJob(checkpoint: Checkpoint, job: JobFingerprint, path: string): void {
-  const fields: (keyof JobFingerprint)[] = ['source', 'table', 'query', 'key', 'where', 'target', 'batchSize'];
+  const fields: (keyof JobFingerprint)[] = ['source', 'table', 'query', 'key', 'where', 'target', 'batchSize', 'shard'];
   for (const f of fields) {
     const was = JSON.stringify(checkpoint.job[f] ?? null);
     const now = JSON.stringify(job[f] ?? null);

@@ -22,6 +22,7 @@ export function checkpointProblem(v: unknown): string | undefined {
     return '"job.key" must be a non-empty list of column names';
   }
   if (!isCount(job.batchSize) || job.batchSize < 1) return '"job.batchSize" must be a whole number ≥ 1';
+  if (job.shard !== undefined && typeof job.shard !== 'string') return '"job.shard" must be text';
   const key = job.key as string[];
   const numeric = key.length === 1 && NUMERIC_KEYS.has(key[0] as string);
   if (v.watermark !== null) {

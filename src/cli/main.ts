@@ -5,6 +5,7 @@ import { registerRun } from './run-command.js';
 import { registerReplay } from './replay-command.js';
 import { registerStatus } from './status-command.js';
 import { registerDemo } from './demo-command.js';
+import { registerPlan } from './plan-command.js';
 import { makeRedactor } from '../redact.js';
 import { extraCommands } from './extra-commands.js';
 import { secretArgs } from './argv-secrets.js';
@@ -31,6 +32,7 @@ export async function main(argv: string[]): Promise<void> {
   registerRun(program);
   registerReplay(program);
   registerStatus(program);
+  registerPlan(program);
   registerDemo(program);
   for (const register of await extraCommands()) register(program);
   try {

@@ -16,7 +16,8 @@ Examples:
   $ bulk-import run --from rows.ndjson --to http://localhost:8080/items --batch-size 1
   $ bulk-import run … --checkpoint listings.ckpt.json --resume      # carry on after a stop
   $ bulk-import run --from "$DATABASE_URL" --query "SELECT id, title FROM listings" --to … --dry-run
-  $ bulk-import run --from "$DATABASE_URL" --table listings --queue "$QUEUE_URL" --checkpoint q.ckpt.json   # queue mode`;
+  $ bulk-import run --from "$DATABASE_URL" --table listings --queue "$QUEUE_URL" --checkpoint q.ckpt.json   # queue mode
+  $ bulk-import run --from "$DATABASE_URL" --table listings --to … --shard 3/8 --plan plan.json   # one shard`;
 
 export function registerRun(program: Command): void {
   const cmd = program
@@ -24,6 +25,9 @@ export function registerRun(program: Command): void {
     .description('import rows from PostgreSQL or NDJSON into an HTTP API')
     .addHelpText('after', EXAMPLES);
   addQueueOptions(addRunFlowOptions(addTargetOptions(addSourceOptions(cmd))));
+  cmd
+    .option('--shard <k/n>', "read only the k-th of the plan's n key ranges (with --plan)")
+    .option('--plan <file>', 'the plan file made by `bulk-import plan`, the same on every machine');
   cmd.action(async (flags: RunFlags) => {
     const config = parseRunConfig(flags, process.env);
     const view = progressView(config.progress);

@@ -1,13 +1,25 @@
 import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import { readCheckpoint, type Checkpoint } from '../checkpoint/checkpoint-file.js';
+import { describePlanStatus, shardStatuses } from '../shard/plan-status.js';
+import { looksLikePlan, readPlan } from '../shard/shard-plan.js';
 
 export function registerStatus(program: Command): void {
   program
     .command('status <checkpoint>')
-    .description('say where a run stands, from its checkpoint file')
+    .description('say where a run stands, from its checkpoint file (or every shard of a plan file)')
     .option('--json', 'print the checkpoint as JSON')
     .addHelpText('after', '\nExample:\n  $ bulk-import status listings.ckpt.json')
     .action(async (path: string, flags: { json?: boolean }) => {
+      if (await isPlanFile(path)) {
+        const plan = await readPlan(path);
+        const shards = await shardStatuses(plan, path);
+        const json = { plan, shards: shards.map((s) => ({ ...s, checkpoint: s.checkpoint ?? null })) };
+        process.stdout.write(
+          flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${describePlanStatus(plan, path, shards)}\n`,
+        );
+        return;
+      }
       const ckpt = await readCheckpoint(path);
       process.stdout.write(flags.json ? `${JSON.stringify(ckpt, null, 2)}\n` : `${describeCheckpoint(ckpt)}\n`);
     });
@@ -36,4 +48,13 @@ export function describeCheckpoint(c: Checkpoint): string {
 function aheadNote(c: Checkpoint): string {
   const n = c.ahead?.length ?? 0;
   return n === 0 ? '' : `, and ${n} batch${n === 1 ? '' : 'es'} beyond it (not sent again on resume)`;
+}
+
+/** A plan file names its kind; anything else (a checkpoint, a damaged file) goes to readCheckpoint's checks. */
+async function isPlanFile(path: string): Promise<boolean> {
+  try {
+    return looksLikePlan(JSON.parse(await readFile(path, 'utf8')));
+  } catch {
+    return false;
+  }
 }

@@ -8,6 +8,8 @@ import * as rule from './rules.js';
 import type { Count, Duration } from './rules.js';
 import { parseSource, type SourceConfig, type SourceOptions } from './source-config.js';
 import { parseTarget, type TargetConfig, type TargetOptions } from './target-config.js';
+import { parseShard, type ShardOptions } from '../shard/shard-config.js';
+import type { ShardChoice } from '../shard/shard-plan.js';
 
 export type { QueueConfig, SourceConfig, TargetConfig };
 
@@ -35,6 +37,8 @@ export interface RunConfig {
   readonly maxFailures?: MaxFailures;
   /** The CLI writes the summary there as JSON. */
   readonly summaryJson?: string;
+  /** One shard of a plan: reads only its key range, with its own checkpoint and job id. */
+  readonly shard?: ShardChoice;
 }
 
 /**
@@ -42,7 +46,7 @@ export interface RunConfig {
  * text; durations milliseconds or a text like '30s'. Everything left out takes its default
  * (src/config/defaults.ts).
  */
-export interface ImportOptions extends SourceOptions, TargetOptions, QueueOptions {
+export interface ImportOptions extends SourceOptions, TargetOptions, QueueOptions, ShardOptions {
   /** Stop after this many rows (of the job, across resumed runs). */
   limit?: Count;
   /** A .js/.mjs module whose default export maps a row object to a payload (null skips it). */
@@ -99,6 +103,7 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     if (typeof value === 'string') rule.filePath(n(key), value);
   }
   const target = queue ? undefined : parseTarget(o, n);
+  const shard = parseShard(o, source, n);
   const noCheckpoint = o.checkpoint === false || o.checkpoint === null;
   if (o.resume && o.restart) throw usage(`${n('resume')} and ${n('restart')} contradict each other`);
   if (o.resume && noCheckpoint) {
@@ -116,6 +121,7 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     dryRun: o.dryRun === true,
     progress: o.progress !== false,
     ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint || null } : {}),
+    ...shard,
     resume: o.resume === true,
     restart: o.restart === true,
     ...(o.failed !== undefined ? { failed: o.failed || null } : {}),
