@@ -1,7 +1,7 @@
 import type { RunConfig } from '../config/import-config.js';
 import { redactUrl } from '../redact.js';
 import { whereWithRange } from './range-condition.js';
-import { assertPlanFits, planIdOf, rangeOf, readPlan, type ShardRange } from './shard-plan.js';
+import { assertPlanFits, rangeOf, readPlan, shardLabel, type ShardRange } from './shard-plan.js';
 
 export interface LoadedShard {
   /** `k/n of plan <id>`: in the job's fingerprint, so its id, checkpoint and idempotency keys are its own. */
@@ -30,5 +30,5 @@ export async function loadShard(config: RunConfig): Promise<LoadedShard | undefi
     count,
   );
   const range = rangeOf(plan, index);
-  return { label: `${index}/${count} of plan ${planIdOf(plan)}`, range, where: whereWithRange(s.key, range, s.where) };
+  return { label: shardLabel(plan, index), range, where: whereWithRange(s.key, range, s.where) };
 }

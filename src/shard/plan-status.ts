@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { readCheckpoint, type Checkpoint } from '../checkpoint/checkpoint-file.js';
 import { BulkImportError } from '../errors.js';
-import { rangeOf, shardCheckpointPath, type ShardPlan } from './shard-plan.js';
+import { rangeOf, shardCheckpointPath, shardLabel, type ShardPlan } from './shard-plan.js';
 
 export interface ShardStatus {
   readonly index: number;
@@ -55,6 +55,11 @@ export function describePlanStatus(plan: ShardPlan, planPath: string, shards: Sh
         '',
         range,
       ]);
+      continue;
+    }
+    if (c.job.shard !== shardLabel(plan, s.index)) {
+      // Left from a plan cut before this one (or a run without --shard): its counts are not this plan's.
+      rows.push([`${s.index}/${plan.shards}`, 'checkpoint of another plan', '', '', '', '', range]);
       continue;
     }
     if (c.complete) complete++;

@@ -60,6 +60,11 @@ export function rangeOf(plan: ShardPlan, index: number): ShardRange {
   return { ...(after ? { after } : {}), ...(upTo ? { upTo } : {}) };
 }
 
+/** What a shard's run puts in its job fingerprint: a re-cut plan makes every shard a new job. */
+export function shardLabel(plan: ShardPlan, index: number): string {
+  return `${index}/${plan.shards} of plan ${planIdOf(plan)}`;
+}
+
 /** A short digest of the boundaries: a shard's job changes when its plan is cut again. */
 export function planIdOf(plan: ShardPlan): string {
   return createHash('sha256')
