@@ -61,6 +61,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   const fingerprint = fingerprintOf(config, shard);
   const jobId = jobIdOf(fingerprint);
   const source = makeSource(config, jobId, shard);
+  const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
   const checkpointPath =
     config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
   const failedPath =
@@ -81,7 +82,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     await source.open?.(hooks.signal);
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
-      const done = { jobId, source: source.describe, target: sink.describe, checkpointPath, failedPath: failedFile };
+      const done = { jobId, source: from, target: sink.describe, checkpointPath, failedPath: failedFile };
       return { ...fromCheckpoint(resume), ...done, sink: sink.report(), resumed: true, dryRun: false };
     }
     const result = await runPipeline({
@@ -102,7 +103,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     return {
       ...result,
       jobId,
-      source: source.describe,
+      source: from,
       target: sink.describe,
       checkpointPath,
       failedPath: failed && (failed.count > 0 || result.failed > 0) ? failedPath : null,

@@ -97,7 +97,10 @@ describe('shards: plan, run --shard k/n --plan, status plan.json', () => {
           startCli(shardArgs(name, t.key, plan, sink.url, i + 1), { cwd: dir.path }),
         );
         const results = await Promise.all(runs.map((r) => r.done(120_000)));
-        for (const r of results) expect(r.code, r.stderr).toBe(0);
+        for (const [i, r] of results.entries()) {
+          expect(r.code, r.stderr).toBe(0);
+          expect(r.stdout).toMatch(new RegExp(`, shard ${i + 1}/4 of plan [0-9a-f]{12}`));
+        }
 
         const ids = sink.acceptedIds();
         expect(ids.length).toBe(ROWS); // no duplicates: nothing was killed
