@@ -6,10 +6,13 @@ import { looksLikePlan, readPlan } from '../shard/shard-plan.js';
 
 export function registerStatus(program: Command): void {
   program
-    .command('status <checkpoint>')
+    .command('status <checkpoint-or-plan>')
     .description('say where a run stands, from its checkpoint file (or every shard of a plan file)')
     .option('--json', 'print the checkpoint as JSON')
-    .addHelpText('after', '\nExample:\n  $ bulk-import status listings.ckpt.json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bulk-import status listings.ckpt.json\n  $ bulk-import status plan.json     # every shard of a plan, and the sum',
+    )
     .action(async (path: string, flags: { json?: boolean }) => {
       if (await isPlanFile(path)) {
         const plan = await readPlan(path);

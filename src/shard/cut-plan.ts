@@ -62,16 +62,21 @@ async function quantiles(client: pg.Client, req: PlanRequest): Promise<{ rows: n
   const ks = req.key.map((_, i) => `k${i}`).join(', ');
   // The last row of each tile in key order; `o…` keep the typed key, so "last" follows the key's own order.
   const sql =
-    `SELECT DISTINCT ON (t) t, n::text, ${ks} FROM (` +
-    `SELECT ntile(${req.shards}) OVER (ORDER BY ${cols.join(', ')}) AS t, count(*) OVER () AS n, ${texts}, ` +
+    `SELECT DISTINCT ON (t) t, n::text, z::text, ${ks} FROM (` +
+    `SELECT ntile(${req.shards}) OVER (ORDER BY ${cols.join(', ')}) AS t, count(*) OVER () AS n, ` +
+    `bool_or(${cols.map((c) => `${c} IS NULL`).join(' OR ')}) OVER () AS z, ${texts}, ` +
     `${cols.map((c, i) => `${c} AS o${i}`).join(', ')} FROM ${from} s${where}` +
     `) x ORDER BY t, ${req.key.map((_, i) => `o${i} DESC`).join(', ')}`;
   const config = { text: sql, values: [], rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig;
   const res = await client.query<(string | null)[]>(config);
   const rows = Number(res.rows[0]?.[1] ?? 0);
-  const boundaries = res.rows.slice(0, req.shards - 1).map((r) => r.slice(2));
-  if (boundaries.some((b) => b.some((v) => v === null))) {
-    throw new BulkImportError('CONFIG', `--key ${req.key.join(',')}: some rows have a NULL key; choose a NOT NULL key`);
+  const boundaries = res.rows.slice(0, req.shards - 1).map((r) => r.slice(3));
+  // `(key) > (…)` is never true for NULL: such rows would fall in no shard, so refuse as a run does.
+  if (res.rows[0]?.[2] === 'true' || boundaries.some((b) => b.some((v) => v === null))) {
+    throw new BulkImportError(
+      'CONFIG',
+      `--key ${req.key.join(',')}: some rows have a NULL key, which no shard would read; choose a NOT NULL key (or add --where "… IS NOT NULL")`,
+    );
   }
   return { rows, boundaries: boundaries as string[][] };
 }

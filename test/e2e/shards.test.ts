@@ -36,6 +36,8 @@ beforeAll(async () => {
         `INSERT INTO ${schema.qualified(name)} SELECT ${t.rows}, repeat('x', 50) FROM generate_series(1, ${ROWS}) i`,
       );
     }
+    await client.query(`CREATE TABLE ${schema.qualified('nullable')} (v int)`);
+    await client.query(`INSERT INTO ${schema.qualified('nullable')} VALUES (1), (2), (NULL), (4), (5)`);
     // Gapped ids, so a shard that read past its range or stopped short would show.
     await client.query(`CREATE TABLE ${schema.qualified('big')} (id bigint PRIMARY KEY, pad text)`);
     await client.query(
@@ -200,6 +202,8 @@ describe('shards: plan, run --shard k/n --plan, status plan.json', () => {
         /--shard and --plan go together/,
       ],
       [['plan', '--from', db.url, '--table', schema.qualified('int'), '--key', 'k', '--shards', '0'], /--shards must/],
+      // A NULL key would fall in no shard (`(v) > (…)` is never true for it).
+      [['plan', '--from', db.url, '--table', schema.qualified('nullable'), '--key', 'v', '--shards', '2'], /NULL key/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { cwd: dir.path });
