@@ -92,7 +92,6 @@ describe('shards: plan, run --shard k/n --plan, status plan.json', () => {
         const written = JSON.parse(await readFile(plan, 'utf8'));
         expect(written.boundaries).toHaveLength(SHARDS - 1);
         expect(written.rows).toBe(ROWS);
-        expect(written.source).not.toMatch(/password/);
 
         await using sink = await startHttpSink({ latencyMs: 2, record: 'ids' });
         const runs = Array.from({ length: SHARDS }, (_, i) =>
@@ -184,6 +183,48 @@ describe('shards: plan, run --shard k/n --plan, status plan.json', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout.match(/not started/g)).toHaveLength(SHARDS);
     expect(status.stdout).toMatch(/^all\s+0\/4 complete\s+0\s+0/m);
+  }, 60_000);
+
+  it('the plan file holds the source without its password, and a run with the password matches it', async () => {
+    await using dir = await tempDir();
+    const plan = `${dir.path}/plan.json`;
+    const url = new URL(db.url);
+    url.password = 'pw-Sh4rdSecret';
+    const withPassword = url.toString();
+    const made = await runCli([
+      'plan',
+      '--from',
+      withPassword,
+      '--table',
+      schema.qualified('int'),
+      '--key',
+      'k',
+      '--shards',
+      '2',
+      '--out',
+      plan,
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const text = await readFile(plan, 'utf8');
+    expect(text).not.toContain('Sh4rdSecret');
+    expect(JSON.parse(text).source).toContain(url.host);
+    const args = [
+      'run',
+      '--from',
+      withPassword,
+      '--table',
+      schema.qualified('int'),
+      '--key',
+      'k',
+      '--to',
+      'http://127.0.0.1:9/',
+    ];
+    const run = await runCli([...args, '--shard', '2/2', '--plan', plan, '--dry-run', '--no-progress'], {
+      cwd: dir.path,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`${ROWS / 2} rows read`));
+    expect(run.stdout + run.stderr).not.toContain('Sh4rdSecret');
   }, 60_000);
 
   it('bad input: one line, exit 2', async () => {
