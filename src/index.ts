@@ -15,6 +15,8 @@ export { handler } from './lambda/handler.js';
 export { parseForwarderEnv } from './lambda/config.js';
 
 export { importConfig, type ImportOptions, type RunConfig } from './config/import-config.js';
+export { planShards, type PlanOptions } from './shard/plan-shards.js';
+export type { ShardPlan } from './shard/shard-plan.js';
 export {
   forwardConfig,
   type ForwardConfig,

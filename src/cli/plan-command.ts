@@ -3,13 +3,11 @@ import { writeFileAtomic } from '../checkpoint/atomic-write.js';
 import { IMPORT_DEFAULTS as DEFAULTS } from '../config/defaults.js';
 import { flagName } from '../config/names.js';
 import * as rule from '../config/rules.js';
-import { parseSource, type SourceOptions } from '../config/source-config.js';
-import { usage } from '../errors.js';
 import { cutPlan } from '../shard/cut-plan.js';
+import { planRequest, type PlanOptions } from '../shard/plan-shards.js';
 import { trapStopSignals } from './signals.js';
 
-interface PlanFlags extends SourceOptions {
-  shards?: string;
+interface PlanFlags extends PlanOptions {
   out?: string;
 }
 
@@ -33,14 +31,12 @@ export function registerPlan(program: Command): void {
     .option('--out <file>', 'write the plan there (default: standard output)')
     .addHelpText('after', EXAMPLES)
     .action(async (flags: PlanFlags) => {
-      const source = parseSource(flags, process.env, flagName);
-      if (source.kind !== 'postgres') throw usage('--from must be a postgres:// URL: only a table or query can be cut');
-      if (flags.shards === undefined) throw usage('--shards is required');
-      const shards = rule.wholeNumber('--shards', flags.shards, 1, 10_000);
+      const request = planRequest(flags, process.env, flagName);
+      const shards = request.shards;
       if (flags.out !== undefined) rule.filePath('--out', flags.out);
       const stop = trapStopSignals(() => undefined);
       try {
-        const plan = await cutPlan({ ...source, shards }, stop.signal);
+        const plan = await cutPlan(request, stop.signal);
         const text = `${JSON.stringify(plan, null, 2)}\n`;
         if (flags.out) await writeFileAtomic(flags.out, text);
         else process.stdout.write(text);

@@ -2,8 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseRunConfig } from '../../src/cli/config.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
-import { runImport } from '../../src/index.js';
-import { cutPlan } from '../../src/shard/cut-plan.js';
+import { planShards, runImport } from '../../src/index.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { drainQueue, idsIn } from '../helpers/queue-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -35,7 +34,8 @@ test('queue mode: each shard of a plan enqueues only its key range, under a job 
   await using dir = await tempDir();
   const table = schema.qualified('items');
   const q = await sqs.createQueue('shards-queue');
-  const plan = await cutPlan({ url: db.url, table, key: ['grp', 'id'], shards: SHARDS, statementTimeoutMs: 60_000 });
+  // The library's plan, as `bulk-import plan --key grp,id --shards 4` makes it.
+  const plan = await planShards({ from: db.url, table, key: 'grp,id', shards: SHARDS });
   const planPath = `${dir.path}/plan.json`;
   await writeFile(planPath, JSON.stringify(plan));
   const never = new AbortController().signal;
