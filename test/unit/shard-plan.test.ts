@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../../src/checkpoint/checkpoint-file.js';
+import { importConfig } from '../../src/index.js';
 import { describePlanStatus, type ShardStatus } from '../../src/shard/plan-status.js';
 import { whereWithRange } from '../../src/shard/range-condition.js';
 import { parseShardSpec, planProblem, rangeOf, shardLabel, type ShardPlan } from '../../src/shard/shard-plan.js';
@@ -85,5 +86,32 @@ describe('shard plans', () => {
     expect(text).toMatch(/^2\/3\s+checkpoint of another plan\s+\(1, o'brien\) … \(2, z\)$/m);
     expect(text).toMatch(/^3\/3\s+not started\s+\(2, z\) … end$/m);
     expect(text).toMatch(/^all\s+1\/3 complete\s+100\s+99\s+1\s+0$/m);
+  });
+});
+
+describe('--shard and --plan options', () => {
+  const base = {
+    from: 'postgres://app@db/prod',
+    table: 'listings',
+    to: 'http://api/',
+    shard: '2/4',
+    plan: 'cut/plan.json',
+  };
+
+  it('put the checkpoint beside the plan, named for the shard, unless --checkpoint says otherwise', () => {
+    expect(importConfig(base, {})).toMatchObject({
+      shard: { index: 2, count: 4, plan: 'cut/plan.json' },
+      checkpoint: 'cut/plan.shard-2-of-4.ckpt.json',
+    });
+    expect(importConfig({ ...base, checkpoint: 'mine.json' }, {}).checkpoint).toBe('mine.json');
+    expect(importConfig({ ...base, checkpoint: false }, {}).checkpoint).toBeNull();
+  });
+
+  it('go together, and need a PostgreSQL source', () => {
+    expect(() => importConfig({ ...base, plan: undefined }, {})).toThrow('shard and plan go together');
+    expect(() => importConfig({ ...base, from: 'rows.ndjson', table: undefined }, {})).toThrow(
+      'shard needs a PostgreSQL source',
+    );
+    expect(() => importConfig({ ...base, plan: ' ' }, {})).toThrow(/plan needs a file path/);
   });
 });
