@@ -39,6 +39,7 @@ export function registerRun(program: Command): void {
         signal: stop.signal,
         hardSignal: stop.hardSignal,
         onProgress: (p) => view.update(p),
+        onWarning: (line) => process.stderr.write(`warning: ${line}\n`),
       });
     } finally {
       view.stop();
