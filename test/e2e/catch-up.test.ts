@@ -188,6 +188,34 @@ describe('--changed-column and --catch-up', () => {
     240_000,
   );
 
+  it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
+    const t = await makeTable('filtered');
+    await using dir = await tempDir();
+    const ckpt = `${dir.path}/filtered.ckpt.json`;
+    await using sink = await startHttpSink({ record: 'full' });
+    const args = ['run', '--from', db.url, '--table', t, '--where', 'id % 2 = 0', '--to', sink.url];
+    const flags = [
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+      '--changed-column',
+      'updated_at',
+      '--catch-up-overlap',
+      '1ms',
+    ];
+    const copy = await runCli([...args, ...flags]);
+    expect(copy.code).toBe(0);
+    expect(new Set(rowsSent(sink, 0)).size).toBe(ROWS / 2);
+    const copied = sink.requests.length;
+    await withClient(db.url, (c) =>
+      c.query(`UPDATE ${t} SET title = 'v2', updated_at = now() + interval '1 second' WHERE id <= 10`),
+    );
+    const up = await runCli([...args, ...flags, '--catch-up']);
+    expect(up.code).toBe(0);
+    expect(rowsSent(sink, copied).sort()).toEqual(['10', '2', '4', '6', '8']);
+    expect(lastSeen(sink).get('4')?.title).toBe('v2');
+  }, 60_000);
+
   it('refuses a changed column that does not exist or is text, in one line, exit 2, nothing sent', async () => {
     const t = await makeTable('bad');
     await using sink = await startHttpSink({ record: 'ids' });
