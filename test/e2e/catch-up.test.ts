@@ -188,6 +188,30 @@ describe('--changed-column and --catch-up', () => {
     240_000,
   );
 
+  it('a stopped catch-up says to run --catch-up again (not --resume), and that finishes it', async () => {
+    const t = await makeTable('stopped');
+    await using dir = await tempDir();
+    const ckpt = `${dir.path}/stopped.ckpt.json`;
+    await using sink = await startHttpSink({ latencyMs: 30, record: 'full' });
+    const args = ['run', '--from', db.url, '--table', t, '--to', sink.url, '--batch-size', '20'];
+    const flags = ['--concurrency', '2', '--checkpoint', ckpt, '--no-progress', '--changed-column', 'updated_at'];
+    expect((await runCli([...args, ...flags, '--catch-up-overlap', '1ms'], { timeoutMs: 120_000 })).code).toBe(0);
+    await withClient(db.url, (c) => c.query(`UPDATE ${t} SET title = 'v2', updated_at = now() WHERE id <= 1000`));
+    const copied = sink.requests.length;
+    const cli = startCli([...args, ...flags, '--catch-up']);
+    await waitFor('the catch-up to send 100 rows', () => rowsSent(sink, copied).length >= 100);
+    cli.child.kill('SIGINT');
+    const stopped = await cli.done();
+    expect(stopped.code).toBe(130);
+    const advice = /resume with: (.*)/.exec(stopped.stderr)?.[1] ?? '';
+    expect(advice).toContain('--catch-up');
+    expect(advice).not.toContain('--resume');
+    const again = await runCli([...args, ...flags, '--catch-up'], { timeoutMs: 120_000 });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/catch-up 1: 1,000 rows changed since/);
+    expect(new Set(rowsSent(sink, copied)).size).toBe(1000);
+  }, 180_000);
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
