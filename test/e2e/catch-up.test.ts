@@ -212,6 +212,60 @@ describe('--changed-column and --catch-up', () => {
     expect(new Set(rowsSent(sink, copied)).size).toBe(1000);
   }, 180_000);
 
+  it.skipIf(process.env.TEST_DATABASE_URL === undefined)(
+    'without the right to see other sessions, says so and relies on the overlap alone',
+    async () => {
+      const t = await makeTable('unprivileged');
+      const role = `bi_cu_${process.pid}`;
+      await withClient(db.url, async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN`);
+        await c.query(`GRANT USAGE ON SCHEMA "${schema.schema}" TO ${role}`);
+        await c.query(`GRANT SELECT ON ${t} TO ${role}`);
+      });
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = '';
+      // Another user's writing transaction, open since before the run: this role cannot see it.
+      const long = new pg.Client({ connectionString: db.url });
+      await long.connect();
+      try {
+        await using dir = await tempDir();
+        const ckpt = `${dir.path}/u.ckpt.json`;
+        await long.query('BEGIN');
+        await long.query(`UPDATE ${t} SET title = 'late' WHERE id = 1`);
+        const started = (await long.query<{ t: Date }>('SELECT now() AS t')).rows[0]?.t.getTime() ?? 0;
+        await using sink = await startHttpSink({ record: 'ids' });
+        const r = await runCli([
+          'run',
+          '--from',
+          url.toString(),
+          '--table',
+          t,
+          '--to',
+          sink.url,
+          '--checkpoint',
+          ckpt,
+          '--no-progress',
+          '--changed-column',
+          'updated_at',
+        ]);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toMatch(/^warning: cannot see other users’ transactions in pg_stat_activity .*alone/m);
+        const changed = JSON.parse(await readFile(ckpt, 'utf8')).changed;
+        expect(changed.sawAllSessions).toBe(false);
+        expect(Date.parse(changed.since)).toBeGreaterThan(started);
+      } finally {
+        await long.query('ROLLBACK');
+        await long.end();
+        await withClient(db.url, async (c) => {
+          await c.query(`DROP OWNED BY ${role}`);
+          await c.query(`DROP ROLE ${role}`);
+        });
+      }
+    },
+    60_000,
+  );
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
