@@ -3,17 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLine, runCli, startCli } from '../helpers/cli.js';
-import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
+import { freshSchema, withClient } from '../helpers/database.js';
+import { ownDatabase } from '../helpers/own-database.js';
 import { startHttpSink, type HttpSink } from '../helpers/http-sink.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROWS = 3000;
 
-let db: Awaited<ReturnType<typeof testDatabase>>;
+let db: Awaited<ReturnType<typeof ownDatabase>>;
 let schema: Awaited<ReturnType<typeof freshSchema>>;
 
 beforeAll(async () => {
-  db = await testDatabase();
+  db = await ownDatabase();
   schema = await freshSchema(db.url);
 }, 60_000);
 
