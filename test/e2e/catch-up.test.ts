@@ -267,6 +267,26 @@ describe('--changed-column and --catch-up', () => {
     60_000,
   );
 
+  it("a row the API refuses in a catch-up goes to the same failed file, after the copy's", async () => {
+    const t = await makeTable('refused');
+    await using dir = await tempDir();
+    const failed = `${dir.path}/refused.failed.ndjson`;
+    await using sink = await startHttpSink({ record: 'full', rejectIds: ['5'] });
+    const args = ['run', '--from', db.url, '--table', t, '--to', sink.url, '--batch-size', '10'];
+    const flags = ['--checkpoint', `${dir.path}/r.ckpt.json`, '--failed', failed, '--no-progress'];
+    const overlap = ['--changed-column', 'updated_at', '--catch-up-overlap', '1ms'];
+    const copy = await runCli([...args, ...flags, ...overlap]);
+    expect(copy.code).toBe(1);
+    await withClient(db.url, (c) => c.query(`UPDATE ${t} SET title = 'v2', updated_at = now() WHERE id IN (5, 6)`));
+    const copied = sink.requests.length;
+    const up = await runCli([...args, ...flags, ...overlap, '--catch-up']);
+    expect(up.code).toBe(1);
+    expect(up.stdout).toMatch(/2 rows read, 1 sent, 1 failed/);
+    expect(lastSeen(sink, copied).get('6')?.title).toBe('v2');
+    const lines = (await readFile(failed, 'utf8')).trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).row.title)).toEqual(['v1 5', 'v2']);
+  }, 60_000);
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
