@@ -287,6 +287,33 @@ describe('--changed-column and --catch-up', () => {
     expect(lines.map((l) => JSON.parse(l).row.title)).toEqual(['v1 5', 'v2']);
   }, 60_000);
 
+  it('a resumed copy keeps its first horizon; one that started without --changed-column cannot get one', async () => {
+    const t = await makeTable('resumed');
+    await using dir = await tempDir();
+    await using sink = await startHttpSink({ latencyMs: 30, record: 'ids' });
+    const args = ['run', '--from', db.url, '--table', t, '--to', sink.url, '--batch-size', '20', '--concurrency', '1'];
+    const stopAndRead = async (extra: string[], ckpt: string) => {
+      const before = sink.counts.rows;
+      const cli = startCli([...args, '--checkpoint', ckpt, '--no-progress', ...extra]);
+      await waitFor('100 rows', () => sink.counts.rows >= before + 100);
+      cli.child.kill('SIGINT');
+      expect((await cli.done()).code).toBe(130);
+      return JSON.parse(await readFile(ckpt, 'utf8'));
+    };
+    const withH = `${dir.path}/h.ckpt.json`;
+    const first = await stopAndRead(['--changed-column', 'updated_at'], withH);
+    await sleep(20);
+    const resumed = await runCli([...args, '--checkpoint', withH, '--no-progress', '--resume'], { timeoutMs: 120_000 });
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(await readFile(withH, 'utf8')).changed).toEqual(first.changed);
+
+    const without = `${dir.path}/none.ckpt.json`;
+    await stopAndRead([], without);
+    const r = await runCli([...args, '--checkpoint', without, '--resume', '--changed-column', 'updated_at']);
+    expect(r.code).toBe(2);
+    expect(expectOneLine(r.stderr)).toMatch(/this copy started without it, so its horizon is unknown/);
+  }, 120_000);
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
