@@ -314,6 +314,23 @@ describe('--changed-column and --catch-up', () => {
     expect(expectOneLine(r.stderr)).toMatch(/this copy started without it, so its horizon is unknown/);
   }, 120_000);
 
+  it('works with --query: only the changed rows of the query are sent', async () => {
+    const t = await makeTable('queried');
+    await using dir = await tempDir();
+    await using sink = await startHttpSink({ record: 'full' });
+    const query = `SELECT id, title, updated_at FROM ${t} WHERE id <= 100`;
+    const args = ['run', '--from', db.url, '--query', query, '--to', sink.url, '--no-progress'];
+    const flags = ['--checkpoint', `${dir.path}/q.ckpt.json`, '--changed-column', 'updated_at'];
+    const copy = await runCli([...args, ...flags, '--catch-up-overlap', '1ms']);
+    expect(copy.code).toBe(0);
+    expect(copy.stderr).toBe('');
+    const copied = sink.requests.length;
+    await withClient(db.url, (c) => c.query(`UPDATE ${t} SET title = 'v2', updated_at = now() WHERE id IN (3, 300)`));
+    const up = await runCli([...args, ...flags, '--catch-up']);
+    expect(up.code).toBe(0);
+    expect(rowsSent(sink, copied)).toEqual(['3']);
+  }, 60_000);
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
