@@ -67,12 +67,21 @@ export async function measureHorizon(
       const res = await ask(
         client,
         `SELECT floor(extract(epoch FROM statement_timestamp()) * 1000)::float8::text,
-           (SELECT floor(extract(epoch FROM min(xact_start)) * 1000)::float8::text FROM pg_stat_activity
-             WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()),
+           o.at, o.pid,
            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-             OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')`,
+             OR pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
+         FROM (SELECT NULL) one LEFT JOIN (
+           SELECT floor(extract(epoch FROM xact_start) * 1000)::float8::text AS at, pid::text AS pid
+             FROM pg_stat_activity
+             WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()
+             ORDER BY xact_start LIMIT 1) o ON true`,
       );
-      const [now, oldest, all] = res.rows[0] as (string | null)[];
+      const [now, oldest, pid, all] = res.rows[0] as (string | null)[];
+      // A transaction left open for long holds every horizon back: each catch-up re-sends since its start.
+      if (oldest !== null && Number(now) - Number(oldest) > overlapMs) {
+        const since = new Date(Number(oldest)).toISOString();
+        warn(`the horizon waits for a transaction that has written and is open since ${since} (pid ${pid})`);
+      }
       const sawAllSessions = all === 't' || (all as unknown) === true;
       if (!sawAllSessions) {
         warn(

@@ -331,6 +331,36 @@ describe('--changed-column and --catch-up', () => {
     expect(rowsSent(sink, copied)).toEqual(['3']);
   }, 60_000);
 
+  it.skipIf(process.env.TEST_DATABASE_URL === undefined)(
+    'names a writing transaction open for longer than the overlap, which holds the horizon back',
+    async () => {
+      const t = await makeTable('heldback');
+      const long = new pg.Client({ connectionString: db.url });
+      await long.connect();
+      try {
+        await long.query('BEGIN');
+        await long.query(`UPDATE ${t} SET title = 'late' WHERE id = 1`);
+        const pid = (await long.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]?.p;
+        await sleep(50);
+        await using sink = await startHttpSink({ record: 'ids' });
+        const r = await runCli([
+          ...['run', '--from', db.url, '--table', t, '--to', sink.url, '--no-checkpoint', '--no-progress'],
+          ...['--changed-column', 'updated_at', '--catch-up-overlap', '10ms'],
+        ]);
+        expect(r.code).toBe(0);
+        expect(expectOneLine(r.stderr)).toMatch(
+          new RegExp(
+            `^warning: the horizon waits for a transaction that has written and is open since \\S+ \\(pid ${pid}\\)$`,
+          ),
+        );
+      } finally {
+        await long.query('ROLLBACK');
+        await long.end();
+      }
+    },
+    60_000,
+  );
+
   it('keeps --where in a catch-up: only the filtered rows that changed are sent', async () => {
     const t = await makeTable('filtered');
     await using dir = await tempDir();
