@@ -21,6 +21,8 @@ import { PostgresKeysetSource } from './source/postgres-keyset.js';
 import { loadTransform } from './transform.js';
 import { loadShard, type LoadedShard } from './shard/load-shard.js';
 import type { Sink, SinkReport, Source } from './types.js';
+import { planCatchUp } from './catch-up.js';
+import { measureHorizon, type Horizon } from './source/changed-column.js';
 
 export interface RunResult extends PipelineResult {
   readonly jobId: string;
@@ -35,6 +37,10 @@ export interface RunResult extends PipelineResult {
    * queue mode: `json.queue`, messages, calls and billed requests; --dry-run: `json.sampleBody`).
    */
   readonly sink: SinkReport;
+  /** --changed-column: the horizon this run recorded (the copy's, or this catch-up's). */
+  readonly horizon?: Horizon;
+  /** --catch-up: which one, the rows it started from, and how many were re-sent inside the overlap. */
+  readonly catchUp?: { readonly n: number; readonly from: string; readonly overlapRows: number };
 }
 
 export interface RunHooks {
@@ -44,6 +50,8 @@ export interface RunHooks {
   readonly hardSignal?: AbortSignal;
   /** Called about five times a second, and once at the end. */
   readonly onProgress?: (p: Progress) => void;
+  /** One line about something the run relies on but cannot check (a missing index, NULLs). */
+  readonly onWarning?: (line: string) => void;
 }
 
 /**
@@ -60,13 +68,21 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   const shard = config.shard ? await loadShard(config) : undefined;
   const fingerprint = fingerprintOf(config, shard);
   const jobId = jobIdOf(fingerprint);
-  const source = makeSource(config, jobId, shard);
-  const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
   const checkpointPath =
     config.dryRun || config.checkpoint === null ? null : (config.checkpoint ?? `bulk-import-${jobId}.ckpt.json`);
   const failedPath =
     config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
-  const resume = checkpointPath ? await loadResumePoint(config, checkpointPath, fingerprint) : undefined;
+  const warn = given.onWarning ?? (() => undefined);
+  const catchUp =
+    config.catchUp && checkpointPath ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn) : undefined;
+  const source = catchUp?.source ?? makeSource(config, jobId, shard);
+  const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
+  const resume = catchUp
+    ? catchUp.resume
+    : checkpointPath
+      ? await loadResumePoint(config, checkpointPath, fingerprint)
+      : undefined;
+  const horizon = catchUp?.horizon ?? (await copyHorizon(config, resume, warn));
   if (checkpointPath) await removeStaleTemps(checkpointPath);
   // A stop must never wait on a transform that does not answer: the transform hears it too.
   const transform = config.transform ? await loadTransform({ ...config.transform, stop: hooks.signal }) : undefined;
@@ -74,11 +90,21 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   const redact = makeRedactor(secretsOf(urls, config.target?.headers ?? {}));
   const failed = failedPath ? new FailedFileWriter(failedPath, redact) : undefined;
   const checkpoint = checkpointPath
-    ? new CheckpointWriter(checkpointPath, () => failed?.sync() ?? Promise.resolve())
+    ? new CheckpointWriter(
+        checkpointPath,
+        () => failed?.sync() ?? Promise.resolve(),
+        undefined,
+        catchUp?.wrap ?? ((c: Checkpoint) => (horizon ? { ...c, changed: horizon } : c)),
+      )
     : undefined;
   const sink = await makeSink(config, jobId);
   try {
-    await failed?.start(resume && resume.failedFile === failedPath ? resume.failedBytes : undefined);
+    const keepFailed = catchUp
+      ? catchUp.failedBytes
+      : resume && resume.failedFile === failedPath
+        ? resume.failedBytes
+        : undefined;
+    await failed?.start(keepFailed);
     await source.open?.(hooks.signal);
     if (resume?.complete) {
       const failedFile = resume.rows.failed > 0 ? (resume.failedFile ?? failedPath) : null;
@@ -89,7 +115,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       source,
       sink,
       ...(transform ? { transform } : {}),
-      job: { id: jobId, fingerprint },
+      job: catchUp?.job ?? { id: jobId, fingerprint },
       ...(checkpoint ? { checkpoint } : {}),
       ...(failed ? { failed } : {}),
       ...(resume ? { resume } : {}),
@@ -110,6 +136,8 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       resumed: resume !== undefined,
       dryRun: config.dryRun,
       sink: sink.report(),
+      ...(horizon ? { horizon } : {}),
+      ...(catchUp ? { catchUp: { n: catchUp.n, from: catchUp.from, overlapRows: catchUp.overlapRows } } : {}),
     };
   } finally {
     await Promise.all([source.close(), sink.close(), failed?.close()]);
@@ -151,6 +179,34 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
     batchSize: config.batchSize,
     stopWhenAllRefused,
   });
+}
+
+/**
+ * --changed-column on a copy: the horizon is measured before the first read, and a resumed copy
+ * keeps the one its first run measured (its earlier reads are older than any measured now).
+ */
+async function copyHorizon(
+  config: RunConfig,
+  resume: Checkpoint | undefined,
+  warn: (line: string) => void,
+): Promise<Horizon | undefined> {
+  const s = config.source;
+  if (resume?.changed) return resume.changed;
+  if (!config.changedColumn || s.kind !== 'postgres' || config.dryRun) return undefined;
+  if (resume) {
+    throw new BulkImportError(
+      'CONFIG',
+      '--changed-column: this copy started without it, so its horizon is unknown; add --restart to copy again',
+    );
+  }
+  const src = {
+    url: s.url,
+    ...(s.table ? { table: s.table } : {}),
+    ...(s.query ? { query: s.query } : {}),
+    ...(s.where ? { where: s.where } : {}),
+    statementTimeoutMs: s.statementTimeoutMs,
+  };
+  return measureHorizon(src, config.changedColumn, config.catchUpOverlapMs, warn);
 }
 
 function makeSource(config: RunConfig, jobId: string, shard?: LoadedShard): Source {

@@ -5,6 +5,8 @@ import type { KeyTuple } from '../types.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { checkpointProblem } from './checkpoint-shape.js';
 import type { AheadBatch } from './watermark.js';
+import type { Horizon } from '../source/changed-column.js';
+import type { CatchUpState } from './catch-up-state.js';
 
 /** What makes two runs the same job. Secrets are masked before it is built (see redact.ts). */
 export interface JobFingerprint {
@@ -47,6 +49,10 @@ export interface Checkpoint {
   /** The failed file's size that matches `rows.failed`: a resume cuts off lines written after it. */
   readonly failedBytes?: number;
   readonly stoppedBy?: string;
+  /** --changed-column: the copy's horizon, where the first catch-up starts. */
+  readonly changed?: Horizon;
+  /** --catch-up: each catch-up run after the copy, oldest first. */
+  readonly catchUps?: readonly CatchUpState[];
 }
 
 /** A stable id for the job; idempotency keys are derived from it, so it must not depend on secrets. */
@@ -125,6 +131,8 @@ export class CheckpointWriter {
     readonly path: string,
     private readonly beforeWrite: () => Promise<void> = async () => {},
     private readonly intervalMs = 100,
+    /** What is written for a state (catch-up runs write theirs inside the copy's checkpoint). */
+    private readonly wrap: (c: Checkpoint) => unknown = (c) => c,
   ) {}
 
   update(state: () => Checkpoint): void {
@@ -166,7 +174,7 @@ export class CheckpointWriter {
     const latest = this.#latest as () => Checkpoint;
     // Snapshot first, then sync the failed file: every failure the snapshot counts was written
     // before its batch was acknowledged, so after the sync it is on disk too.
-    const snapshot = `${JSON.stringify(latest(), null, 2)}\n`;
+    const snapshot = `${JSON.stringify(this.wrap(latest()), null, 2)}\n`;
     this.#writing = (async () => {
       try {
         await this.beforeWrite();

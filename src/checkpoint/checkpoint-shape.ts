@@ -50,7 +50,63 @@ export function checkpointProblem(v: unknown): string | undefined {
   if (v.failedFile !== undefined && (typeof v.failedFile !== 'string' || v.failedFile === ''))
     return '"failedFile" must be a path';
   if (v.failedBytes !== undefined && !isCount(v.failedBytes)) return '"failedBytes" must be a whole number';
+  if (v.changed !== undefined) {
+    const bad = horizonProblem(v.changed);
+    if (bad) return `"changed" ${bad}`;
+  }
+  if (v.catchUps !== undefined) {
+    if (v.changed === undefined) return '"catchUps" without "changed"';
+    if (!Array.isArray(v.catchUps)) return '"catchUps" must be a list';
+    for (const [i, c] of v.catchUps.entries()) {
+      const bad = catchUpProblem(c, i, key.length + 1, i === v.catchUps.length - 1);
+      if (bad) return `"catchUps[${i}]" ${bad}`;
+    }
+  }
   return undefined;
+}
+
+/** Catch-up keysets run on (changed, key): one value more than the job's key. */
+function catchUpProblem(c: unknown, i: number, length: number, last: boolean): string | undefined {
+  if (!isObject(c)) return 'is malformed';
+  if (c.n !== i + 1) return `"n" must be ${i + 1}`;
+  if (!isTime(c.from) || !isTime(c.overlapUntil)) return '"from" or "overlapUntil" is not a time';
+  const bad = horizonProblem(c.horizon);
+  if (bad) return `"horizon" ${bad}`;
+  if (c.watermark !== null) {
+    const k = keyProblem(c.watermark, length, false);
+    if (k) return `"watermark" ${k}`;
+  }
+  if (c.ahead !== undefined) {
+    if (!Array.isArray(c.ahead)) return '"ahead" must be a list';
+    for (const b of c.ahead) {
+      if (!isObject(b) || !isCount(b.rows)) return '"ahead" is malformed';
+      const k = keyProblem(b.firstKey, length, false) ?? keyProblem(b.lastKey, length, false);
+      if (k) return `"ahead" key ${k}`;
+    }
+  }
+  if (!isObject(c.rows) || !COUNTS.every((n) => isCount((c.rows as Record<string, unknown>)[n])))
+    return `"rows" must hold whole-number counts ${COUNTS.join(', ')}`;
+  const rows = c.rows as Record<(typeof COUNTS)[number], number>;
+  if (rows.delivered + rows.failed + rows.skipped !== rows.read)
+    return '"rows": delivered + failed + skipped differs from read';
+  if (!isCount(c.overlapRows) || !isCount(c.runs)) return '"overlapRows" or "runs" is not a whole number';
+  if (typeof c.complete !== 'boolean') return '"complete" must be true or false';
+  if (!c.complete && !last) return 'is unfinished but a later catch-up exists';
+  if (c.failedBytes !== undefined && !isCount(c.failedBytes)) return '"failedBytes" must be a whole number';
+  return undefined;
+}
+
+function horizonProblem(h: unknown): string | undefined {
+  if (!isObject(h)) return 'is malformed';
+  if (typeof h.column !== 'string' || h.column === '') return 'names no column';
+  if (!isTime(h.at) || !isTime(h.since)) return 'has no valid horizon time';
+  if (!isCount(h.overlapMs)) return '"overlapMs" must be a whole number';
+  if (typeof h.sawAllSessions !== 'boolean') return '"sawAllSessions" must be true or false';
+  return undefined;
+}
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) && Number.isFinite(Date.parse(v));
 }
 
 function keyProblem(k: unknown, length: number, numeric: boolean): string | undefined {

@@ -87,5 +87,14 @@ export function addRunFlowOptions(cmd: Command): Command {
       '--max-failures <n|ratio>',
       'stop (exit 1) after more than n failed rows, or a ratio like 0.05 of rows processed',
     )
-    .option('--summary-json <file>', 'also write the summary as JSON');
+    .option('--summary-json <file>', 'also write the summary as JSON')
+    .option('--changed-column <col>', 'a timestamp column set on every write: the run records a horizon for --catch-up')
+    .option(
+      '--catch-up',
+      'send the rows changed since the horizon in --checkpoint (a complete copy); repeat until cutover',
+    )
+    .option(
+      '--catch-up-overlap <duration>',
+      `taken off each horizon, for application clocks (default: ${DEFAULTS.catchUpOverlap})`,
+    );
 }

@@ -43,6 +43,7 @@ export function registerRun(program: Command): void {
         signal: stop.signal,
         hardSignal: stop.hardSignal,
         onProgress: (p) => view.update(p),
+        onWarning: (line) => process.stderr.write(`warning: ${line}\n`),
       });
     } finally {
       view.stop();
@@ -59,12 +60,13 @@ export function registerRun(program: Command): void {
   });
 }
 
-/** The command line as given, plus --resume (and the checkpoint path if it was the default), secrets masked. */
+/** The command line as given, plus --resume unless it is a --catch-up (and the checkpoint path if it was the default), secrets masked. */
 function resumeCommand(argv: string[], checkpoint: string): string {
   const args = maskArgv(argv.slice(2).filter((a) => a !== '--restart' && a !== '--resume'));
   const out = ['bulk-import', ...args];
   if (!args.some((a) => a === '--checkpoint' || a.startsWith('--checkpoint='))) out.push('--checkpoint', checkpoint);
-  out.push('--resume');
+  // A catch-up carries on by running --catch-up again (it is already in the command line).
+  if (!args.includes('--catch-up')) out.push('--resume');
   return out.map(shellQuote).join(' ');
 }
 

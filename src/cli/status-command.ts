@@ -45,7 +45,31 @@ export function describeCheckpoint(c: Checkpoint): string {
     `  rows     ${done} done: ${c.rows.delivered} delivered, ${c.rows.failed} failed, ${c.rows.skipped} skipped`,
     ...(c.failedFile && c.rows.failed > 0 ? [`  failed   ${c.failedFile}`] : []),
     `  started  ${c.startedAt} (${c.runs} run${c.runs === 1 ? '' : 's'}); last update ${c.updatedAt}`,
+    ...catchUpLines(c, Date.now()),
   ].join('\n');
+}
+
+/** The copy's horizon and each catch-up: its rows and its lag (now − its horizon). */
+function catchUpLines(c: Checkpoint, now: number): string[] {
+  if (!c.changed) return [];
+  const lag = (at: string) => `lag ${formatLag(now - Date.parse(at))}`;
+  const lines = [`  copy     horizon ${c.changed.at} on ${c.changed.column} (${lag(c.changed.at)})`];
+  for (const u of c.catchUps ?? []) {
+    const done = u.rows.delivered + u.rows.failed + u.rows.skipped;
+    const state = u.complete ? `horizon ${u.horizon.at} (${lag(u.horizon.at)})` : 'unfinished: run --catch-up again';
+    lines.push(
+      `  catch-up ${u.n}: ${done} rows changed since ${u.from} (${u.rows.delivered} delivered, ${u.rows.failed} failed,` +
+        ` ${u.overlapRows} inside the overlap); ${state}`,
+    );
+  }
+  return lines;
+}
+
+function formatLag(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 function aheadNote(c: Checkpoint): string {

@@ -20,6 +20,16 @@ export function formatSummary(r: RunResult): string {
       `  ${state} (all runs): ${r.read} rows read, ${r.delivered} ${verb}, ${r.failed} failed, ${r.skipped} skipped`,
     );
   }
+  if (r.catchUp) {
+    const c = r.catchUp;
+    const rows = r.read.toLocaleString('en-US');
+    lines.push(
+      `  catch-up ${c.n}: ${rows} rows changed since ${c.from}${r.horizon ? ` (horizon now ${r.horizon.at})` : ''}; ` +
+        `${c.overlapRows} rows re-sent inside the overlap`,
+    );
+  } else if (r.horizon) {
+    lines.push(`  horizon: ${r.horizon.at} (${r.horizon.column}); send what changed since with --catch-up`);
+  }
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
   if (r.failedPath)
     lines.push(`  failed rows: ${r.failedPath} (send them again with: bulk-import replay ${r.failedPath} --to …)`);
@@ -59,6 +69,8 @@ export function summaryJson(r: RunResult): Record<string, unknown> {
     watermark: r.watermark,
     checkpoint: r.checkpointPath,
     failedFile: r.failedPath,
+    ...(r.horizon ? { horizon: r.horizon } : {}),
+    ...(r.catchUp ? { catchUp: r.catchUp } : {}),
     ...r.sink.json,
   };
 }

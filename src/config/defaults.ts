@@ -29,6 +29,8 @@ export const IMPORT_DEFAULTS = {
   /** NDJSON: a longer line is a failed row. */
   maxLineBytes: 16 * 1024 * 1024,
   statementTimeout: '5m',
+  /** Subtracted from each catch-up horizon, for application clocks and clock_timestamp(). */
+  catchUpOverlap: '1m',
 } as const;
 
 /** Queue mode of `run` (--queue). */

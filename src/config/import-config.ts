@@ -5,6 +5,7 @@ import { IMPORT_DEFAULTS } from './defaults.js';
 import { optionName, type NameOf } from './names.js';
 import { parseQueueConfig, type QueueConfig, type QueueOptions } from './queue-config.js';
 import * as rule from './rules.js';
+import { parseQualifiedName } from '../source/sql.js';
 import type { Count, Duration } from './rules.js';
 import { parseSource, type SourceConfig, type SourceOptions } from './source-config.js';
 import { parseTarget, type TargetConfig, type TargetOptions } from './target-config.js';
@@ -39,6 +40,11 @@ export interface RunConfig {
   readonly summaryJson?: string;
   /** One shard of a plan: reads only its key range, with its own checkpoint and job id. */
   readonly shard?: ShardChoice;
+  /** --changed-column: a timestamp column the copy records a horizon for, and catch-ups page on. */
+  readonly changedColumn?: string;
+  /** Send the rows changed since the checkpoint's last horizon (a complete copy's checkpoint). */
+  readonly catchUp: boolean;
+  readonly catchUpOverlapMs: number;
 }
 
 /**
@@ -63,6 +69,11 @@ export interface ImportOptions extends SourceOptions, TargetOptions, QueueOption
   /** A row count, or a ratio of rows processed such as 0.05. */
   maxFailures?: Count;
   summaryJson?: string;
+  /** A timestamp(tz) column set on every insert and update (e.g. updated_at). */
+  changedColumn?: string;
+  /** Send the rows changed since the copy (or the last catch-up) recorded in the checkpoint. */
+  catchUp?: boolean;
+  catchUpOverlap?: Duration;
 }
 
 /** Options of direct mode's HTTP client: in queue mode `forward` (or the Lambda) takes them instead. */
@@ -110,6 +121,8 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     throw usage(`${n('resume')} needs a checkpoint (drop ${n('noCheckpoint')})`);
   }
   if (o.transformTimeout !== undefined && !o.transform) throw usage(`${n('transformTimeout')} needs ${n('transform')}`);
+  checkCatchUp(o, source, n);
+  const changedColumn = o.changedColumn === undefined ? undefined : checkChangedColumn(o, source, n);
   return Object.freeze({
     source,
     ...(target ? { target } : {}),
@@ -127,7 +140,34 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     ...(o.failed !== undefined ? { failed: o.failed || null } : {}),
     ...(o.maxFailures !== undefined ? { maxFailures: rule.maxFailures(n('maxFailures'), o.maxFailures) } : {}),
     ...(o.summaryJson ? { summaryJson: o.summaryJson } : {}),
+    ...(changedColumn ? { changedColumn } : {}),
+    catchUp: o.catchUp === true,
+    catchUpOverlapMs: rule.duration(n('catchUpOverlap'), o.catchUpOverlap ?? IMPORT_DEFAULTS.catchUpOverlap),
   });
+}
+
+function checkChangedColumn(o: ImportOptions, source: SourceConfig, n: NameOf): string {
+  if (source.kind !== 'postgres') throw usage(`${n('changedColumn')} needs a PostgreSQL source`);
+  const parts = parseQualifiedName(o.changedColumn ?? '', n('changedColumn'));
+  if (parts.length !== 1) throw usage(`${n('changedColumn')} takes one column name without a table`);
+  return parts[0] as string;
+}
+
+/** --catch-up runs from a complete copy's checkpoint; the flags that would contradict it are refused. */
+function checkCatchUp(o: ImportOptions, source: SourceConfig, n: NameOf): void {
+  if (!o.catchUp) {
+    if (o.catchUpOverlap !== undefined && o.changedColumn === undefined)
+      throw usage(`${n('catchUpOverlap')} needs ${n('changedColumn')} or ${n('catchUp')}`);
+    return;
+  }
+  if (source.kind !== 'postgres') throw usage(`${n('catchUp')} needs a PostgreSQL source`);
+  if (typeof o.checkpoint !== 'string')
+    throw usage(`${n('catchUp')} needs ${n('checkpoint')} (the copy's checkpoint file)`);
+  for (const f of ['resume', 'restart', 'dryRun', 'limit'] as const) {
+    if (o[f] !== undefined && o[f] !== false) throw usage(`${n(f)} does not go with ${n('catchUp')}`);
+  }
+  // A catch-up reads the whole table's changes: per shard it would send every other shard's too.
+  if (o.shard !== undefined) throw usage(`${n('catchUp')} does not go with ${n('shard')} yet: run it once, unsharded`);
 }
 
 function transformTimeout(o: ImportOptions, n: NameOf): number {
