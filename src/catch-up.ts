@@ -35,9 +35,12 @@ export async function planCatchUp(
   job: JobFingerprint,
   jobId: string,
   warn: (line: string) => void,
+  /** A shard's range joined to --where (see makeSource): a shard catches up on its own rows only. */
+  rangeWhere?: string,
 ): Promise<CatchUpPlan> {
   const s = config.source;
   if (s.kind !== 'postgres') throw new BulkImportError('USAGE', '--catch-up needs a PostgreSQL source');
+  const userWhere = rangeWhere ?? s.where;
   const outer = await readCheckpoint(path);
   assertSameJob(outer, job, path);
   if (!outer.complete)
@@ -66,7 +69,7 @@ export async function planCatchUp(
     url: s.url,
     ...(s.table ? { table: s.table } : {}),
     ...(s.query ? { query: s.query } : {}),
-    ...(s.where ? { where: s.where } : {}),
+    ...(userWhere ? { where: userWhere } : {}),
     statementTimeoutMs: s.statementTimeoutMs,
   };
   // A resumed catch-up keeps its horizon: it was measured before its first read.
@@ -75,7 +78,7 @@ export async function planCatchUp(
   const n = earlier.length + 1;
   const innerId = createHash('sha256').update(`${jobId} catch-up from ${from}`).digest('hex').slice(0, 16);
   const key = [column, ...s.key.filter((k) => k !== column)];
-  const where = [s.where ? `(\n${s.where}\n)` : '', changedSince(column, from)].filter(Boolean).join(' AND ');
+  const where = [userWhere ? `(\n${userWhere}\n)` : '', changedSince(column, from)].filter(Boolean).join(' AND ');
   const source = new PostgresKeysetSource({
     url: s.url,
     ...(s.table ? { table: s.table } : {}),

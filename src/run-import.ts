@@ -74,7 +74,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const warn = given.onWarning ?? (() => undefined);
   const catchUp =
-    config.catchUp && checkpointPath ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn) : undefined;
+    config.catchUp && checkpointPath ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn, shard?.where) : undefined;
   const source = catchUp?.source ?? makeSource(config, jobId, shard);
   const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
   const resume = catchUp

@@ -166,8 +166,6 @@ function checkCatchUp(o: ImportOptions, source: SourceConfig, n: NameOf): void {
   for (const f of ['resume', 'restart', 'dryRun', 'limit'] as const) {
     if (o[f] !== undefined && o[f] !== false) throw usage(`${n(f)} does not go with ${n('catchUp')}`);
   }
-  // A catch-up reads the whole table's changes: per shard it would send every other shard's too.
-  if (o.shard !== undefined) throw usage(`${n('catchUp')} does not go with ${n('shard')} yet: run it once, unsharded`);
 }
 
 function transformTimeout(o: ImportOptions, n: NameOf): number {

@@ -389,6 +389,47 @@ describe('--changed-column and --catch-up', () => {
     expect(lastSeen(sink).get('4')?.title).toBe('v2');
   }, 60_000);
 
+  it('works per shard: each shard catches up on the rows of its own range, every changed row once', async () => {
+    const t = await makeTable('sharded');
+    await using dir = await tempDir();
+    const plan = `${dir.path}/plan.json`;
+    const cut = await runCli(['plan', '--from', db.url, '--table', t, '--shards', '2', '--out', plan]);
+    expect(cut.code, cut.stderr).toBe(0);
+    await using sink = await startHttpSink({ record: 'full' });
+    const flags = (k: number) => [
+      'run',
+      '--from',
+      db.url,
+      '--table',
+      t,
+      '--to',
+      sink.url,
+      '--shard',
+      `${k}/2`,
+      '--plan',
+      plan,
+      '--checkpoint',
+      `${dir.path}/s${k}.ckpt.json`,
+      '--no-progress',
+      '--changed-column',
+      'updated_at',
+      '--catch-up-overlap',
+      '1ms',
+    ];
+    for (const k of [1, 2]) expect((await runCli(flags(k))).code).toBe(0);
+    expect(new Set(rowsSent(sink, 0)).size).toBe(ROWS);
+    const copied = sink.requests.length;
+    await withClient(db.url, (c) =>
+      c.query(
+        `UPDATE ${t} SET title = 'v2', updated_at = now() + interval '1 second' WHERE id <= 3 OR id > ${ROWS - 3}`,
+      ),
+    );
+    for (const k of [1, 2]) expect((await runCli([...flags(k), '--catch-up'])).code).toBe(0);
+    const sent = rowsSent(sink, copied);
+    expect(sent.sort()).toEqual(['1', '2', '2998', '2999', '3', '3000']);
+    expect(lastSeen(sink).get('2999')?.title).toBe('v2');
+  }, 60_000);
+
   it('refuses a changed column that does not exist or is text, in one line, exit 2, nothing sent', async () => {
     const t = await makeTable('bad');
     await using sink = await startHttpSink({ record: 'ids' });
