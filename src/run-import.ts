@@ -92,7 +92,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       ...(resume ? { resume } : {}),
       ...(config.maxFailures ? { maxFailures: config.maxFailures } : {}),
       ...(config.limit !== undefined ? { limit: config.limit } : {}),
-      maxAhead: defaultMaxAhead(config.concurrency),
+      maxAhead: defaultMaxAhead(config.autoConcurrency?.max ?? config.concurrency),
       signal: hooks.signal,
       hardSignal: hooks.hardSignal,
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
@@ -144,6 +144,7 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   return new HttpSink({
     ...config.target,
     concurrency: config.concurrency,
+    ...(config.autoConcurrency ? { autoConcurrency: config.autoConcurrency } : {}),
     batchSize: config.batchSize,
     stopWhenAllRefused,
   });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { IMPORT_DEFAULTS } from '../config/defaults.js';
 import { runImport, type RunResult } from '../index.js';
 import { parseRunConfig, type RunFlags } from './config.js';
 import { exitCodeFor } from './exit-codes.js';
@@ -24,6 +25,10 @@ export function registerRun(program: Command): void {
     .description('import rows from PostgreSQL or NDJSON into an HTTP API')
     .addHelpText('after', EXAMPLES);
   addQueueOptions(addRunFlowOptions(addTargetOptions(addSourceOptions(cmd))));
+  cmd.option(
+    '--max-concurrency <n>',
+    `with --concurrency auto: the most requests in flight (default: ${IMPORT_DEFAULTS.maxConcurrency})`,
+  );
   cmd.action(async (flags: RunFlags) => {
     const config = parseRunConfig(flags, process.env);
     const view = progressView(config.progress);

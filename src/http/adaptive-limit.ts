@@ -82,6 +82,8 @@ export class AdaptiveLimit {
   #slowStart = true;
   #growth = 1;
   #pausedUntil = 0;
+  /** When the limit last backed off (−∞: never). */
+  #backoffAt = Number.NEGATIVE_INFINITY;
   backoffs = 0;
   brakes = 0;
   readonly #now: () => number;
@@ -139,7 +141,8 @@ export class AdaptiveLimit {
     this.#inFlight = Math.max(0, this.#inFlight - 1);
     const ms = Math.max(0, this.#now() - startedAt);
     if (retryAfterMs !== undefined) this.#brake(retryAfterMs);
-    if (outcome === 'overload') this.#windowOverload = true;
+    // Like TCP's one reduction per window: attempts already in flight at a backoff tell nothing new.
+    if (outcome === 'overload') this.#windowOverload ||= startedAt >= this.#backoffAt;
     else if (outcome === 'ok') {
       this.latency.add(ms);
       // While re-measuring, only attempts started under the pin tell the unloaded latency.
@@ -178,14 +181,16 @@ export class AdaptiveLimit {
   }
 
   #brake(retryAfterMs: number): void {
-    const until = this.#now() + Math.min(retryAfterMs, this.#maxBrakeMs);
-    if (until > this.#pausedUntil) {
-      this.#pausedUntil = until;
+    const now = this.#now();
+    const until = now + Math.min(retryAfterMs, this.#maxBrakeMs);
+    // The lanes that were in flight together answer together: one brake (one halving) for them, extended.
+    if (this.#pausedUntil <= now) {
       this.brakes++;
       this.#limit = clamp(this.#limit * BRAKE, 1, this.max);
       this.#slowStart = false;
       this.#growth = 1;
     }
+    this.#pausedUntil = Math.max(this.#pausedUntil, until);
   }
 
   #endWindow(): void {
@@ -230,6 +235,7 @@ export class AdaptiveLimit {
   }
 
   #decrease(factor: number): void {
+    this.#backoffAt = this.#now();
     this.#slowStart = false;
     this.#growth = 1;
     this.#limit = clamp(this.#limit * factor, 1, this.max);

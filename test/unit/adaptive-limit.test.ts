@@ -83,7 +83,16 @@ describe('AdaptiveLimit', () => {
     t = 1;
     lim.end(s, 'overload');
     expect(lim.limit).toBe(44);
-    for (let i = 0; i < 50; i++) lim.end(lim.begin(), 'overload');
+    // Attempts in flight at the backoff do not back off again: one reduction per round trip.
+    const together = Array.from({ length: 10 }, () => lim.begin());
+    t = 2;
+    for (const x of together) lim.end(x, 'overload');
+    expect(lim.limit).toBe(31); // 44.8 × 0.7 once, not 0.7¹⁰
+    for (let i = 0; i < 50; i++) {
+      const x = lim.begin();
+      t += 1;
+      lim.end(x, 'overload');
+    }
     expect(lim.limit).toBe(1);
   });
 
@@ -124,5 +133,21 @@ describe('AdaptiveLimit', () => {
     expect(h.quantile(0.5)).toBeLessThanOrEqual(525);
     expect(h.quantile(0.99)).toBeGreaterThanOrEqual(990);
     expect(h.quantile(0.99)).toBeLessThanOrEqual(1040);
+  });
+});
+
+describe('AdaptiveLimit brakes', () => {
+  it('lanes answering Retry-After together brake once (one halving), the pause extended to the latest', () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 100, initial: 40, now: () => t });
+    const starts = Array.from({ length: 10 }, () => lim.begin());
+    for (const s of starts) {
+      t += 1;
+      lim.end(s, 'overload', 1000);
+    }
+    expect(lim.brakes).toBe(1);
+    expect(lim.waitMs()).toBe(1000);
+    // The brake halves (40 → 20), the one backoff for that round trip takes 0.7 of it.
+    expect(lim.limit).toBe(14);
   });
 });
