@@ -5,7 +5,7 @@
  * Samples (one per HTTP attempt: its latency and how it ended) are grouped in windows of about
  * `limit` samples, i.e. about one round trip of the whole window. At the end of each window:
  * - an overload answer (429, 503, 502, 504, a timeout or a network error) in it: limit × 0.7;
- * - else the queue the API holds for us is estimated, Vegas-style, as
+ * - else the queue the API holds for us is estimated, Vegas-style (α = 2, β = 4, × log10 limit), as
  *   `limit · (1 − minLatency / windowLatency)`: above β the latency is inflated and the limit
  *   shrinks (× 0.9); below α, and if the window was really used (in flight ≥ limit / 2), it grows:
  *   doubling until the first congestion sign (slow start), then +1, +2, +4… per window while the
@@ -224,8 +224,8 @@ export class AdaptiveLimit {
     }
     const queue = this.#limit * (1 - minRtt / rtt);
     const log = Math.max(1, Math.log10(this.#limit));
-    const alpha = 3 * log;
-    const beta = 6 * log;
+    const alpha = 2 * log;
+    const beta = 4 * log;
     if (queue > beta) this.#decrease(SHRINK);
     else if (queue < alpha && used) {
       const step = this.#slowStart ? this.#limit : this.#growth;
