@@ -78,7 +78,7 @@ export class HttpSink implements Sink {
     const a = this.adaptive.report();
     const ms = (v: number | undefined) => (v === undefined ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
     const line =
-      `concurrency auto (max ${this.adaptive.max}): limit min ${a.limitMin}, median ${a.limitMedian}, max ${a.limitMax};` +
+      `  concurrency auto (max ${this.adaptive.max}): limit min ${a.limitMin}, median ${a.limitMedian}, max ${a.limitMax};` +
       ` API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)}; ${a.backoffs} backoffs,` +
       ` ${a.brakes} Retry-After brakes`;
     return { verb: 'sent', via, lines: [line], json: { lanes, adaptiveConcurrency: { max: this.adaptive.max, ...a } } };

@@ -16,7 +16,7 @@ describe('run --concurrency auto (the binary)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect([...api.ids].sort((a, b) => Number(a) - Number(b))).toEqual(range(1, 600));
     expect(r.stdout).toMatch(
-      /concurrency auto \(max 32\): limit min \d+, median \d+, max \d+; API latency p50 \d+ ms, p99 \d+ ms; \d+ backoffs/,
+      /concurrency auto \(max 32\): limit min \d+, median \d+, max \d+; API latency p50 [\d.]+ ms, p99 [\d.]+ ms; \d+ backoffs/,
     );
   }, 60_000);
 

@@ -47,7 +47,7 @@ describe('--concurrency auto against an API with a capacity model', () => {
     expect(after).toBeLessThanOrEqual(24 + 16);
     const [line] = result.sink.lines;
     expect(line).toMatch(
-      /^concurrency auto \(max 64\): limit min \d+, median \d+, max \d+; API latency p50 \d+ ms, p99 \d+ ms/,
+      /^ {2}concurrency auto \(max 64\): limit min \d+, median \d+, max \d+; API latency p50 [\d.]+ ms, p99 [\d.]+ ms/,
     );
     const json = result.sink.json.adaptiveConcurrency as { limitMax: number; latencyP50Ms: number };
     expect(json.limitMax).toBeGreaterThanOrEqual(20);
