@@ -12,6 +12,8 @@ export interface Progress extends RowCounts {
   requests: number;
   retries: number;
   targets: number;
+  /** `--concurrency auto`: the limit now. */
+  limit?: number;
 }
 
 export type StopReason = 'completed' | 'interrupted' | 'aborted' | 'too-many-failures';
@@ -100,6 +102,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       requests: s.requests,
       retries: s.retries,
       targets: s.targets,
+      ...(s.limit !== undefined ? { limit: s.limit } : {}),
     };
   };
   const checkpointState = (complete: boolean): Checkpoint => {

@@ -74,7 +74,9 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     config.dryRun || config.failed === null ? null : (config.failed ?? `bulk-import-${jobId}.failed.ndjson`);
   const warn = given.onWarning ?? (() => undefined);
   const catchUp =
-    config.catchUp && checkpointPath ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn, shard?.where) : undefined;
+    config.catchUp && checkpointPath
+      ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn, shard?.where)
+      : undefined;
   const source = catchUp?.source ?? makeSource(config, jobId, shard);
   const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
   const resume = catchUp
@@ -121,7 +123,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
       ...(resume ? { resume } : {}),
       ...(config.maxFailures ? { maxFailures: config.maxFailures } : {}),
       ...(config.limit !== undefined ? { limit: config.limit } : {}),
-      maxAhead: defaultMaxAhead(config.concurrency),
+      maxAhead: defaultMaxAhead(config.autoConcurrency?.max ?? config.concurrency),
       signal: hooks.signal,
       hardSignal: hooks.hardSignal,
       ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
@@ -176,6 +178,7 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   return new HttpSink({
     ...config.target,
     concurrency: config.concurrency,
+    ...(config.autoConcurrency ? { autoConcurrency: config.autoConcurrency } : {}),
     batchSize: config.batchSize,
     stopWhenAllRefused,
   });

@@ -99,6 +99,8 @@ export interface SinkStats {
   inFlight: number;
   /** Distinct targets seen (by the balancer's sticky cookie or a target header), if known. */
   targets: number;
+  /** `--concurrency auto`: the limit now. */
+  limit?: number;
 }
 
 export interface DeliverOptions {

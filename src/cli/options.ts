@@ -36,7 +36,7 @@ export const RUN_TARGET_DEFAULTS: TargetFlagDefaults = {
   concurrency: DEFAULTS.concurrency,
   retries: DEFAULTS.retries,
   timeout: DEFAULTS.timeout,
-  concurrencyHelp: 'requests in flight (one lane each)',
+  concurrencyHelp: 'requests in flight (one lane each), or auto to follow the API (run, direct mode)',
   retriesHelp: 'retries per request for network errors, timeouts, 408/429/5xx',
 };
 

@@ -28,7 +28,8 @@ export function progressView(enabled: boolean, stream: NodeJS.WriteStream = proc
   return {
     update(p) {
       const done = p.delivered + p.failed + p.skipped;
-      const payload = { rate: rate(done, p.elapsedMs), inFlight: p.inFlight, retries: p.retries, failed: p.failed };
+      const inFlight = p.limit === undefined ? p.inFlight : `${p.inFlight} (limit ${p.limit})`;
+      const payload = { rate: rate(done, p.elapsedMs), inFlight, retries: p.retries, failed: p.failed };
       const total = Math.max(p.total ?? 0, done);
       if (!started) {
         bar.start(total, done, payload);
@@ -50,8 +51,9 @@ function plainLines(stream: NodeJS.WriteStream): ProgressView {
       last = Date.now();
       const done = p.delivered + p.failed + p.skipped;
       const of = p.total ? `/${p.total}` : '';
+      const limit = p.limit === undefined ? '' : ` (limit ${p.limit})`;
       stream.write(
-        `progress: ${done}${of} rows, ${rate(done, p.elapsedMs)} rows/s, ${p.inFlight} in flight, ${p.retries} retries, ${p.failed} failed\n`,
+        `progress: ${done}${of} rows, ${rate(done, p.elapsedMs)} rows/s, ${p.inFlight} in flight${limit}, ${p.retries} retries, ${p.failed} failed\n`,
       );
     },
     stop: () => {},

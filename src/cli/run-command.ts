@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { IMPORT_DEFAULTS } from '../config/defaults.js';
 import { runImport, type RunResult } from '../index.js';
 import { parseRunConfig, type RunFlags } from './config.js';
 import { exitCodeFor } from './exit-codes.js';
@@ -28,6 +29,10 @@ export function registerRun(program: Command): void {
   cmd
     .option('--shard <k/n>', "read only the k-th of the plan's n key ranges (with --plan)")
     .option('--plan <file>', 'the plan file made by `bulk-import plan`, the same on every machine');
+  cmd.option(
+    '--max-concurrency <n>',
+    `with --concurrency auto: the most requests in flight (default: ${IMPORT_DEFAULTS.maxConcurrency})`,
+  );
   cmd.action(async (flags: RunFlags) => {
     const config = parseRunConfig(flags, process.env);
     const view = progressView(config.progress);

@@ -21,6 +21,9 @@ export const IMPORT_DEFAULTS = {
   method: 'POST',
   batchSize: 100,
   concurrency: 16,
+  /** `--concurrency auto`: the limiter starts here and never goes above --max-concurrency. */
+  autoInitialConcurrency: 4,
+  maxConcurrency: 256,
   sticky: 'lane' as StickyMode,
   retries: DEFAULT_RETRY_POLICY.retries,
   timeout: '30s',

@@ -24,7 +24,10 @@ export interface RunConfig {
   /** The job's row limit; a resumed run reads only what earlier runs did not. */
   readonly limit?: number;
   readonly batchSize: number;
+  /** With `autoConcurrency`, where the limiter starts. */
   readonly concurrency: number;
+  /** `--concurrency auto`: the limit follows the API's latency and overload answers, up to `max`. */
+  readonly autoConcurrency?: { readonly max: number };
   readonly transform?: TransformSpec;
   readonly dryRun: boolean;
   /** The CLI's progress bar; the library reports progress through onProgress instead. */
@@ -74,6 +77,8 @@ export interface ImportOptions extends SourceOptions, TargetOptions, QueueOption
   /** Send the rows changed since the copy (or the last catch-up) recorded in the checkpoint. */
   catchUp?: boolean;
   catchUpOverlap?: Duration;
+  /** With concurrency 'auto': the limiter's ceiling. */
+  maxConcurrency?: Count;
 }
 
 /** Options of direct mode's HTTP client: in queue mode `forward` (or the Lambda) takes them instead. */
@@ -113,6 +118,7 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     const value = o[key];
     if (typeof value === 'string') rule.filePath(n(key), value);
   }
+  const auto = autoConcurrency(o, queue !== undefined, n);
   const target = queue ? undefined : parseTarget(o, n);
   const shard = parseShard(o, source, n);
   const noCheckpoint = o.checkpoint === false || o.checkpoint === null;
@@ -129,7 +135,10 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     ...(queue ? { queue } : {}),
     ...(o.limit !== undefined ? { limit: rule.wholeNumber(n('limit'), o.limit, 1) } : {}),
     batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? IMPORT_DEFAULTS.batchSize, 1, 100_000),
-    concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? IMPORT_DEFAULTS.concurrency, 1, 1024),
+    concurrency: auto
+      ? Math.min(IMPORT_DEFAULTS.autoInitialConcurrency, auto.max)
+      : rule.wholeNumber(n('concurrency'), o.concurrency ?? IMPORT_DEFAULTS.concurrency, 1, 1024),
+    ...(auto ? { autoConcurrency: auto } : {}),
     ...(o.transform ? { transform: { path: o.transform, timeoutMs: transformTimeout(o, n) } } : {}),
     dryRun: o.dryRun === true,
     progress: o.progress !== false,
@@ -166,6 +175,17 @@ function checkCatchUp(o: ImportOptions, source: SourceConfig, n: NameOf): void {
   for (const f of ['resume', 'restart', 'dryRun', 'limit'] as const) {
     if (o[f] !== undefined && o[f] !== false) throw usage(`${n(f)} does not go with ${n('catchUp')}`);
   }
+}
+
+/** `concurrency: 'auto'` (direct mode only) and its ceiling; undefined for a fixed concurrency. */
+function autoConcurrency(o: ImportOptions, queue: boolean, n: NameOf): { max: number } | undefined {
+  const auto = typeof o.concurrency === 'string' && o.concurrency.trim().toLowerCase() === 'auto';
+  if (!auto) {
+    if (o.maxConcurrency !== undefined) throw usage(`${n('maxConcurrency')} needs ${n('concurrency')} auto`);
+    return undefined;
+  }
+  if (queue) throw usage(`${n('concurrency')} auto is for direct mode; ${n('queue')} takes a number`);
+  return { max: rule.wholeNumber(n('maxConcurrency'), o.maxConcurrency ?? IMPORT_DEFAULTS.maxConcurrency, 1, 1024) };
 }
 
 function transformTimeout(o: ImportOptions, n: NameOf): number {

@@ -1,10 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'undici';
+import type { AdaptiveLimit, AttemptOutcome } from './adaptive-limit.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { type CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
 import { RateLimiter } from './rate-limit.js';
 import { Retry, retry, retrying } from '../retry/retrying.js';
 import { classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
+
+/** Answers that say the API (or its balancer) is over capacity: the adaptive limit backs off. */
+const OVERLOAD = new Set([429, 502, 503, 504]);
 
 export interface HttpClientConfig {
   readonly url: string;
@@ -71,10 +76,14 @@ export class StickyHttpClient {
     this.stats.retries++;
   };
 
-  /** `rate`: a limiter shared with other clients, in place of one made from config.rate. */
+  /**
+   * `rate`: a limiter shared with other clients, in place of one made from config.rate.
+   * `adaptive`: `--concurrency auto`'s limiter, told of every attempt (and its Retry-After brake honoured).
+   */
   constructor(
     private readonly config: HttpClientConfig,
     rate?: RateLimiter,
+    private readonly adaptive?: AdaptiveLimit,
   ) {
     const url = new URL(config.url);
     this.#origin = url.origin;
@@ -145,6 +154,10 @@ export class StickyHttpClient {
     const cookies = lane.cookies;
     signal?.throwIfAborted();
     if (this.#rate) await this.#rate.take(signal);
+    // A Retry-After any lane got holds every lane's next attempt (bounded: the brake is capped).
+    for (let i = 0; i < 100 && this.adaptive && this.adaptive.waitMs() > 0; i++) {
+      await sleep(this.adaptive.waitMs(), undefined, { signal });
+    }
     const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
     const now = Date.now();
     const cookie = cookies?.header(now) ?? '';
@@ -153,8 +166,15 @@ export class StickyHttpClient {
     if (cookie) headers.push('cookie', cookie);
     lane.requests++;
     this.stats.requests++;
+    const startedAt = this.adaptive?.begin();
+    let outcome: AttemptOutcome = 'other';
+    let retryAfterMs: number | undefined;
     try {
       const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal, timeoutMs);
+      if (OVERLOAD.has(res.status)) {
+        outcome = 'overload';
+        retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+      } else if (res.status < 500) outcome = 'ok'; // an answer, even a refusal, tells the API's latency
       if (keepsCookiesFrom(res.status)) cookies?.update(res.headers['set-cookie'], Date.now(), cookie);
       const target = targetHeader ? res.headers[targetHeader] : undefined;
       if (typeof target === 'string') this.#noteTarget(lane, target);
@@ -172,12 +192,15 @@ export class StickyHttpClient {
       return retry(last, parseRetryAfter(res.headers['retry-after'], Date.now()));
     } catch (err) {
       if (signal?.aborted) throw err;
+      // A timeout or a connection refused or reset: the TCP-style limiter counts it as a loss.
+      outcome = 'overload';
       const last = { ok: false, status: null, error: errorMessage(err), attempts: attempt };
       if (classifyError(errorCode(err)) === 'permanent') return last;
       this.#laneFailed(lane);
       return retry(last);
     } finally {
       release?.();
+      if (startedAt !== undefined) this.adaptive?.end(startedAt, outcome, retryAfterMs);
     }
   }
 

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
+import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
 import { classifyRefusal } from '../http/retry-policy.js';
 import { BulkImportError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface HttpSinkConfig extends HttpClientConfig {
    * chose --max-failures, who then decides how many refusals are too many.
    */
   readonly stopWhenAllRefused?: boolean;
+  /** `--concurrency auto`: the limit follows the API, from `concurrency` up to `max`. */
+  readonly autoConcurrency?: { readonly max: number };
 }
 
 /** One piece's outcome: the API's answer, or a row we would not send (over --max-body-bytes). */
@@ -34,6 +37,8 @@ export class HttpSink implements Sink {
   readonly client: StickyHttpClient;
   /** The in-flight limit; its `concurrency` may be changed while running. */
   readonly limit: LimitFunction;
+  /** `--concurrency auto`'s limiter; it sets `limit.concurrency` as each request ends. */
+  readonly adaptive: AdaptiveLimit | undefined;
   #inFlight = 0;
   /** Whether the API has answered anything at all (any status) in this run. */
   #answered = false;
@@ -44,13 +49,16 @@ export class HttpSink implements Sink {
 
   constructor(private readonly config: HttpSinkConfig) {
     this.describe = `${config.method} ${redactUrl(config.url)}`;
-    this.client = new StickyHttpClient(config);
-    this.limit = pLimit(config.concurrency);
+    const auto = config.autoConcurrency;
+    this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
+    this.client = new StickyHttpClient(config, undefined, this.adaptive);
+    this.limit = pLimit(this.adaptive?.limit ?? config.concurrency);
   }
 
   get stats(): SinkStats {
     const { requests, retries, targets } = this.client.stats;
-    return { requests, retries, inFlight: this.#inFlight, targets: targets.size };
+    const limit = this.adaptive ? { limit: this.adaptive.limit } : {};
+    return { requests, retries, inFlight: this.#inFlight, targets: targets.size, ...limit };
   }
 
   deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
@@ -66,7 +74,14 @@ export class HttpSink implements Sink {
     const stuck = lanes.filter((l) => l.sticky).length;
     const seen = targets > 0 ? `, ${targets} targets seen` : '';
     const via = lanes.length > 0 ? ` over ${lanes.length} lanes (${stuck} holding a sticky cookie${seen})` : '';
-    return { verb: 'sent', via, lines: [], json: { lanes } };
+    if (!this.adaptive) return { verb: 'sent', via, lines: [], json: { lanes } };
+    const a = this.adaptive.report();
+    const ms = (v: number | undefined) => (v === undefined ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+    const line =
+      `  concurrency auto (max ${this.adaptive.max}): limit min ${a.limitMin}, median ${a.limitMedian}, max ${a.limitMax};` +
+      ` API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)}; ${a.backoffs} backoffs,` +
+      ` ${a.brakes} Retry-After brakes`;
+    return { verb: 'sent', via, lines: [line], json: { lanes, adaptiveConcurrency: { max: this.adaptive.max, ...a } } };
   }
 
   async close(): Promise<void> {
@@ -91,6 +106,8 @@ export class HttpSink implements Sink {
       return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
     } finally {
       this.#inFlight--;
+      // The window reads the new limit at its next pull (p-limit starts queued work on a raise).
+      if (this.adaptive) this.limit.concurrency = this.adaptive.limit;
     }
   }
 

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { AdaptiveLimit, LatencyHistogram } from '../../src/http/adaptive-limit.js';
+
+/**
+ * A capacity model driven on a virtual clock: k workers of s ms each, a FIFO queue of q, an
+ * immediate 503 beyond it. The client keeps `limit` attempts in flight, as the HTTP sink does.
+ */
+function simulate(opts: { k: (t: number) => number; s: number; q: number; until: number; max?: number }) {
+  let t = 0;
+  const lim = new AdaptiveLimit({ max: opts.max ?? 256, now: () => t });
+  const busy: number[] = []; // finish times of requests being worked on
+  const queued: number[] = []; // start stamps of queued requests (their client start)
+  const pending: { at: number; start: number; outcome: 'ok' | 'overload' }[] = [];
+  const timeline: { t: number; limit: number }[] = [];
+  let errors = 0;
+  for (let steps = 0; t < opts.until && steps < 2_000_000; steps++) {
+    while (lim.inFlight < lim.limit && lim.waitMs() === 0) {
+      const start = lim.begin();
+      if (busy.length < opts.k(t)) {
+        busy.push(t + opts.s);
+        pending.push({ at: t + opts.s, start, outcome: 'ok' });
+      } else if (queued.length < opts.q) queued.push(start);
+      else {
+        errors++;
+        pending.push({ at: t + 0.5, start, outcome: 'overload' });
+      }
+    }
+    pending.sort((a, b) => a.at - b.at);
+    const next = pending.shift();
+    if (!next) break;
+    t = next.at;
+    if (next.outcome === 'ok') {
+      busy.splice(busy.indexOf(next.at), 1);
+      const waiting = queued.shift();
+      if (waiting !== undefined) {
+        busy.push(t + opts.s);
+        pending.push({ at: t + opts.s, start: waiting, outcome: 'ok' });
+      }
+    }
+    lim.end(next.start, next.outcome);
+    timeline.push({ t, limit: lim.limit });
+  }
+  const between = (a: number, b: number) => timeline.filter((p) => p.t >= a && p.t < b).map((p) => p.limit);
+  return { lim, timeline, between, errors };
+}
+
+const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe('AdaptiveLimit', () => {
+  it('converges near the knee (k = 8) in bounded time and holds it', () => {
+    const { between } = simulate({ k: () => 8, s: 20, q: 16, until: 10_000 });
+    const late = between(3_000, 10_000);
+    // Near the knee nearly all the time (the dips are the periodic re-measurements of the floor).
+    expect(late.filter((l) => l >= 6).length / late.length).toBeGreaterThan(0.9);
+    expect(Math.max(...late)).toBeLessThanOrEqual(8 + 16);
+    expect(avg(late)).toBeGreaterThanOrEqual(7);
+    expect(avg(late)).toBeLessThanOrEqual(16);
+  });
+
+  it('follows the knee when it moves up (8 → 24) and back down (24 → 8)', () => {
+    const k = (t: number) => (t < 5_000 || t >= 12_000 ? 8 : 24);
+    const { between } = simulate({ k, s: 20, q: 16, until: 20_000 });
+    const before = avg(between(3_000, 5_000));
+    const after = avg(between(8_000, 12_000));
+    const back = avg(between(15_000, 20_000));
+    expect(before).toBeLessThan(16);
+    expect(after).toBeGreaterThanOrEqual(22);
+    expect(after).toBeLessThanOrEqual(24 + 16);
+    expect(back).toBeLessThan(16);
+  });
+
+  it('finds a knee of 128 and never exceeds --max-concurrency', () => {
+    const high = simulate({ k: () => 128, s: 20, q: 64, until: 10_000 });
+    expect(avg(high.between(4_000, 10_000))).toBeGreaterThanOrEqual(110);
+    const capped = simulate({ k: () => 128, s: 20, q: 64, until: 5_000, max: 32 });
+    expect(Math.max(...capped.timeline.map((p) => p.limit))).toBe(32);
+  });
+
+  it('backs off multiplicatively on an overload and never goes below 1', () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 100, initial: 64, now: () => t });
+    const s = lim.begin();
+    t = 1;
+    lim.end(s, 'overload');
+    expect(lim.limit).toBe(44);
+    // Attempts in flight at the backoff do not back off again: one reduction per round trip.
+    const together = Array.from({ length: 10 }, () => lim.begin());
+    t = 2;
+    for (const x of together) lim.end(x, 'overload');
+    expect(lim.limit).toBe(31); // 44.8 × 0.7 once, not 0.7¹⁰
+    for (let i = 0; i < 50; i++) {
+      const x = lim.begin();
+      t += 1;
+      lim.end(x, 'overload');
+    }
+    expect(lim.limit).toBe(1);
+  });
+
+  it('a Retry-After halves the limit and holds every attempt until it passes', () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 100, initial: 20, now: () => t });
+    const s = lim.begin();
+    t = 10;
+    lim.end(s, 'overload', 2000);
+    expect(lim.waitMs()).toBe(2000);
+    expect(lim.limit).toBeLessThanOrEqual(10);
+    t = 1500;
+    expect(lim.waitMs()).toBe(510);
+    t = 2010;
+    expect(lim.waitMs()).toBe(0);
+  });
+
+  it('the minimum latency rises again when the API gets slower for good', () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 8, initial: 4, now: () => t, probeEvery: 5 });
+    const feed = (ms: number, n: number) => {
+      for (let i = 0; i < n; i++) {
+        const s = lim.begin();
+        t += ms;
+        lim.end(s, 'ok');
+      }
+    };
+    feed(10, 40);
+    expect(lim.minLatencyMs).toBe(10);
+    feed(50, 200);
+    expect(lim.minLatencyMs).toBe(50);
+  });
+
+  it('reports quantiles from a bounded histogram within 5 %', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 1000; i++) h.add(i);
+    expect(h.quantile(0.5)).toBeGreaterThanOrEqual(500);
+    expect(h.quantile(0.5)).toBeLessThanOrEqual(525);
+    expect(h.quantile(0.99)).toBeGreaterThanOrEqual(990);
+    expect(h.quantile(0.99)).toBeLessThanOrEqual(1040);
+  });
+});
+
+describe('AdaptiveLimit brakes', () => {
+  it('lanes answering Retry-After together brake once (one halving), the pause extended to the latest', () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 100, initial: 40, now: () => t });
+    const starts = Array.from({ length: 10 }, () => lim.begin());
+    for (const s of starts) {
+      t += 1;
+      lim.end(s, 'overload', 1000);
+    }
+    expect(lim.brakes).toBe(1);
+    expect(lim.waitMs()).toBe(1000);
+    // The brake halves (40 → 20), the one backoff for that round trip takes 0.7 of it.
+    expect(lim.limit).toBe(14);
+  });
+});
