@@ -47,24 +47,6 @@ describe('bad input: one clear line, exit 2, no stack trace, no secrets', () => 
       ],
     ),
     [['run', '--from', 'rows.ndjson', ...TO, '--key', 'id'], /--key needs a PostgreSQL source/],
-    [
-      [
-        'run',
-        '--from',
-        'postgres://h/db',
-        '--table',
-        't',
-        ...TO,
-        '--catch-up',
-        '--checkpoint',
-        'c.json',
-        '--shard',
-        '1/2',
-        '--plan',
-        'p.json',
-      ],
-      /--catch-up does not go with --shard yet/,
-    ],
   ])('%j', async (args, message) => {
     const r = await runCli(args as string[]);
     expect(r.code, r.stderr).toBe(2);
