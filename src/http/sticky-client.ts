@@ -189,7 +189,7 @@ export class StickyHttpClient {
       if (res.status >= 500) this.#laneFailed(lane);
       // Request headers too large: our cookies are the part that grows; start the lane afresh.
       if (res.status === 431) cookies?.drop();
-      return retry(last, parseRetryAfter(res.headers['retry-after'], Date.now()));
+      return retry(last, retryAfterMs ?? parseRetryAfter(res.headers['retry-after'], Date.now()));
     } catch (err) {
       if (signal?.aborted) throw err;
       // A timeout or a connection refused or reset: the TCP-style limiter counts it as a loss.
