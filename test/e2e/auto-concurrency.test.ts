@@ -1,6 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { startHttpSink } from '../helpers/http-sink.js';
 import { startCapacityApi } from '../helpers/capacity-api.js';
-import { expectOneLine, runCli } from '../helpers/cli.js';
+import { expectOneLine, runCli, startCli } from '../helpers/cli.js';
 import { makeRows, range } from '../helpers/import.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -19,6 +22,53 @@ describe('run --concurrency auto (the binary)', () => {
       /concurrency auto \(max 32\): limit min \d+, median \d+, max \d+; API latency p50 [\d.]+ ms, p99 [\d.]+ ms; \d+ backoffs/,
     );
   }, 60_000);
+
+  it('kill -9 while the limit moves, then --resume: every row once in the counts, re-sends bounded', async () => {
+    await using dir = await tempDir();
+    const rows = 20_000;
+    const from = await dir.file('rows.ndjson', makeRows(rows));
+    const ckpt = `${dir.path}/auto.ckpt.json`;
+    // 503 now and then: the limiter backs off and grows again while the run is killed.
+    await using sink = await startHttpSink({
+      record: 'ids',
+      fault: ({ n }) => (n % 40 === 0 ? { status: 503 } : { delayMs: 5 }),
+    });
+    const args = [
+      'run',
+      '--from',
+      from,
+      '--to',
+      sink.url,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      'auto',
+      '--max-concurrency',
+      '32',
+      '--checkpoint',
+      ckpt,
+      '--no-progress',
+    ];
+    const cli = startCli(args);
+    for (const end = Date.now() + 30_000; sink.counts.rows < 5_000 && Date.now() < end; ) await sleep(2);
+    cli.child.kill('SIGKILL');
+    expect((await cli.done()).signal).toBe('SIGKILL');
+    const atKill = sink.acceptedIds().length;
+    const killed = JSON.parse(await readFile(ckpt, 'utf8'));
+    const done = await runCli([...args, '--resume'], { timeoutMs: 120_000 });
+    expect(done.code, done.stderr).toBe(0);
+    const ids = sink.acceptedIds();
+    expect(new Set(ids)).toEqual(new Set(range(1, rows)));
+    expect(JSON.parse(await readFile(ckpt, 'utf8')).rows).toEqual({
+      read: rows,
+      delivered: rows,
+      failed: 0,
+      skipped: 0,
+    });
+    // Only what the checkpoint had not recorded at the kill goes again: rows the sink had taken by
+    // then, plus what it was still answering (at most --max-concurrency requests of 10 rows).
+    expect(ids.length - rows).toBeLessThanOrEqual(atKill - killed.rows.delivered + 32 * 10);
+  }, 120_000);
 
   it('is refused with --queue: one line, exit 2', async () => {
     const q = 'http://127.0.0.1:9/000000000000/q';
