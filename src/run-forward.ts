@@ -1,5 +1,6 @@
 import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { ForwardConfig } from './config/forward-config.js';
+import { LatencyHistogram, type AdaptiveReport } from './http/adaptive-limit.js';
 import { RateLimiter } from './http/rate-limit.js';
 import type { LaneReport } from './http/sticky-client.js';
 import { Forwarder, type ForwarderParts } from './lambda/forwarder.js';
@@ -33,6 +34,20 @@ export interface ForwardResult {
   readonly pollers: number;
   readonly lanes: LaneReport[];
   readonly elapsedMs: number;
+  /** With `concurrency: 'auto'`: the pollers' limiters, as one report (see adaptiveReport). */
+  readonly adaptiveConcurrency?: ForwardAdaptiveReport;
+}
+
+/**
+ * The limit is each poller's own (a poller is one "container"): min and max over all pollers'
+ * requests, the median of the pollers' medians weighted by their requests; `limitNow` is the sum
+ * of the pollers' limits at the end (the most the API could see at once). Latencies and counts
+ * are over every poller's attempts.
+ */
+export interface ForwardAdaptiveReport extends AdaptiveReport {
+  /** Each poller's ceiling. */
+  readonly max: number;
+  readonly limitNow: number;
 }
 
 /**
@@ -61,7 +76,10 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
     ...(rate ? { rate } : {}),
     ...(c.rejectsQueueUrl ? { rejects: rejectsSender(await sendTo(sqs, c.rejectsQueueUrl)) } : {}),
   };
-  const forwarders = Array.from({ length: c.pollers }, () => new Forwarder(c.forwarder, log, parts));
+  const forwarders = Array.from(
+    { length: c.pollers },
+    (_, i) => new Forwarder(c.forwarder, log, c.forwarder.autoConcurrency ? { ...parts, poller: i + 1 } : parts),
+  );
   const counters: PollerCounters = { received: 0, deleted: 0, deleteFailures: 0 };
   try {
     const attrs = await sqs
@@ -114,11 +132,42 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
       pollers: forwarders.length,
       lanes: forwarders.flatMap((f) => f.client.lanes()),
       elapsedMs: Date.now() - started,
+      ...adaptiveReport(forwarders),
     };
   } finally {
     sqs.destroy();
     await Promise.all(forwarders.map((f) => f.close()));
   }
+}
+
+/** The pollers' limiters as one report; nothing with a fixed concurrency. */
+function adaptiveReport(forwarders: readonly Forwarder[]): { adaptiveConcurrency?: ForwardAdaptiveReport } {
+  const limiters = forwarders.flatMap((f) => (f.adaptive ? [{ a: f.adaptive, weight: f.client.stats.requests }] : []));
+  const first = limiters[0];
+  if (!first) return {};
+  const reports = limiters.map(({ a, weight }) => ({ r: a.report(), weight }));
+  const latency = new LatencyHistogram();
+  for (const { a } of limiters) latency.addAll(a.latency);
+  const byMedian = [...reports].sort((x, y) => x.r.limitMedian - y.r.limitMedian);
+  const total = reports.reduce((n, x) => n + x.weight, 0);
+  let seen = 0;
+  const median = byMedian.find((x) => {
+    seen += x.weight;
+    return seen >= total / 2;
+  });
+  return {
+    adaptiveConcurrency: {
+      max: first.a.max,
+      limitNow: limiters.reduce((n, { a }) => n + a.limit, 0),
+      limitMin: Math.min(...reports.map((x) => x.r.limitMin)),
+      limitMedian: median?.r.limitMedian ?? first.a.limit,
+      limitMax: Math.max(...reports.map((x) => x.r.limitMax)),
+      latencyP50Ms: latency.quantile(0.5),
+      latencyP99Ms: latency.quantile(0.99),
+      backoffs: reports.reduce((n, x) => n + x.r.backoffs, 0),
+      brakes: reports.reduce((n, x) => n + x.r.brakes, 0),
+    },
+  };
 }
 
 /** SendMessage to the rejects queue, on the client that polls (same endpoint and credentials). */

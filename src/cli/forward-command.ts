@@ -8,6 +8,7 @@ const EXAMPLES = `
 Examples:
   $ bulk-import forward --queue "$QUEUE_URL" --to https://api.example.com/listings -H "Authorization: Bearer $TOKEN"
   $ bulk-import forward --queue "$QUEUE_URL" --to http://localhost:8080/items --pollers 4 --until-empty
+  $ bulk-import forward --queue "$QUEUE_URL" --to https://api.example.com/listings --concurrency auto --rate 500
 Each poller is one forwarder "container" with its own keep-alive lanes and cookie jars, as one
 Lambda execution environment would be. A request refused for its content (400/409/413/422) is halved
 until each refused row stands alone; those rows go to --rejects-queue (replay them with
@@ -15,7 +16,8 @@ until each refused row stands alone; those rows go to --rejects-queue (replay th
 answer that says the endpoint is wrong (3xx, 401, 403, 404, …) leaves every message on the queue and
 is logged once. A message that keeps failing comes back after the visibility timeout until the
 queue's RedrivePolicy moves it to a dead-letter queue; until then --until-empty does not consider
-the queue empty.`;
+the queue empty. With --concurrency auto each poller has its own limiter, as each Lambda container
+does; --rate is one limit for all pollers together.`;
 
 interface ForwardFlags extends ForwardOptions {
   header?: string[];
@@ -26,7 +28,7 @@ const FORWARD_TARGET_DEFAULTS: TargetFlagDefaults = {
   concurrency: FORWARDER_DEFAULTS.concurrency,
   retries: FORWARDER_DEFAULTS.retries,
   timeout: FORWARD_DEFAULTS.timeout,
-  concurrencyHelp: 'API requests in flight per poller (one lane each)',
+  concurrencyHelp: 'API requests in flight per poller (one lane each), or auto to follow the API',
   retriesHelp: 'retries per API request before its message is left for redelivery',
 };
 
@@ -40,6 +42,10 @@ export function registerForward(program: Command): void {
       'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)',
     );
   addTargetOptions(cmd, FORWARD_TARGET_DEFAULTS)
+    .option(
+      '--max-concurrency <n>',
+      `with --concurrency auto: the most requests in flight per poller (default: ${FORWARDER_DEFAULTS.maxConcurrency})`,
+    )
     .option('--pollers <n>', 'independent pollers, each with its own HTTP client', String(FORWARD_DEFAULTS.pollers))
     .option('--visibility-timeout <seconds>', "how long received messages stay hidden (default: the queue's setting)")
     .option('--until-empty', 'exit once the queue stays empty (otherwise run until SIGINT/SIGTERM)')

@@ -25,6 +25,14 @@ export async function forwardCommand(c: ForwardConfig): Promise<void> {
 
 export function forwardSummary(r: ForwardResult): string {
   const secs = r.elapsedMs / 1000;
+  const a = r.adaptiveConcurrency;
+  const ms = (v: number | undefined) => (v === undefined ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+  // The same words as run's summary line, per poller (each poller is one "container").
+  const auto = a
+    ? `\n  concurrency auto (max ${a.max} per poller): limit min ${a.limitMin}, median ${a.limitMedian}, max ${a.limitMax}` +
+      ` (${a.limitNow} in all at the end); API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)};` +
+      ` ${a.backoffs} backoffs, ${a.brakes} Retry-After brakes`
+    : '';
   return (
     `forward: ${r.received} messages (${r.deleted} deleted, ${r.received - r.deleted} left for redelivery), ` +
     `${r.delivered} rows delivered, ${r.rejected} rejected (to the rejects queue), ` +
@@ -32,6 +40,7 @@ export function forwardSummary(r: ForwardResult): string {
     `${r.endpointRefused} messages refused by the endpoint, ` +
     `${r.requests} requests ` +
     `in ${secs.toFixed(1)} s (${secs > 0 ? Math.round(r.delivered / secs) : 0} rows/s); ` +
-    `${r.pollers} pollers, ${r.lanes.length} lanes, ${r.lanes.filter((l) => l.sticky).length} holding a sticky cookie`
+    `${r.pollers} pollers, ${r.lanes.length} lanes, ${r.lanes.filter((l) => l.sticky).length} holding a sticky cookie` +
+    auto
   );
 }

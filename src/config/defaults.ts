@@ -47,6 +47,10 @@ export const FORWARDER_DEFAULTS = {
   method: 'POST',
   batchSize: 100,
   concurrency: 8,
+  /** `CONCURRENCY=auto` / `forward --concurrency auto`: each container's limiter starts here… */
+  autoInitialConcurrency: 4,
+  /** …and stays at or below this (MAX_CONCURRENCY, --max-concurrency), per container or poller. */
+  maxConcurrency: 64,
   timeoutMs: 10_000,
   retries: 2,
   sticky: 'lane' as StickyMode,

@@ -15,7 +15,13 @@ export type SecretRef =
 export interface ForwarderConfig {
   readonly target: TargetConfig;
   readonly batchSize: number;
+  /** Requests in flight per forwarder; with `autoConcurrency`, where its limiter starts. */
   readonly concurrency: number;
+  /**
+   * `--concurrency auto` / `CONCURRENCY=auto`: the limit follows the API's latency and overload
+   * answers, up to `max`, one limiter per forwarder (per poller, per Lambda container).
+   */
+  readonly autoConcurrency?: { readonly max: number };
   /** Time kept back from the deadline to answer the invocation. */
   readonly safetyMs: number;
   /** Header name → secret to fetch; merged over target.headers at start-up. */
@@ -36,7 +42,13 @@ export interface ForwardConfig {
   readonly rejectsQueueUrl?: string;
 }
 
-export interface ForwardOptions extends TargetOptions {
+/** The forwarder's options: the HTTP target's, and the ceiling of `concurrency: 'auto'`. */
+export interface ForwarderOptions extends TargetOptions {
+  /** With concurrency 'auto': the most requests in flight per forwarder (per poller). */
+  maxConcurrency?: Count;
+}
+
+export interface ForwardOptions extends ForwarderOptions {
   /** The SQS queue to poll. */
   queue?: string;
   sqsEndpoint?: string;
@@ -57,13 +69,17 @@ export const FORWARDER_TARGET_DEFAULTS = {
 } as const;
 
 /** A forwarder's settings from target options, with the forwarder's defaults. */
-export function parseForwarder(o: TargetOptions, n: NameOf, extra: Partial<ForwarderConfig> = {}): ForwarderConfig {
+export function parseForwarder(o: ForwarderOptions, n: NameOf, extra: Partial<ForwarderConfig> = {}): ForwarderConfig {
   const target = parseTarget(o, n, FORWARDER_TARGET_DEFAULTS);
+  const auto = autoConcurrency(o, n);
   return {
     // A retry inside one poll waits briefly: SQS redelivery is the longer retry.
     target: { ...target, retry: { ...target.retry, maxDelayMs: FORWARDER_DEFAULTS.maxRetryDelayMs } },
     batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? FORWARDER_DEFAULTS.batchSize, 1, 100_000),
-    concurrency: rule.wholeNumber(n('concurrency'), o.concurrency ?? FORWARDER_DEFAULTS.concurrency, 1, 1024),
+    concurrency: auto
+      ? Math.min(FORWARDER_DEFAULTS.autoInitialConcurrency, auto.max)
+      : fixedConcurrency(n('concurrency'), o.concurrency ?? FORWARDER_DEFAULTS.concurrency),
+    ...(auto ? { autoConcurrency: auto } : {}),
     safetyMs: FORWARDER_DEFAULTS.safetyMs,
     secretHeaders: {},
     ...extra,
@@ -91,6 +107,24 @@ export function buildForwardConfig(o: ForwardOptions, env: NodeJS.ProcessEnv, n:
     untilEmpty: o.untilEmpty === true,
     ...(o.rejectsQueue !== undefined ? { rejectsQueueUrl: rejectsQueueOf(queueUrl, o.rejectsQueue, n) } : {}),
   });
+}
+
+/** `concurrency: 'auto'` and its ceiling; undefined for a fixed concurrency. */
+function autoConcurrency(o: ForwarderOptions, n: NameOf): { max: number } | undefined {
+  if (!rule.isAuto(o.concurrency)) {
+    if (o.maxConcurrency !== undefined) throw usage(`${n('maxConcurrency')} needs ${n('concurrency')} auto`);
+    return undefined;
+  }
+  const max = o.maxConcurrency ?? FORWARDER_DEFAULTS.maxConcurrency;
+  return { max: rule.wholeNumber(n('maxConcurrency'), max, 1, 1024) };
+}
+
+/** A whole number of requests in flight; a word other than auto is answered with both choices. */
+function fixedConcurrency(name: string, raw: Count): number {
+  if (typeof raw === 'string' && !/^\s*\d+\s*$/.test(raw)) {
+    throw usage(`${name} must be a whole number from 1 to 1024, or auto (got ${JSON.stringify(raw)})`);
+  }
+  return rule.wholeNumber(name, raw, 1, 1024);
 }
 
 function rejectsQueueOf(queueUrl: string, raw: string, n: NameOf): string {

@@ -27,6 +27,11 @@ export function wholeNumber(name: string, raw: Count | undefined, min: number, m
   return value;
 }
 
+/** `auto` (any case, spaces around) in place of a count: `--concurrency auto`, `CONCURRENCY=auto`. */
+export function isAuto(raw: Count | undefined): boolean {
+  return typeof raw === 'string' && raw.trim().toLowerCase() === 'auto';
+}
+
 export function positiveNumber(name: string, raw: Count): number {
   const value = Number(raw);
   if (String(raw).trim() === '' || !Number.isFinite(value) || value <= 0) {

@@ -47,6 +47,12 @@ export class LatencyHistogram {
     this.count++;
   }
 
+  /** Adds another histogram's samples: several limiters (`forward`'s pollers) reported as one. */
+  addAll(other: LatencyHistogram): void {
+    for (let i = 0; i < BUCKETS; i++) this.#counts[i] = (this.#counts[i] as number) + (other.#counts[i] as number);
+    this.count += other.count;
+  }
+
   /** The q-quantile (0..1), as the upper edge of its bucket; undefined with no samples. */
   quantile(q: number): number | undefined {
     if (this.count === 0) return undefined;

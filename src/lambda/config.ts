@@ -19,6 +19,7 @@ const VARIABLES: Record<string, string> = {
   retries: 'RETRIES',
   batchSize: 'BATCH_SIZE',
   concurrency: 'CONCURRENCY',
+  maxConcurrency: 'MAX_CONCURRENCY',
 };
 const variableName: NameOf = (key) => VARIABLES[key] ?? key;
 
@@ -28,8 +29,13 @@ const config = (message: string) => new BulkImportError('CONFIG', message);
  * The Lambda function's configuration from its environment, checked once per container with
  * the rules and defaults the CLI uses (src/config/): TARGET_URL, METHOD, HEADERS (a JSON object)
  * and HEADER_<NAME> (X_API_KEY → x-api-key), HEADER_SECRETS (JSON: header → "ssm:/path" |
- * "secretsmanager:name"), BATCH_SIZE, CONCURRENCY, TIMEOUT_MS, RETRIES, STICKY (lane | shared |
- * off), SAFETY_MS, REJECTS_QUEUE_URL. An empty variable counts as unset. Failures are CONFIG errors.
+ * "secretsmanager:name"), BATCH_SIZE, CONCURRENCY (a number, or auto), MAX_CONCURRENCY, TIMEOUT_MS,
+ * RETRIES, STICKY (lane | shared | off), SAFETY_MS, REJECTS_QUEUE_URL. An empty variable counts as
+ * unset. Failures are CONFIG errors.
+ *
+ * MAX_CONCURRENCY is the ceiling of CONCURRENCY=auto. With a fixed CONCURRENCY it is still checked
+ * (a typo should not wait for the day someone switches to auto) but not used: the template sets
+ * both variables whatever ApiConcurrency is, and CloudFormation has no neat way to leave one out.
  */
 export function parseForwarderEnv(env: Env): ForwarderConfig {
   const get = (name: string) => (env[name] === '' ? undefined : env[name]);
@@ -37,6 +43,10 @@ export function parseForwarderEnv(env: Env): ForwarderConfig {
     const to = get('TARGET_URL');
     if (!to) throw config('TARGET_URL is not set: the API endpoint rows are forwarded to');
     const timeout = get('TIMEOUT_MS');
+    const concurrency = get('CONCURRENCY');
+    const maxConcurrency = get('MAX_CONCURRENCY');
+    if (maxConcurrency !== undefined && !rule.isAuto(concurrency))
+      rule.wholeNumber('MAX_CONCURRENCY', maxConcurrency, 1, 1024);
     const forwarder = parseForwarder(
       {
         to,
@@ -47,7 +57,8 @@ export function parseForwarderEnv(env: Env): ForwarderConfig {
         ...optional('timeout', timeout === undefined ? undefined : rule.wholeNumber('TIMEOUT_MS', timeout, 1, 900_000)),
         ...optional('retries', get('RETRIES')),
         ...optional('batchSize', get('BATCH_SIZE')),
-        ...optional('concurrency', get('CONCURRENCY')),
+        ...optional('concurrency', concurrency),
+        ...optional('maxConcurrency', rule.isAuto(concurrency) ? maxConcurrency : undefined),
       },
       variableName,
       {

@@ -11,8 +11,8 @@ import type { SqsRecord } from '../queue/sqs-event.js';
 export interface ForwardOptions {
   /** Rows per API request: 1 sends a JSON object, more a JSON array. */
   readonly batchSize: number;
-  /** API requests in flight across all records of one call. */
-  readonly concurrency: number;
+  /** API requests in flight across all records of one call; a function is read again as each batch ends (auto). */
+  readonly concurrency: number | (() => number);
   /** Epoch ms after which no new request starts; what is left reports its message as failed. */
   readonly stopStartingAt: number;
   /** Aborts requests in flight (the deadline itself, or a hard stop). */
@@ -67,7 +67,8 @@ export async function forwardRecords(
   opts: ForwardOptions,
 ): Promise<ForwardResult> {
   const now = opts.now ?? Date.now;
-  const limit = pLimit(opts.concurrency);
+  const concurrency = typeof opts.concurrency === 'number' ? () => opts.concurrency as number : opts.concurrency;
+  const limit = pLimit(concurrency());
   const failed = new Set<string>();
   const totals = { delivered: 0, rejected: 0, rejectedKept: 0, endpointRefused: 0 };
   let endpointDown = false;
@@ -125,7 +126,9 @@ export async function forwardRecords(
       const chunk = rows.slice(i, i + opts.batchSize);
       chunks.push(
         limit(async () => {
-          const out = await sendIsolating(chunk, send);
+          const out = await sendIsolating(chunk, send).finally(() => {
+            limit.concurrency = concurrency(); // p-limit starts queued batches at once on a raise
+          });
           for (const p of out.pieces) {
             if (p.verdict === 'ok') totals.delivered += p.rows.length;
             else if (p.verdict === 'refused' && p.answer) state.rejected.push(p.answer);

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import { StickyHttpClient } from '../http/sticky-client.js';
 import { rejectsSender, type SendRejects } from '../queue/rejects.js';
@@ -22,6 +23,9 @@ export interface ForwarderTotals {
   endpointRefused: number;
 }
 
+/** With CONCURRENCY=auto, a quiet container still says where its limit is this often. */
+const LIMIT_LOG_EVERY_MS = 60_000;
+
 /** What a forwarder may share with others or be given from outside. */
 export interface ForwarderParts {
   /** Where rows refused one by one go (the rejects queue). */
@@ -30,6 +34,8 @@ export interface ForwarderParts {
   readonly rejectsTo?: string;
   /** One limiter for several forwarders (`forward --rate` is a total over all pollers). */
   readonly rate?: RateLimiter;
+  /** `forward`'s poller number, on this forwarder's log lines (a Lambda container has none). */
+  readonly poller?: number;
 }
 
 /**
@@ -40,6 +46,11 @@ export interface ForwarderParts {
  */
 export class Forwarder {
   readonly client: StickyHttpClient;
+  /**
+   * `CONCURRENCY=auto`: the container's limiter. It lives as long as the client, so what it has
+   * learned of the API (its limit, its latency floor) carries over to the next invocation.
+   */
+  readonly adaptive: AdaptiveLimit | undefined;
   readonly totals: ForwarderTotals = {
     invocations: 0,
     messages: 0,
@@ -52,13 +63,17 @@ export class Forwarder {
   readonly #redact: (text: string) => string;
   /** Statuses already reported as endpoint refusals: said loudly once per container, not per row. */
   readonly #refusalsLogged = new Set<number>();
+  /** The last `concurrency` line: when, and the backoffs and brakes it had counted. */
+  #limitLogged: { at: number; backoffs: number; brakes: number } | undefined;
 
   constructor(
     readonly config: ForwarderConfig,
     private readonly log: (line: string) => void,
     private readonly parts: ForwarderParts = {},
   ) {
-    this.client = new StickyHttpClient(config.target, parts.rate);
+    const auto = config.autoConcurrency;
+    this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
+    this.client = new StickyHttpClient(config.target, parts.rate, this.adaptive);
     this.#redact = makeRedactor(secretsOf([config.target.url], config.target.headers));
   }
 
@@ -72,9 +87,10 @@ export class Forwarder {
     const deadline = AbortSignal.timeout(Math.max(1, abortAt - start));
     const signal = hardSignal ? AbortSignal.any([deadline, hardSignal]) : deadline;
     setMaxListeners(0, signal); // every request in flight listens on it, by design
+    const adaptive = this.adaptive;
     const result = await forwardRecords(event.Records ?? [], this.client, {
       batchSize,
-      concurrency,
+      concurrency: adaptive ? () => adaptive.limit : concurrency,
       stopStartingAt,
       signal,
       log: this.log,
@@ -91,11 +107,46 @@ export class Forwarder {
     t.rejected += result.rejected;
     t.rejectedKept += result.rejectedKept;
     t.endpointRefused += result.endpointRefused;
+    this.#logLimit();
     return { batchItemFailures: result.failedIds.map((id) => ({ itemIdentifier: id })) };
   }
 
   async close(): Promise<void> {
     await this.client.close();
+  }
+
+  /**
+   * With CONCURRENCY=auto, at most one line per invocation, never one per request: on the first
+   * invocation, after a backoff or a Retry-After brake, and otherwise every LIMIT_LOG_EVERY_MS.
+   * The figures are the container's since it started (p50/p99 of the API's answers).
+   */
+  #logLimit(): void {
+    const a = this.adaptive;
+    if (!a) return;
+    const r = a.report();
+    const now = Date.now();
+    const last = this.#limitLogged;
+    const news = !last || r.backoffs > last.backoffs || r.brakes > last.brakes || now - last.at >= LIMIT_LOG_EVERY_MS;
+    if (!news) return;
+    this.#limitLogged = { at: now, backoffs: r.backoffs, brakes: r.brakes };
+    const round = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms * 10) / 10);
+    const line = {
+      level: 'info',
+      time: new Date(now).toISOString(),
+      event: 'concurrency',
+      ...(this.parts.poller !== undefined ? { poller: this.parts.poller } : {}),
+      limit: a.limit,
+      max: a.max,
+      limitMin: r.limitMin,
+      limitMedian: r.limitMedian,
+      limitMax: r.limitMax,
+      latencyP50Ms: round(r.latencyP50Ms),
+      latencyP99Ms: round(r.latencyP99Ms),
+      backoffs: r.backoffs,
+      brakes: r.brakes,
+      invocations: this.totals.invocations,
+    };
+    this.log(JSON.stringify(line));
   }
 
   #endpointRefused(status: number, error: string): void {

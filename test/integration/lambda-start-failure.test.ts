@@ -14,7 +14,7 @@ beforeAll(() => {
 });
 afterAll(() => {
   vi.restoreAllMocks();
-  for (const k of Object.keys(ENV)) delete process.env[k];
+  for (const k of [...Object.keys(ENV), 'CONCURRENCY', 'MAX_CONCURRENCY']) delete process.env[k];
 });
 
 test('a forwarder that cannot start logs one line, with every secret of its environment masked', async () => {
@@ -28,4 +28,21 @@ test('a forwarder that cannot start logs one line, with every secret of its envi
   expect(line.target).toContain('api.example.com');
   for (const secret of ['pa55word-xyz', 'tok-abc-123', 'key-value-456', 'bearer-789'])
     expect(logged[0]).not.toContain(secret);
+});
+
+test.each([
+  [
+    { CONCURRENCY: 'auto', MAX_CONCURRENCY: 'lots' },
+    'MAX_CONCURRENCY must be a whole number from 1 to 1024 (got "lots")',
+  ],
+  [{ CONCURRENCY: 'fast' }, 'CONCURRENCY must be a whole number from 1 to 1024, or auto (got "fast")'],
+  [{ CONCURRENCY: '8', MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY must be a whole number from 1 to 1024 (got "0")'],
+])('CONCURRENCY=auto and its ceiling are checked at start: %o fails the start with one line', async (env, message) => {
+  logged.length = 0;
+  delete process.env.MAX_CONCURRENCY;
+  Object.assign(process.env, { TARGET_URL: 'https://api.example.com/items' }, env);
+  const { handler } = await import('../../src/lambda/handler.js');
+  await expect(handler({ Records: [] }, { getRemainingTimeInMillis: () => 1000 })).rejects.toThrow(message);
+  expect(logged).toHaveLength(1);
+  expect(JSON.parse(logged[0] as string)).toMatchObject({ event: 'forwarder_start_failed', error: message });
 });

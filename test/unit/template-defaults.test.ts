@@ -43,6 +43,7 @@ describe('deploy/template.yaml', () => {
   test('the function environment defaults are the defaults module', () => {
     expect(deployedDefault('BATCH_SIZE')).toBe(String(FORWARDER_DEFAULTS.batchSize));
     expect(deployedDefault('CONCURRENCY')).toBe(String(FORWARDER_DEFAULTS.concurrency));
+    expect(deployedDefault('MAX_CONCURRENCY')).toBe(String(FORWARDER_DEFAULTS.maxConcurrency));
     expect(deployedDefault('STICKY')).toBe(FORWARDER_DEFAULTS.sticky);
     expect(deployedDefault('TIMEOUT_MS')).toBe(String(FORWARDER_DEFAULTS.timeoutMs));
     // Set only if the template sets them; then they must agree too.
