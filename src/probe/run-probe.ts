@@ -1,0 +1,265 @@
+import { setMaxListeners } from 'node:events';
+import { jobIdOf } from '../checkpoint/checkpoint-file.js';
+import type { ProbeConfig } from '../config/probe-config.js';
+import type { RunConfig } from '../config/import-config.js';
+import type { StickyMode } from '../http/cookie-lanes.js';
+import { StickyHttpClient } from '../http/sticky-client.js';
+import { fingerprintOf, makeSource } from '../run-import.js';
+import { applyTransform, loadTransform } from '../transform.js';
+import type { Batch, KeyTuple, Source } from '../types.js';
+import { AttemptRecorder } from './attempt-recorder.js';
+import { kneeOf, type StickinessVerdict, stickinessOf, type SweepStop, sweepStop } from './knee.js';
+import { type ProbeLanes, type ProbeStep, runStep, type StepTally } from './probe-step.js';
+
+export type { ProbeStep };
+
+/** One sweep's outcome: a batch size and a sticky mode over rising concurrency. */
+export interface ProbeSweep {
+  readonly batchSize: number;
+  readonly sticky: StickyMode;
+  /** The smallest concurrency reaching 95 % of the sweep's best rows/s (undefined: nothing delivered). */
+  readonly knee: number | undefined;
+  readonly bestRowsPerSec: number;
+  /** Why it ended early; undefined when the probe as a whole stopped first. */
+  readonly stoppedBy: SweepStop | undefined;
+}
+
+export type ProbeStop = 'done' | 'rows' | 'time' | 'table end' | 'interrupted';
+
+export interface ProbeResult {
+  readonly steps: readonly ProbeStep[];
+  readonly sweeps: readonly ProbeSweep[];
+  /** Per batch size, when two or more sticky modes were measured. */
+  readonly stickiness: readonly (StickinessVerdict & { readonly batchSize: number })[];
+  /** The setting to run with: the best sweep's knee. */
+  readonly recommended:
+    | { readonly batchSize: number; readonly concurrency: number; readonly sticky: StickyMode }
+    | undefined;
+  readonly stoppedBy: ProbeStop;
+  /** What went out for real: these rows are in the API now (those delivered). */
+  readonly sent: {
+    readonly rows: number;
+    readonly delivered: number;
+    readonly failed: number;
+    readonly firstKey: KeyTuple | undefined;
+    readonly lastKey: KeyTuple | undefined;
+  };
+  /** The job id a `run` with the same source, target and first batch size has: its idempotency keys are probe's. */
+  readonly jobId: string;
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  /** --dry-run: the first body that would have been sent. */
+  readonly sampleBody?: string;
+}
+
+export interface ProbeHooks {
+  /** Stop after the steps in flight finish; the table so far is the result. */
+  readonly signal?: AbortSignal;
+  /** Cancel the requests in flight too. */
+  readonly hardSignal?: AbortSignal;
+  /** Each step as it ends. */
+  readonly onStep?: (step: ProbeStep) => void;
+}
+
+/**
+ * probe: sends real batches (read as `run` reads them) at concurrency 1, 2, 4, … per sticky mode
+ * (modes interleaved, so a drift in the API's load touches both alike), each step bounded in rows
+ * and time, and reports each sweep's knee, whether stickiness matters, and the setting to use.
+ * No checkpoint and no failed file: a later run starts from the table's first row and sends the
+ * probe's rows again, with the same idempotency keys (for the first batch size).
+ */
+export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Promise<ProbeResult> {
+  const signal = hooks.signal ?? new AbortController().signal;
+  const hardSignal = hooks.hardSignal ?? new AbortController().signal;
+  setMaxListeners(0, hardSignal);
+  const started = performance.now();
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), config.maxTimeMs);
+  const stop = AbortSignal.any([signal, deadline.signal]);
+  const runCfg = config.run;
+  const jobId = jobIdOf(fingerprintOf(runCfg));
+  const target = `${runCfg.target?.method} ${runCfg.target?.url}`;
+  const steps: ProbeStep[] = [];
+  const sweeps: ProbeSweep[] = [];
+  const tally: StepTally = { answered: false, firstKey: undefined, lastKey: undefined, exhausted: false };
+  let stoppedBy: ProbeStop = 'done';
+  let describe = '';
+  let sampleBody: string | undefined;
+  const transform = runCfg.transform ? await loadTransform({ ...runCfg.transform, stop: signal }) : undefined;
+  let after: KeyTuple | undefined;
+  try {
+    for (const batchSize of config.batchSizes) {
+      if (stoppedBy !== 'done') break;
+      // Each batch size reads on from where the last one stopped: no row is sent twice by a probe.
+      const cfg: RunConfig = { ...runCfg, batchSize };
+      const source = makeSource(cfg, jobIdOf(fingerprintOf(cfg)));
+      describe ||= source.describe;
+      const stream = await openStream(source, after, config.rows - rowsSent(steps), signal, transform);
+      try {
+        if (config.dryRun) {
+          const first = await stream.next();
+          if (!first.done) sampleBody = batchSize === 1 ? first.value.rows[0] : first.value.json;
+          return result();
+        }
+        const outcome = await sweepBatchSize(config, cfg, batchSize, stream, tally, steps, sweeps, {
+          started,
+          stop,
+          hardSignal,
+          onStep: hooks.onStep,
+        });
+        if (outcome !== 'done') stoppedBy = outcome;
+        after = tally.lastKey;
+        tally.exhausted = false;
+      } finally {
+        await stream.return?.();
+        await source.close();
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  // The sweeps see one stop signal: the user's (Ctrl-C) or the --max-time deadline.
+  if (stoppedBy === 'interrupted' || (stoppedBy === 'done' && stop.aborted))
+    stoppedBy = signal.aborted ? 'interrupted' : 'time';
+  return result();
+
+  function result(): ProbeResult {
+    const sent = { rows: rowsSent(steps), delivered: 0, failed: 0, firstKey: tally.firstKey, lastKey: tally.lastKey };
+    for (const s of steps) {
+      sent.delivered += s.delivered;
+      sent.failed += s.failed;
+    }
+    return {
+      steps,
+      sweeps,
+      stickiness: stickinessPerSize(sweeps),
+      recommended: recommend(sweeps),
+      stoppedBy,
+      sent,
+      jobId,
+      source: describe,
+      target,
+      dryRun: config.dryRun,
+      ...(sampleBody !== undefined ? { sampleBody } : {}),
+    };
+  }
+}
+
+interface SweepContext {
+  readonly started: number;
+  readonly stop: AbortSignal;
+  readonly hardSignal: AbortSignal;
+  readonly onStep: ((step: ProbeStep) => void) | undefined;
+}
+
+/** All sticky modes of one batch size, interleaved by concurrency; returns why the probe must stop, or 'done'. */
+async function sweepBatchSize(
+  config: ProbeConfig,
+  cfg: RunConfig,
+  batchSize: number,
+  stream: AsyncIterator<Batch>,
+  tally: StepTally,
+  steps: ProbeStep[],
+  sweeps: ProbeSweep[],
+  ctx: SweepContext,
+): Promise<ProbeStop> {
+  const target = cfg.target;
+  if (!target) throw new Error('probe needs a target');
+  const max = config.concurrencies.at(-1) as number;
+  const tracks = config.stickyModes.map((sticky) => {
+    const recorder = new AttemptRecorder();
+    const client = new StickyHttpClient({ ...target, sticky }, undefined, recorder);
+    const lanes: ProbeLanes = { sticky, batchSize, client, recorder, url: target.url };
+    return { lanes, steps: [] as ProbeStep[], stopped: undefined as SweepStop | undefined };
+  });
+  let outcome: ProbeStop = 'done';
+  try {
+    outer: for (const [ci, concurrency] of config.concurrencies.entries()) {
+      for (const track of tracks) {
+        if (track.stopped) continue;
+        if (ctx.stop.aborted) {
+          outcome = 'interrupted';
+          break outer;
+        }
+        const left = config.rows - rowsSent(steps);
+        if (left <= 0) {
+          outcome = 'rows';
+          break outer;
+        }
+        // The rows left, shared over the steps left; a step at high concurrency gets at least two
+        // rounds of its lanes if the budget still has them. Steps at low concurrency mostly end on
+        // time, which leaves their share to the later ones.
+        const stepsLeft = tracks.filter((t) => !t.stopped).length * (config.concurrencies.length - ci);
+        const share = Math.max(Math.ceil(left / stepsLeft), 2 * concurrency * batchSize);
+        const step = await runStep(
+          track.lanes,
+          stream,
+          { concurrency, rows: Math.min(left, share), ms: config.stepMs, signal: ctx.stop, hardSignal: ctx.hardSignal },
+          tally,
+        );
+        if (step.attempts > 0) {
+          steps.push(step);
+          track.steps.push(step);
+          ctx.onStep?.(step);
+          track.stopped = sweepStop(track.steps, max);
+        }
+        if (tally.exhausted) {
+          // The source was read up to --rows, or the table has no more rows.
+          outcome = rowsSent(steps) >= config.rows ? 'rows' : 'table end';
+          break outer;
+        }
+      }
+      if (tracks.every((t) => t.stopped)) break;
+    }
+  } finally {
+    await Promise.all(tracks.map((t) => t.lanes.client.close()));
+  }
+  for (const t of tracks) {
+    const knee = kneeOf(t.steps);
+    sweeps.push({
+      batchSize,
+      sticky: t.lanes.sticky,
+      knee: knee?.concurrency,
+      bestRowsPerSec: knee?.rowsPerSec ?? 0,
+      stoppedBy: t.stopped,
+    });
+  }
+  return outcome;
+}
+
+async function openStream(
+  source: Source,
+  after: KeyTuple | undefined,
+  limit: number,
+  signal: AbortSignal,
+  transform: Awaited<ReturnType<typeof loadTransform>> | undefined,
+): Promise<AsyncIterator<Batch>> {
+  await source.open?.(signal);
+  const read = source.batches({ ...(after ? { after } : {}), limit: Math.max(1, limit), signal });
+  const batches = transform ? applyTransform(read, transform, signal) : read;
+  return batches[Symbol.asyncIterator]();
+}
+
+function rowsSent(steps: readonly ProbeStep[]): number {
+  let n = 0;
+  for (const s of steps) n += s.rows;
+  return n;
+}
+
+function stickinessPerSize(sweeps: readonly ProbeSweep[]): (StickinessVerdict & { batchSize: number })[] {
+  const out: (StickinessVerdict & { batchSize: number })[] = [];
+  for (const size of new Set(sweeps.map((s) => s.batchSize))) {
+    const best = new Map(sweeps.filter((s) => s.batchSize === size).map((s) => [s.sticky, s.bestRowsPerSec] as const));
+    const verdict = stickinessOf(best);
+    if (verdict) out.push({ ...verdict, batchSize: size });
+  }
+  return out;
+}
+
+/** The sweep with the best rows/s, at its knee. */
+function recommend(sweeps: readonly ProbeSweep[]): ProbeResult['recommended'] {
+  const best = [...sweeps].sort((a, b) => b.bestRowsPerSec - a.bestRowsPerSec)[0];
+  if (!best || best.knee === undefined) return undefined;
+  return { batchSize: best.batchSize, concurrency: best.knee, sticky: best.sticky };
+}
