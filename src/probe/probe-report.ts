@@ -69,7 +69,14 @@ export function verdictLines(r: ProbeResult, command: string | undefined): strin
     );
   }
   if (command) out.push('use:', `  ${command}`);
-  if (r.stoppedBy !== 'done') out.push(`probe stopped early: ${STOPS[r.stoppedBy]}; the table holds the steps it ran`);
+  if (r.stoppedBy !== 'done') {
+    const hint =
+      r.stoppedBy === 'rows'
+        ? ` (every step takes at least three rounds of its lanes: all of them take about ${r.fullSweepRows} rows;` +
+          ' raise --rows or lower --max-concurrency)'
+        : '';
+    out.push(`probe stopped early: ${STOPS[r.stoppedBy]}${hint}; the table holds the steps it ran`);
+  }
   out.push(sentLine(r));
   return out;
 }

@@ -7,6 +7,7 @@ import { redactUrl } from '../redact.js';
 import { deliverWindowed } from '../sink/window.js';
 import type { Batch, KeyTuple } from '../types.js';
 import { type AttemptRecorder, emptyCounts } from './attempt-recorder.js';
+import { STOP_ERROR_RATE } from './knee.js';
 
 /** One row of probe's table: one batch size, one sticky mode, one concurrency. */
 export interface ProbeStep {
@@ -77,8 +78,11 @@ export async function runStep(
   let delivered = 0;
   let failed = 0;
   let lastEnd = started;
+  // A step already over the stop rate has said what it can: sending on only hurts the API.
+  const overloaded = () =>
+    counts.attempts >= Math.max(20, bounds.concurrency) && counts.overload > STOP_ERROR_RATE * counts.attempts;
   async function* share(): AsyncIterable<Batch> {
-    while (pulled < bounds.rows && performance.now() - started < bounds.ms) {
+    while (pulled < bounds.rows && performance.now() - started < bounds.ms && !overloaded()) {
       const next = await batches.next();
       if (next.done) {
         tally.exhausted = true;

@@ -46,6 +46,8 @@ export interface ProbeResult {
   };
   /** The job id a `run` with the same source, target and first batch size has: its idempotency keys are probe's. */
   readonly jobId: string;
+  /** About the rows a sweep of every step takes at the smallest share (for the hint when --rows runs out). */
+  readonly fullSweepRows: number;
   readonly source: string;
   readonly target: string;
   readonly dryRun: boolean;
@@ -138,6 +140,7 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
       stoppedBy,
       sent,
       jobId,
+      fullSweepRows: fullSweepRows(config),
       source: describe,
       target,
       dryRun: config.dryRun,
@@ -187,11 +190,14 @@ async function sweepBatchSize(
           outcome = 'rows';
           break outer;
         }
-        // The rows left, shared over the steps left; a step at high concurrency gets at least two
-        // rounds of its lanes if the budget still has them. Steps at low concurrency mostly end on
-        // time, which leaves their share to the later ones.
-        const stepsLeft = tracks.filter((t) => !t.stopped).length * (config.concurrencies.length - ci);
-        const share = Math.max(Math.ceil(left / stepsLeft), 2 * concurrency * batchSize);
+        // The rows left, shared over the steps left in proportion to their concurrency (a step
+        // with twice the lanes needs twice the rows for as many rounds), and never fewer than
+        // three rounds of its lanes and twelve requests if the budget still has them. Steps that end
+        // on time leave their unused share to the later ones.
+        const active = tracks.filter((t) => !t.stopped).length;
+        const weight = active * config.concurrencies.slice(ci).reduce((a, c) => a + c, 0);
+        const floor = Math.max(3 * concurrency, 12) * batchSize;
+        const share = Math.max(Math.ceil((left * concurrency) / weight), floor);
         const step = await runStep(
           track.lanes,
           stream,
@@ -239,6 +245,13 @@ async function openStream(
   const read = source.batches({ ...(after ? { after } : {}), limit: Math.max(1, limit), signal });
   const batches = transform ? applyTransform(read, transform, signal) : read;
   return batches[Symbol.asyncIterator]();
+}
+
+function fullSweepRows(config: ProbeConfig): number {
+  let rows = 0;
+  for (const b of config.batchSizes)
+    for (const c of config.concurrencies) rows += Math.max(3 * c, 12) * b * config.stickyModes.length;
+  return rows;
 }
 
 function rowsSent(steps: readonly ProbeStep[]): number {

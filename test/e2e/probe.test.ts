@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCapacityFleet } from '../helpers/capacity-target.js';
-import { expectOneLine, runCli } from '../helpers/cli.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expectOneLine, runCli, startCli } from '../helpers/cli.js';
 import { freshSchema, testDatabase, withClient } from '../helpers/database.js';
 import { startHttpSink } from '../helpers/http-sink.js';
 
@@ -106,6 +107,26 @@ describe('probe (the binary)', () => {
     const runKeys = new Map(sink.requests.map((q) => [q.ids.join(','), q.headers['idempotency-key']]));
     for (const [ids, key] of probeKeys) expect(runKeys.get(ids), ids).toBe(key);
   }, 60_000);
+
+  it('Ctrl-C stops it after the requests in flight, with the table so far (exit 130)', async () => {
+    await using sink = await startHttpSink({ record: 'ids', fault: () => ({ delayMs: 20 }) });
+    const cli = startCli([
+      'probe',
+      ...['--from', db.url, '--table', table, '--to', `${sink.url}/rows`, '--batch-size', '5'],
+      ...['--step-time', '1500ms', '--sticky', 'lane'],
+    ]);
+    for (const end = Date.now() + 20_000; !/2 in flight/.test(cli.output().stderr) && Date.now() < end; )
+      await sleep(20);
+    cli.child.kill('SIGINT');
+    const r = await cli.done(20_000);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/lane\s+1\s+\d+/);
+    expect(r.stdout).toMatch(/lane\s+2\s+\d+/);
+    expect(r.stdout).toContain('probe stopped early: it was interrupted');
+    // Every row the API took is counted in what probe says it sent.
+    const taken = Number(/: (\d+) taken by the API/.exec(r.stdout)?.[1]);
+    expect(taken).toBe(sink.acceptedIds().length);
+  }, 40_000);
 
   it('refuses to send real rows to a non-loopback URL without --yes: one line, exit 2, nothing read or sent', async () => {
     // Nothing listens on port 1: had probe connected to the database first, it would say so instead.
