@@ -5,7 +5,7 @@ import type { StickyMode } from '../http/cookie-lanes.js';
  *
  * - The knee of a sweep (one batch size, one sticky mode) is the smallest concurrency whose rows/s
  *   reach 95 % of that sweep's best: past it, more in flight buys under 5 % and only fills the API's
- *   queues (latency) or overflows them (503s).
+ *   queues (latency) or overflows them (503s). Steps over 5 % overload answers do not count.
  * - A sweep stops when a step's overload answers exceed 5 % of its attempts (going further only
  *   hurts the API), when rows/s has not risen for two steps in a row (by more than 5 % over the
  *   best so far), or at the top concurrency.
@@ -27,11 +27,17 @@ export interface StepFigures {
 
 export type SweepStop = 'errors' | 'flat' | 'max concurrency';
 
-/** The smallest concurrency reaching 95 % of the best rows/s, or undefined with nothing delivered. */
+/**
+ * The smallest concurrency reaching 95 % of the best rows/s, or undefined with nothing delivered.
+ * Steps over the stop rate of overload answers are not candidates (unless every step is): rows/s
+ * bought with 503s is not a setting to run a long import at.
+ */
 export function kneeOf(steps: readonly StepFigures[]): { concurrency: number; rowsPerSec: number } | undefined {
-  const best = Math.max(0, ...steps.map((s) => s.rowsPerSec));
+  const healthy = steps.filter((s) => s.errorRate <= STOP_ERROR_RATE);
+  const candidates = healthy.length > 0 ? healthy : steps;
+  const best = Math.max(0, ...candidates.map((s) => s.rowsPerSec));
   if (best <= 0) return undefined;
-  const sorted = [...steps].sort((a, b) => a.concurrency - b.concurrency);
+  const sorted = [...candidates].sort((a, b) => a.concurrency - b.concurrency);
   const knee = sorted.find((s) => s.rowsPerSec >= KNEE_SHARE * best) as StepFigures;
   return { concurrency: knee.concurrency, rowsPerSec: best };
 }

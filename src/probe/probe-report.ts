@@ -43,7 +43,10 @@ export function stepTable(steps: readonly ProbeStep[]): string[] {
 
 /** Everything after the table, `command` being the `run` line to use (secrets masked by the caller). */
 export function verdictLines(r: ProbeResult, command: string | undefined): string[] {
-  const out: string[] = [];
+  const out: string[] = [
+    '(rows/s: rows the API took per second of the step; p50/p99: latency of its answers;' +
+      ' overload: 429, 502–504, timeouts and connection errors per request)',
+  ];
   const sizes = new Set(r.sweeps.map((s) => s.batchSize));
   out.push(`knee (the smallest concurrency with ≥ ${KNEE_SHARE * 100} % of the best rows/s):`);
   for (const s of r.sweeps) {

@@ -91,13 +91,17 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
   const transform = runCfg.transform ? await loadTransform({ ...runCfg.transform, stop: signal }) : undefined;
   let after: KeyTuple | undefined;
   try {
-    for (const batchSize of config.batchSizes) {
+    for (const [i, batchSize] of config.batchSizes.entries()) {
       if (stoppedBy !== 'done') break;
+      // Several batch sizes share the rows and the time left equally.
+      const sizesLeft = config.batchSizes.length - i;
+      const rows = Math.floor((config.rows - rowsSent(steps)) / sizesLeft);
+      const endsAt = started + (config.maxTimeMs * (i + 1)) / config.batchSizes.length;
       // Each batch size reads on from where the last one stopped: no row is sent twice by a probe.
       const cfg: RunConfig = { ...runCfg, batchSize };
       const source = makeSource(cfg, jobIdOf(fingerprintOf(cfg)));
       describe ||= source.describe;
-      const stream = await openStream(source, after, config.rows - rowsSent(steps), signal, transform);
+      const stream = await openStream(source, after, rows, signal, transform);
       try {
         if (config.dryRun) {
           const first = await stream.next();
@@ -105,7 +109,8 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
           return result();
         }
         const outcome = await sweepBatchSize(config, cfg, batchSize, stream, tally, steps, sweeps, {
-          started,
+          rows,
+          endsAt,
           stop,
           hardSignal,
           onStep: hooks.onStep,
@@ -150,7 +155,9 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
 }
 
 interface SweepContext {
-  readonly started: number;
+  /** This batch size's share of --rows, and when its share of --max-time ends (performance.now). */
+  readonly rows: number;
+  readonly endsAt: number;
   readonly stop: AbortSignal;
   readonly hardSignal: AbortSignal;
   readonly onStep: ((step: ProbeStep) => void) | undefined;
@@ -177,6 +184,7 @@ async function sweepBatchSize(
     return { lanes, steps: [] as ProbeStep[], stopped: undefined as SweepStop | undefined };
   });
   let outcome: ProbeStop = 'done';
+  const sweepSteps: ProbeStep[] = [];
   try {
     outer: for (const [ci, concurrency] of config.concurrencies.entries()) {
       for (const track of tracks) {
@@ -185,9 +193,10 @@ async function sweepBatchSize(
           outcome = 'interrupted';
           break outer;
         }
-        const left = config.rows - rowsSent(steps);
-        if (left <= 0) {
-          outcome = 'rows';
+        const left = ctx.rows - rowsSent(sweepSteps);
+        const time = ctx.endsAt - performance.now();
+        if (left <= 0 || time <= 0) {
+          outcome = rowsSent(steps) >= config.rows ? 'rows' : 'done';
           break outer;
         }
         // The rows left, shared over the steps left in proportion to their concurrency (a step
@@ -201,18 +210,25 @@ async function sweepBatchSize(
         const step = await runStep(
           track.lanes,
           stream,
-          { concurrency, rows: Math.min(left, share), ms: config.stepMs, signal: ctx.stop, hardSignal: ctx.hardSignal },
+          {
+            concurrency,
+            rows: Math.min(left, share),
+            ms: Math.min(config.stepMs, time),
+            signal: ctx.stop,
+            hardSignal: ctx.hardSignal,
+          },
           tally,
         );
         if (step.attempts > 0) {
           steps.push(step);
+          sweepSteps.push(step);
           track.steps.push(step);
           ctx.onStep?.(step);
           track.stopped = sweepStop(track.steps, max);
         }
         if (tally.exhausted) {
-          // The source was read up to --rows, or the table has no more rows.
-          outcome = rowsSent(steps) >= config.rows ? 'rows' : 'table end';
+          // The source was read up to this size's share of --rows, or the table has no more rows.
+          outcome = rowsSent(steps) >= config.rows ? 'rows' : rowsSent(sweepSteps) >= ctx.rows ? 'done' : 'table end';
           break outer;
         }
       }

@@ -54,6 +54,24 @@ describe('the knee: the smallest concurrency with ≥ 95 % of the best rows/s', 
     ).toBe(8);
   });
 
+  it('leaves out steps over 5 % overload answers, unless every step is', () => {
+    const s = sweep([
+      [1, 1000],
+      [2, 1900],
+      [4, 2000],
+      [8, 2600, 0.4],
+    ]);
+    expect(kneeOf(s)).toEqual({ concurrency: 2, rowsPerSec: 2000 });
+    expect(
+      kneeOf(
+        sweep([
+          [1, 960, 0.2],
+          [2, 1000, 0.3],
+        ]),
+      ),
+    ).toEqual({ concurrency: 1, rowsPerSec: 1000 });
+  });
+
   it('is undefined when nothing was delivered', () => {
     expect(
       kneeOf(
