@@ -69,8 +69,11 @@ describe('probe (the binary)', () => {
     expect(out).toMatch(/stickiness matters: sticky lane gives [\d.]+× the rows\/s of sticky off/);
     const lane = /sticky lane: (\d+) \(best (\d+) rows\/s/.exec(out);
     expect(lane, out).not.toBeNull();
-    // Within one step of the true knee (8): 4, 8 or 16.
+    // Within one step of the true knee (8): 4, 8 or 16, for both modes.
     expect([4, 8, 16]).toContain(Number(lane?.[1]));
+    expect([4, 8, 16]).toContain(Number(/sticky off: (\d+) \(best/.exec(out)?.[1]));
+    // 8 working + 8 queued: at 32 in flight the fleet answers 503, and the lane sweep stops there.
+    expect(out).toMatch(/sticky lane: \d+ \(best \d+ rows\/s; stopped: over 5 % overload answers\)/);
     const use = /use:\n {2}(.+)\n/.exec(out)?.[1] ?? '';
     expect(use).toMatch(/^bulk-import run --from \S+ --table \S+ --to \S+ -H 'Authorization: \*\*\*' /);
     expect(use).toMatch(/--batch-size 10 --concurrency (4|8|16) --sticky lane$/);
@@ -143,6 +146,14 @@ describe('probe (the binary)', () => {
     const line = expectOneLine(r.stderr);
     expect(line).toMatch(/probe sends real rows to http:\/\/api\.example\.invalid\/listings: add --yes/);
     expect(r.stdout).toBe('');
+  });
+
+  it('an API refusing the endpoint (401) ends it at once: one line, exit 2', async () => {
+    await using sink = await startHttpSink({ record: 'full', fault: () => ({ status: 401 }) });
+    const r = await runCli(['probe', '--from', db.url, '--table', table, '--to', `${sink.url}/rows`]);
+    expect(r.code).toBe(2);
+    expect(expectOneLine(r.stderr.split('\n').slice(1).join('\n'))).toMatch(/answered 401; the endpoint/);
+    expect(sink.requests.length).toBe(1);
   });
 
   it('--dry-run reads the first batch, shows the plan, and sends nothing', async () => {
