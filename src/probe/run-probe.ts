@@ -4,6 +4,7 @@ import type { ProbeConfig } from '../config/probe-config.js';
 import type { RunConfig } from '../config/import-config.js';
 import type { StickyMode } from '../http/cookie-lanes.js';
 import { StickyHttpClient } from '../http/sticky-client.js';
+import { redactUrl } from '../redact.js';
 import { fingerprintOf, makeSource } from '../run-import.js';
 import { applyTransform, loadTransform } from '../transform.js';
 import type { Batch, KeyTuple, Source } from '../types.js';
@@ -81,7 +82,7 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
   const stop = AbortSignal.any([signal, deadline.signal]);
   const runCfg = config.run;
   const jobId = jobIdOf(fingerprintOf(runCfg));
-  const target = `${runCfg.target?.method} ${runCfg.target?.url}`;
+  const target = `${runCfg.target?.method} ${redactUrl(runCfg.target?.url ?? '')}`;
   const steps: ProbeStep[] = [];
   const sweeps: ProbeSweep[] = [];
   const tally: StepTally = { answered: false, firstKey: undefined, lastKey: undefined, exhausted: false };
@@ -101,8 +102,9 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
       const cfg: RunConfig = { ...runCfg, batchSize };
       const source = makeSource(cfg, jobIdOf(fingerprintOf(cfg)));
       describe ||= source.describe;
-      const stream = await openStream(source, after, rows, signal, transform);
+      let stream: AsyncIterator<Batch> | undefined;
       try {
+        stream = await openStream(source, after, rows, signal, transform);
         if (config.dryRun) {
           const first = await stream.next();
           if (!first.done) sampleBody = batchSize === 1 ? first.value.rows[0] : first.value.json;
@@ -119,7 +121,7 @@ export async function runProbe(config: ProbeConfig, hooks: ProbeHooks = {}): Pro
         after = tally.lastKey;
         tally.exhausted = false;
       } finally {
-        await stream.return?.();
+        await stream?.return?.();
         await source.close();
       }
     }
