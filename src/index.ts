@@ -12,6 +12,8 @@ export { runImport, type RunHooks, type RunResult } from './run-import.js';
 export { runForward, type ForwardHooks, type ForwardResult } from './run-forward.js';
 export { replay, type ReplayHooks, type ReplayResult, type ReplayQueueResult } from './run-replay.js';
 export { handler } from './lambda/handler.js';
+export { runProbe, type ProbeHooks, type ProbeResult, type ProbeStep } from './probe/run-probe.js';
+export { probeConfig, type ProbeConfig, type ProbeOptions } from './config/probe-config.js';
 export { parseForwarderEnv } from './lambda/config.js';
 
 export { importConfig, type ImportOptions, type RunConfig } from './config/import-config.js';

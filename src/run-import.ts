@@ -212,7 +212,7 @@ async function copyHorizon(
   return measureHorizon(src, config.changedColumn, config.catchUpOverlapMs, warn);
 }
 
-function makeSource(config: RunConfig, jobId: string, shard?: LoadedShard): Source {
+export function makeSource(config: RunConfig, jobId: string, shard?: LoadedShard): Source {
   const s = config.source;
   // --limit reaches the source through the pipeline only, which accounts for what earlier runs read.
   if (s.kind === 'ndjson')

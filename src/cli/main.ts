@@ -6,6 +6,7 @@ import { registerReplay } from './replay-command.js';
 import { registerStatus } from './status-command.js';
 import { registerDemo } from './demo-command.js';
 import { registerPlan } from './plan-command.js';
+import { registerProbe } from './probe-command.js';
 import { makeRedactor } from '../redact.js';
 import { extraCommands } from './extra-commands.js';
 import { secretArgs } from './argv-secrets.js';
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<void> {
   registerReplay(program);
   registerStatus(program);
   registerPlan(program);
+  registerProbe(program);
   registerDemo(program);
   for (const register of await extraCommands()) register(program);
   try {

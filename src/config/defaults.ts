@@ -72,3 +72,15 @@ export const REPLAY_QUEUE_DEFAULTS = {
   /** A received message stays hidden this long: the time one message's rows have to go out. */
   visibilitySeconds: 300,
 } as const;
+
+/** `probe`: its bounds. It sweeps concurrency 1, 2, 4… up to maxConcurrency, per sticky mode. */
+export const PROBE_DEFAULTS = {
+  /** Real rows it may send in all. */
+  rows: 20_000,
+  maxConcurrency: 64,
+  /** Each step (one concurrency, one sticky mode) runs at most this long. */
+  stepTime: '5s',
+  /** The whole probe. */
+  maxTime: '2m',
+  sticky: 'lane,off',
+} as const;
