@@ -122,6 +122,8 @@ export class LanePlacement {
   #moving: LaneSeat | undefined;
   #movingFrom: string | undefined;
   #movingReason: ReplaceReason = 'uneven';
+  /** The fewest lanes on a target seen when the uneven move was decided: the move helps if it lands on one as empty. */
+  #goal = 0;
   #movedAt = 0;
   #misses = 0;
   #pausedUntil = 0;
@@ -182,15 +184,15 @@ export class LanePlacement {
     this.#moving = undefined;
     this.#quietUntil = now + this.#coolDownMs;
     this.#answers = 0;
-    if (to !== this.#movingFrom) {
-      if (this.#movingReason === 'uneven') {
-        this.#misses = 0;
-        this.#nextPauseMs = this.#pauseMs;
-      }
+    if (to === this.#movingFrom) this.#landedOnSame++;
+    if (this.#movingReason !== 'uneven') return;
+    if (to !== this.#movingFrom && this.#lanesOn(to, seat, now) <= this.#goal) {
+      this.#misses = 0;
+      this.#nextPauseMs = this.#pauseMs;
       return;
     }
-    this.#landedOnSame++;
-    if (this.#movingReason !== 'uneven' || ++this.#misses < this.#maxMisses) return;
+    // Back where it was, or onto a target no emptier than the one it left: no better spread.
+    if (++this.#misses < this.#maxMisses) return;
     // The balancer keeps placing us where we were (its rotation, or least outstanding): stop trying for a while.
     this.#misses = 0;
     this.#pausedUntil = now + this.#nextPauseMs;
@@ -232,8 +234,17 @@ export class LanePlacement {
     for (const s of lanes.get(crowded) ?? []) if (!pick || s.usedAt > pick.usedAt) pick = s;
     if (!pick) return;
     pick.move = 'uneven';
+    this.#goal = min;
     this.#marked = pick;
     this.#markedAt = now;
+  }
+
+  /** Lanes in use on `target`, `seat` left out (the move's landing: a rare event, so a walk is fine). */
+  #lanesOn(target: string, seat: LaneSeat, now: number): number {
+    let n = 0;
+    for (const s of this.#seats)
+      if (s !== seat && s.hasAnswered && now - s.usedAt <= this.#activeMs && this.#targetOf(s) === target) n++;
+    return n;
   }
 
   /**
