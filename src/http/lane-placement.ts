@@ -58,6 +58,8 @@ const PAUSE_CAP_MS = 300_000;
 /** A lane told to move that sends nothing for this long (idle) is let off; a move that never lands is given up. */
 const MARK_TIMEOUT_MS = 5000;
 const LANDING_TIMEOUT_MS = 30_000;
+/** No move for evenness this soon after a lane fled a failing target. */
+const FAILURE_QUIET_MS = 5000;
 
 /** One lane's placement state, kept on the lane so the hot path needs no lookup. */
 export class LaneSeat {
@@ -91,6 +93,16 @@ export class LaneSeat {
     if (this.move !== undefined) p.moveNow(this, this.move, now);
     else if (p.restickAfterMs > 0 && now - this.placedAt >= p.restickAfterMs && p.mayRestick(now))
       p.moveNow(this, 'restick-after', now);
+  }
+
+  /**
+   * Called before the lane drops its cookies because its target keeps failing: that target is no
+   * longer "seen" (moving lanes toward it would only feed it more failures) until a lane answers
+   * from it again.
+   */
+  leaving(now: number): void {
+    this.placement.forget(this, now);
+    this.header = undefined;
   }
 
   /** Called after an answer whose cookies were kept (2xx, 4xx), with the target header's value. */
@@ -139,7 +151,7 @@ export class LanePlacement {
     this.#activeMs = opts.activeMs ?? 10_000;
     this.#coolDownMs = opts.coolDownMs ?? 500;
     this.#maxMisses = opts.maxMisses ?? 3;
-    this.#pauseMs = opts.pauseMs ?? 10_000;
+    this.#pauseMs = opts.pauseMs ?? 2000;
     this.#nextPauseMs = this.#pauseMs;
   }
 
@@ -169,6 +181,16 @@ export class LanePlacement {
     seat.cookies.drop();
     seat.hasAnswered = false;
     seat.placedAt = now;
+  }
+
+  /**
+   * A lane flees a failing target. The balancer may still route to it (a sick app its health check
+   * has not caught), so a lane moved for evenness now could land there: let the fleet settle first.
+   */
+  forget(seat: LaneSeat, now: number): void {
+    const target = this.#targetOf(seat);
+    if (target !== undefined) this.#seen.delete(target);
+    this.#quietUntil = Math.max(this.#quietUntil, now + FAILURE_QUIET_MS);
   }
 
   answered(seat: LaneSeat, now: number): void {

@@ -233,6 +233,7 @@ export class StickyHttpClient {
     const cookies = lane.cookies;
     const now = Date.now();
     const fleeing = cookies?.header(now) ?? '';
+    lane.seat?.leaving(now);
     cookies?.drop();
     lane.failuresInARow = 0;
     if (!cookies || cookies.shared) return;
