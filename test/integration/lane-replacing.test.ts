@@ -157,7 +157,9 @@ describe('re-placing with --concurrency auto, from a PostgreSQL table', () => {
       down: ['b3'],
     });
     const cancel = upAfter(lb, 'b3', 1500);
-    // Latency inflates for a while (the limit shrinks), then recovers (it grows again).
+    // A burst of 429s (overload: the limit backs off, lanes go idle) from a live target, and latency
+    // that inflates for a while, then recovers (the limit grows again: new lanes).
+    lb.backends[0]!.setFault(({ n }) => (n > 150 && n <= 250 && n % 4 === 0 ? { status: 429 } : undefined));
     const slow = setTimeout(() => {
       for (const b of lb.backends) b.setLatency(60);
     }, 1000);
