@@ -19,8 +19,8 @@ import type { CookieState } from './cookie-lanes.js';
  * (a per-lane session cookie has one value per lane; AWSALB one per target). Equal value = same target.
  *
  * The per-request part (LaneSeat.beforeRequest / answered) is a few comparisons, no allocation;
- * the judging walks the lanes, and runs at most once per `max(8, lanes)` answers and never within
- * a cool-down of the last move, so its cost per request stays constant.
+ * the judging walks the lanes, and runs at most once per `max(8, lanes)` answers and per 100 ms, and
+ * never within a cool-down of the last move, so its cost per request stays constant and small.
  */
 export interface LanePlacementOptions {
   /** A lane re-asks the balancer after holding its target this long; 0 = never. */
@@ -58,6 +58,7 @@ const PAUSE_CAP_MS = 300_000;
 /** A lane told to move that sends nothing for this long (idle) is let off; a move that never lands is given up. */
 const MARK_TIMEOUT_MS = 5000;
 const LANDING_TIMEOUT_MS = 30_000;
+const JUDGE_EVERY_MS = 100;
 /** No move for evenness this soon after a lane fled a failing target. */
 const FAILURE_QUIET_MS = 5000;
 
@@ -127,6 +128,8 @@ export class LanePlacement {
   readonly #seen = new Map<string, number>();
   #answers = 0;
   #quietUntil = 0;
+  /** Judging walks every lane: at most every JUDGE_EVERY_MS, whatever the request rate. */
+  #nextJudgeAt = 0;
   #lastAnswerAt = 0;
   /** The lane told to move (waiting for its next request), and the one moved (waiting for its answer). */
   #marked: LaneSeat | undefined;
@@ -196,7 +199,8 @@ export class LanePlacement {
   answered(seat: LaneSeat, now: number): void {
     this.#lastAnswerAt = now;
     if (seat === this.#moving) this.#landed(seat, now);
-    if (++this.#answers >= Math.max(8, this.#seats.length) && now >= this.#quietUntil) this.#judge(now);
+    if (++this.#answers >= Math.max(8, this.#seats.length) && now >= this.#quietUntil && now >= this.#nextJudgeAt)
+      this.#judge(now);
   }
 
   /** The moved lane's first answer: where did the balancer put it? */
@@ -224,6 +228,7 @@ export class LanePlacement {
   /** Looks at the spread and, if uneven, tells one lane of the most crowded target to move. */
   #judge(now: number): void {
     this.#answers = 0;
+    this.#nextJudgeAt = now + JUDGE_EVERY_MS;
     if (this.#marked !== undefined) {
       if (now - this.#markedAt < MARK_TIMEOUT_MS) return;
       this.#marked.move = undefined; // idle lane: choose again
