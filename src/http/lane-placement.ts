@@ -280,7 +280,8 @@ export class LanePlacement {
    */
   #placedLanes(now: number): Map<string, LaneSeat[]> | undefined {
     const active = this.#seats.filter((s) => now - s.usedAt <= this.#activeMs);
-    if (active.some((s) => !s.hasAnswered)) return undefined;
+    // A lane whose answers keep failing since it was placed does not hold judging up for ever.
+    if (active.some((s) => !s.hasAnswered && now - s.placedAt < MARK_TIMEOUT_MS)) return undefined;
     if (this.#header === undefined) this.#cookieName = this.#chooseCookie(active);
     const out = new Map<string, LaneSeat[]>();
     for (const s of active) {

@@ -108,12 +108,43 @@ describe('lane placement', () => {
       },
       pauseMs: 60_000,
     });
-    f.run(100);
-    // b2's one lane is made to leave for evenness? No: 3/1 is uneven; the moves from b1 land on b1.
+    // 1 lane on b2, 3 on b1: uneven (counts differ by 2), and every move from b1 lands on b1 again.
     f.run(2000); // 10 s
     const r = f.placement.report();
+    // Three tries, a pause of 60 s (longer than the run): no fourth.
     expect(r.landedOnSame).toBe(3);
     expect(r.replaced.uneven).toBe(3);
+    expect(counts(f.spread())).toEqual([3, 1]);
+  });
+
+  it('after a run of misses the pause doubles: tries stay few, but do not stop for good', () => {
+    let first = true;
+    const f = fleet(['b1', 'b2'], 4, {
+      place: (up) => {
+        if (first) {
+          first = false;
+          return 'b2';
+        }
+        return up[0] as string;
+      },
+    });
+    f.run(6000); // 30 s: 3 tries, 2 s pause, 3 tries, 4 s, 3 tries, 8 s, 3 tries, 16 s…
+    const { landedOnSame } = f.placement.report();
+    expect(landedOnSame).toBeGreaterThanOrEqual(9);
+    expect(landedOnSame).toBeLessThanOrEqual(12);
+  });
+
+  it('a lane whose answers never come does not hold judging up for ever', () => {
+    const f = fleet(['b1', 'b2', 'b3'], 6, { restickAfterMs: 0 });
+    f.run(60);
+    // A seventh lane sends but never gets an answer it keeps (its target answers 5xx, say).
+    const silent = f.placement.seat(new CookieState(url), f.now);
+    f.healthy.delete('b3');
+    for (let i = 0; i < 2000; i++) {
+      silent.beforeRequest(f.now);
+      f.run(1);
+    }
+    expect(f.placement.report().replaced.uneven).toBeGreaterThan(0);
   });
 
   it('tells targets apart by the balancer cookie, not a per-lane session cookie; names are hashed', () => {
