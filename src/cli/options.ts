@@ -59,7 +59,14 @@ export function addTargetOptions(cmd: Command, d: TargetFlagDefaults = RUN_TARGE
       `deadline per request attempt, answer included: 30s, 1500ms, 2m (default: ${d.timeout})`,
     )
     .option('--rate <n>', 'at most n requests per second in total')
-    .option('--target-header <name>', 'a response header that names the target that answered (reported in the summary)')
+    .option(
+      '--target-header <name>',
+      'a response header that names the target that answered (lanes per target; else the balancer cookie tells)',
+    )
+    .option(
+      '--restick-after <duration>',
+      `--sticky lane: a lane asks the balancer for a target afresh after this long; off for never (default: ${DEFAULTS.restickAfter})`,
+    )
     .option(
       '--max-body-bytes <n>',
       'cut batches into requests of at most n bytes; a larger row fails (default: no limit)',

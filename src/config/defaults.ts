@@ -27,6 +27,11 @@ export const IMPORT_DEFAULTS = {
   sticky: 'lane' as StickyMode,
   retries: DEFAULT_RETRY_POLICY.retries,
   timeout: '30s',
+  /**
+   * `--sticky lane`: a lane asks the balancer for a target afresh after holding one this long, so
+   * targets added or back since are found. Minutes: each move costs the API one new session.
+   */
+  restickAfter: '5m',
   pageRows: 2000,
   transformTimeout: '30s',
   /** NDJSON: a longer line is a failed row. */

@@ -82,7 +82,16 @@ export interface ImportOptions extends SourceOptions, TargetOptions, QueueOption
 }
 
 /** Options of direct mode's HTTP client: in queue mode `forward` (or the Lambda) takes them instead. */
-const HTTP_ONLY = ['header', 'method', 'sticky', 'timeout', 'rate', 'targetHeader', 'maxBodyBytes'] as const;
+const HTTP_ONLY = [
+  'header',
+  'method',
+  'sticky',
+  'timeout',
+  'rate',
+  'targetHeader',
+  'restickAfter',
+  'maxBodyBytes',
+] as const;
 
 /**
  * The library's way to a RunConfig: the same checks and defaults as the CLI, messages naming the

@@ -56,6 +56,15 @@ export function duration(name: string, raw: Duration): number {
   return Math.round(ms);
 }
 
+/** A duration, or `0` / `off` for never (→ 0). */
+export function durationOrOff(name: string, raw: Duration): number {
+  if (raw === 0 || (typeof raw === 'string' && /^\s*(0+|off)\s*$/i.test(raw))) return 0;
+  if (typeof raw === 'string' && !/^\s*\d/.test(raw)) {
+    throw usage(`${name} must be a duration like 5m or 30s, or off (got ${JSON.stringify(raw)})`);
+  }
+  return duration(name, raw);
+}
+
 /** An http(s) URL, normalised; what was given is echoed with its secrets masked. */
 export function httpUrl(name: string, raw: string): string {
   let url: URL;

@@ -22,6 +22,8 @@ export interface TargetOptions {
   timeout?: Duration;
   rate?: Count;
   targetHeader?: string;
+  /** `--sticky lane`: re-place a lane after it held its target this long; `0` or `off` for never. */
+  restickAfter?: Duration;
   /** Bodies larger than this are cut into pieces before sending; a larger single row is a failed row. */
   maxBodyBytes?: Count;
 }
@@ -45,7 +47,8 @@ export function parseTarget(o: TargetOptions, n: NameOf, d: TargetDefaults = IMP
     timeoutMs: rule.duration(n('timeout'), o.timeout ?? d.timeout),
     retry: { ...DEFAULT_RETRY_POLICY, retries },
     ...(o.rate !== undefined && o.rate !== '' ? { rate: rule.positiveNumber(n('rate'), o.rate) } : {}),
-    ...(o.targetHeader ? { targetHeader: o.targetHeader.toLowerCase() } : {}),
+    ...(o.targetHeader ? { targetHeader: rule.headerName(n('targetHeader'), o.targetHeader).toLowerCase() } : {}),
+    restickAfterMs: rule.durationOrOff(n('restickAfter'), o.restickAfter ?? IMPORT_DEFAULTS.restickAfter),
     // No default: limits range from 100 KB (Express) to 10 MB (API Gateway), and a 413 splits anyway.
     ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: rule.wholeNumber(n('maxBodyBytes'), o.maxBodyBytes, 16) } : {}),
   };

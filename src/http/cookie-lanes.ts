@@ -127,6 +127,14 @@ export class CookieState {
     return undefined;
   }
 
+  /**
+   * The name=value pairs the jar holds, sorted, one a line ('' for none). It changes only when the
+   * jar runs, so lane placement (lane-placement.ts) can tell targets apart without asking the jar.
+   */
+  get held(): string {
+    return this.#signature;
+  }
+
   /** Whether the header we send carries this cookie (for reporting stickiness). */
   has(name: string): boolean {
     return this.#header.startsWith(`${name}=`) || this.#header.includes(`; ${name}=`);

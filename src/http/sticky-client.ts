@@ -4,6 +4,7 @@ import type { AdaptiveLimit, AttemptOutcome } from './adaptive-limit.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { type CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
 import { dispatchOnce } from './dispatch-once.js';
+import { LanePlacement, type LaneSeat, type PlacementReport } from './lane-placement.js';
 import { RateLimiter } from './rate-limit.js';
 import { Retry, retry, retrying } from '../retry/retrying.js';
 import { classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
@@ -28,6 +29,8 @@ export interface HttpClientConfig {
   readonly laneFailureLimit?: number;
   /** A body larger than this is cut into pieces before sending (the HTTP sink's business). */
   readonly maxBodyBytes?: number;
+  /** `--sticky lane`: a lane re-asks the balancer for a target after this long; 0 or absent = never. */
+  readonly restickAfterMs?: number;
 }
 
 export interface SendResult {
@@ -50,6 +53,8 @@ interface Lane {
   readonly id: number;
   readonly client: Client;
   readonly cookies: CookieState | null;
+  /** `--sticky lane`: where the lane stands in the fleet, and whether it is to move (lane-placement.ts). */
+  readonly seat: LaneSeat | undefined;
   requests: number;
   failuresInARow: number;
   target: string | undefined;
@@ -71,6 +76,7 @@ export class StickyHttpClient {
   readonly #all: Lane[] = [];
   readonly #cookiesFor: () => CookieState | null;
   readonly #rate: RateLimiter | undefined;
+  readonly #placement: LanePlacement | undefined;
   readonly #bodyType: string | undefined;
   readonly #onRetry = (): void => {
     this.stats.retries++;
@@ -89,6 +95,10 @@ export class StickyHttpClient {
     this.#origin = url.origin;
     this.#path = `${url.pathname}${url.search}`;
     this.#cookiesFor = cookieStatesFor(config.sticky, config.url);
+    this.#placement =
+      config.sticky === 'lane'
+        ? new LanePlacement({ restickAfterMs: config.restickAfterMs ?? 0, targetHeader: config.targetHeader })
+        : undefined;
     this.#rate = rate ?? (config.rate ? new RateLimiter(config.rate) : undefined);
     const hasType = Object.keys(config.headers).some((h) => h.toLowerCase() === 'content-type');
     this.#bodyType = hasType ? undefined : 'application/json';
@@ -118,6 +128,11 @@ export class StickyHttpClient {
     }));
   }
 
+  /** Lanes per target and the lanes re-placed (`--sticky lane` only). */
+  placement(): PlacementReport | undefined {
+    return this.#placement?.report();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.#all.map((l) => l.client.close().catch(() => l.client.destroy())));
   }
@@ -130,10 +145,12 @@ export class StickyHttpClient {
       bodyTimeout: timeoutMs,
       connect: { timeout: Math.min(timeoutMs, 10_000) },
     });
+    const cookies = this.#cookiesFor();
     const lane: Lane = {
       id: this.#all.length,
       client,
-      cookies: this.#cookiesFor(),
+      cookies,
+      seat: cookies ? this.#placement?.seat(cookies) : undefined,
       requests: 0,
       failuresInARow: 0,
       target: undefined,
@@ -160,6 +177,7 @@ export class StickyHttpClient {
     }
     const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
     const now = Date.now();
+    lane.seat?.beforeRequest(now); // a lane moves only here, between two requests
     const cookie = cookies?.header(now) ?? '';
     const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
     if (this.#bodyType) headers.push('content-type', this.#bodyType);
@@ -175,8 +193,12 @@ export class StickyHttpClient {
         outcome = 'overload';
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
       } else if (res.status < 500) outcome = 'ok'; // an answer, even a refusal, tells the API's latency
-      if (keepsCookiesFrom(res.status)) cookies?.update(res.headers['set-cookie'], Date.now(), cookie);
       const target = targetHeader ? res.headers[targetHeader] : undefined;
+      if (keepsCookiesFrom(res.status)) {
+        const at = Date.now();
+        cookies?.update(res.headers['set-cookie'], at, cookie);
+        lane.seat?.answered(typeof target === 'string' ? target : undefined, at);
+      }
       if (typeof target === 'string') this.#noteTarget(lane, target);
       const verdict = classifyStatus(res.status);
       if (verdict === 'ok') {
@@ -211,6 +233,7 @@ export class StickyHttpClient {
     const cookies = lane.cookies;
     const now = Date.now();
     const fleeing = cookies?.header(now) ?? '';
+    lane.seat?.leaving(now);
     cookies?.drop();
     lane.failuresInARow = 0;
     if (!cookies || cookies.shared) return;

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
+import { placementLine } from '../http/lane-placement.js';
 import { classifyRefusal } from '../http/retry-policy.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
@@ -74,14 +75,20 @@ export class HttpSink implements Sink {
     const stuck = lanes.filter((l) => l.sticky).length;
     const seen = targets > 0 ? `, ${targets} targets seen` : '';
     const via = lanes.length > 0 ? ` over ${lanes.length} lanes (${stuck} holding a sticky cookie${seen})` : '';
-    if (!this.adaptive) return { verb: 'sent', via, lines: [], json: { lanes } };
+    // --sticky lane: lanes per target at the end, and the lanes re-placed (lane-placement.ts).
+    const placement = lanes.length > 0 ? this.client.placement() : undefined;
+    const placed = placement
+      ? { lines: [placementLine(placement)], json: { lanes, lanePlacement: placement } }
+      : undefined;
+    if (!this.adaptive) return { verb: 'sent', via, lines: placed?.lines ?? [], json: placed?.json ?? { lanes } };
     const a = this.adaptive.report();
     const ms = (v: number | undefined) => (v === undefined ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
     const line =
       `  concurrency auto (max ${this.adaptive.max}): limit min ${a.limitMin}, median ${a.limitMedian}, max ${a.limitMax};` +
       ` API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)}; ${a.backoffs} backoffs,` +
       ` ${a.brakes} Retry-After brakes`;
-    return { verb: 'sent', via, lines: [line], json: { lanes, adaptiveConcurrency: { max: this.adaptive.max, ...a } } };
+    const json = { ...(placed?.json ?? { lanes }), adaptiveConcurrency: { max: this.adaptive.max, ...a } };
+    return { verb: 'sent', via, lines: [line, ...(placed?.lines ?? [])], json };
   }
 
   async close(): Promise<void> {
