@@ -66,7 +66,8 @@ function forwardTwoPollers(queueUrl: string, to: string, concurrency: string) {
 function expectHeld(arrivals: readonly number[], at: number): void {
   // Both pollers were sending right up to the refusal (so a poller that went on would show).
   expect(arrivals.filter((t) => t > at - 200 && t < at).length).toBeGreaterThanOrEqual(8);
-  const held = arrivals.filter((t) => t > at + 100 && t < at + 990);
+  // Requests already on the wire when it went out may still arrive (250 ms: a loaded machine).
+  const held = arrivals.filter((t) => t > at + 250 && t < at + 990);
   expect(held.map((t) => Math.round(t - at))).toEqual([]);
   // And the pollers come back after it.
   expect(arrivals.some((t) => t >= at + 990)).toBe(true);
