@@ -1,0 +1,162 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { BulkImportError } from '../errors.js';
+import type { Horizon } from './changed-column.js';
+import { formatMs } from './postgres-connect.js';
+import type { ReadOnlySession } from './read-only-session.js';
+import { quoteIdent } from './sql.js';
+
+/**
+ * The horizon of a bigint version column (a value drawn from a sequence by a trigger or a column
+ * default on every insert and update): every committed row whose version is < `since` was
+ * visible to the reads of the run that recorded it; the next catch-up reads version ≥ `at`.
+ *
+ * Why a wait, and why it is sound. A sequence hands out values in the order they are drawn, not
+ * in the order their transactions commit: a transaction that drew 100 and commits after another
+ * that drew 101 leaves a row the run could not see, below the largest version it did see. There
+ * is no mapping from an open transaction to the versions it drew (its rows are invisible), so
+ * the horizon cannot be lowered to them as a time horizon is lowered to the oldest writer's
+ * start. Instead, in one statement (one snapshot), it takes M = the largest version visible and
+ * the transaction ids in progress (`pg_snapshot_xip`, which needs no privilege), and waits,
+ * bounded by --catch-up-wait, for those of this database to end, before the run reads anything.
+ * Then every version ≤ M was drawn before the snapshot (values drawn later are larger), either
+ * by a transaction committed in it (visible) or by one in progress at it, which has now ended
+ * (committed: visible to every read that follows; aborted: no row). Subtransactions need
+ * nothing more: they end with their top transaction. So `since` = M + 1.
+ *
+ * A writer still open after the wait: a catch-up keeps the previous horizon's `since` (sound by
+ * induction: the writers open at that one were waited for, so any open now got its transaction
+ * id, and drew its versions, after it) and says so; the copy refuses to start (there is no
+ * earlier horizon, and one from the start of the table would re-send everything).
+ *
+ * What the overlap (a count of versions) is for: a value is drawn an instant before its writer
+ * gets a transaction id (in the BEFORE trigger or the default), so a writer caught in that
+ * instant is not in the snapshot; and a sequence with CACHE > 1 hands values out of order across
+ * sessions. A version the application fetches ahead of its write (nextval, then INSERT later) is
+ * outside both: give such a column a trigger.
+ */
+export interface VersionHorizon {
+  readonly column: string;
+  readonly type: 'version';
+  /** `since` minus the overlap (decimal text of a bigint). */
+  readonly at: string;
+  /** M + 1, M the largest version committed when it was taken (or the previous `since`, held back). */
+  readonly since: string;
+  readonly overlapVersions: number;
+  /** When it was taken (ISO): a version has no time, so the lag is counted from this. */
+  readonly takenAt: string;
+  /** Writing transactions open when it was taken, that the run waited for. */
+  readonly waitedFor: number;
+  /** Of those, how many were still open after --catch-up-wait (`since` was held back). */
+  readonly stillOpen: number;
+}
+
+const BIGINT_MIN = -(2n ** 63n);
+const POLL_MS = 100;
+
+export interface VersionMeasure {
+  /** The source as a FROM item (a table, or a --query in brackets). */
+  readonly from: string;
+  readonly column: string;
+  readonly overlap: number;
+  readonly waitMs: number;
+  readonly previous?: Horizon;
+  readonly signal?: AbortSignal;
+}
+
+export async function measureVersionHorizon(
+  session: ReadOnlySession,
+  m: VersionMeasure,
+  warn: (line: string) => void,
+): Promise<VersionHorizon> {
+  const c = `s.${quoteIdent(m.column)}`;
+  // One statement: the max and the transactions in progress come from the same snapshot.
+  const [max, takenAt, xip] = await session.read(async (client) => {
+    // The session reads every value as text (postgres-connect.ts): the list comes joined.
+    const res = await client.query({
+      text: `SELECT (SELECT max(${c}) FROM ${m.from} s)::text,
+               floor(extract(epoch FROM statement_timestamp()) * 1000)::float8::text,
+               (SELECT string_agg(x::text, ',') FROM unnest(pg_snapshot_xip(pg_current_snapshot())) x)`,
+      rowMode: 'array',
+      queryMode: 'extended',
+    } as pg.QueryArrayConfig);
+    const [top, now, list] = res.rows[0] as (string | null)[];
+    return [top ?? null, new Date(Number(now)).toISOString(), list ? list.split(',') : []] as const;
+  }, 'measuring the catch-up horizon');
+  let open = await writersOf(session, xip);
+  const waitedFor = open.length;
+  for (const end = Date.now() + m.waitMs; open.length > 0 && Date.now() < end && !m.signal?.aborted; ) {
+    await sleep(POLL_MS, undefined, m.signal ? { signal: m.signal } : {}).catch(() => undefined);
+    open = await writersOf(
+      session,
+      open.map((w) => w.xid),
+    );
+  }
+  const seen = max === null ? BIGINT_MIN : BigInt(max) + 1n;
+  let since = seen;
+  if (open.length > 0) {
+    const who = `${open.length} transaction${open.length === 1 ? '' : 's'} that ha${open.length === 1 ? 's' : 've'} written (${pids(open)})`;
+    const previous = m.previous?.type === 'version' ? BigInt(m.previous.since) : undefined;
+    if (previous === undefined) {
+      const why = m.signal?.aborted ? 'stopped while waiting for' : `after --catch-up-wait ${formatMs(m.waitMs)},`;
+      throw new BulkImportError(
+        'CONFIG',
+        `--changed-column ${m.column}: ${why} ${who} still open since before the copy: end them, or raise --catch-up-wait; nothing was read`,
+      );
+    }
+    since = previous < seen ? previous : seen;
+    warn(
+      `the horizon stays at version ${since}: ${who} open when it was taken still are after --catch-up-wait ${formatMs(m.waitMs)}; the next catch-up starts there again`,
+    );
+  }
+  const at = since - BigInt(m.overlap);
+  return {
+    column: m.column,
+    type: 'version',
+    at: String(at < BIGINT_MIN ? BIGINT_MIN : at),
+    since: String(since),
+    overlapVersions: m.overlap,
+    takenAt,
+    waitedFor,
+    stillOpen: open.length,
+  };
+}
+
+interface Writer {
+  readonly xid: string;
+  readonly pid: string | null;
+}
+
+/**
+ * Of the given transaction ids (xid8), those still in progress, less those held by a backend of
+ * another database (a writer elsewhere cannot write here; one whose database is unknown, such
+ * as a prepared transaction, is kept). pg_locks shows 32-bit xids: compared modulo 2^32.
+ */
+async function writersOf(session: ReadOnlySession, xids: readonly string[]): Promise<Writer[]> {
+  if (xids.length === 0) return [];
+  return session.read(async (client) => {
+    const res = await client.query({
+      text: `SELECT x::text, (SELECT min(l.pid)::text FROM pg_locks l
+                WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                  AND l.transactionid::text = (x::text::numeric % 4294967296)::text)
+             FROM unnest($1::xid8[]) x
+             WHERE pg_xact_status(x) = 'in progress'
+               AND NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                   AND l.transactionid::text = (x::text::numeric % 4294967296)::text
+                   AND a.datid IS NOT NULL
+                   AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+      values: [`{${xids.join(',')}}`],
+      rowMode: 'array',
+      queryMode: 'extended',
+    } as pg.QueryArrayConfig);
+    return (res.rows as unknown as [string, string | null][]).map(([xid, pid]) => ({ xid, pid }));
+  }, 'waiting for the transactions open at the horizon');
+}
+
+function pids(ws: readonly Writer[]): string {
+  const known = ws.flatMap((w) => (w.pid ? [w.pid] : []));
+  if (known.length === 0) return 'prepared or of unknown sessions';
+  const shown = known.slice(0, 5).join(', ');
+  return `pid ${shown}${known.length > 5 ? ', …' : ''}`;
+}
