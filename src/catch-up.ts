@@ -3,7 +3,13 @@ import type { CatchUpState } from './checkpoint/catch-up-state.js';
 import { assertSameJob, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
 import type { RunConfig } from './config/import-config.js';
 import { BulkImportError } from './errors.js';
-import { changedSince, countChangedBetween, measureHorizon, type Horizon } from './source/changed-column.js';
+import {
+  changedSince,
+  countChangedBetween,
+  measureHorizon,
+  overlapEnd,
+  type Horizon,
+} from './source/changed-column.js';
 import { PostgresKeysetSource } from './source/postgres-keyset.js';
 
 /** What a catch-up run is: which rows, from which watermark, and how its state sits in the checkpoint. */
@@ -66,7 +72,7 @@ export async function planCatchUp(
   const earlier = carryOn ? done.slice(0, -1) : done;
   const previous = earlier.at(-1)?.horizon ?? outer.changed;
   const from = previous.at;
-  const overlapUntil = previous.since;
+  const overlapUntil = overlapEnd(previous);
   const src = {
     url: s.url,
     ...(s.table ? { table: s.table } : {}),

@@ -14,7 +14,10 @@ export interface CatchUpState {
   readonly n: number;
   /** The previous horizon's `at`: an ISO time, or a version (decimal text) for a version column. */
   readonly from: string;
-  /** The previous run's horizon before the overlap: rows changed before it were re-sent inside the overlap. */
+  /**
+   * The previous run's horizon before the overlap (for a version, the largest it could send, see
+   * VersionHorizon.seen): rows changed before it were re-sent inside the overlap.
+   */
   readonly overlapUntil: string;
   readonly horizon: Horizon;
   readonly watermark: KeyTuple | null;

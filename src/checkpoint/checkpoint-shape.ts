@@ -105,8 +105,9 @@ function horizonProblem(h: unknown): string | undefined {
   if (!isObject(h)) return 'is malformed';
   if (typeof h.column !== 'string' || h.column === '') return 'names no column';
   if (h.type === 'version') {
-    if (!isVersion(h.at) || !isVersion(h.since)) return 'has no valid horizon version';
-    if (BigInt(h.at as string) > BigInt(h.since as string)) return '"at" is above "since"';
+    if (!isVersion(h.at) || !isVersion(h.since) || !isVersion(h.seen)) return 'has no valid horizon version';
+    if (BigInt(h.at as string) > BigInt(h.since as string) || BigInt(h.since as string) > BigInt(h.seen as string))
+      return 'must have at ≤ since ≤ seen';
     if (!isCount(h.overlapVersions)) return '"overlapVersions" must be a whole number';
     if (!isTime(h.takenAt)) return '"takenAt" is not a time';
     if (!isCount(h.waitedFor) || !isCount(h.stillOpen)) return '"waitedFor" or "stillOpen" is not a whole number';

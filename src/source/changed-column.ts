@@ -125,13 +125,13 @@ async function checkColumn(
   if (isVersion && versions === undefined) {
     throw new BulkImportError(
       'USAGE',
-      `--catch-up-overlap ${given}: ${column} is a version column; give a whole number of versions (e.g. 1000)`,
+      `--catch-up-overlap ${given}: ${flag} holds versions; give a whole number of versions (e.g. 1000)`,
     );
   }
   if (isTime && ms === undefined) {
     throw new BulkImportError(
       'USAGE',
-      `--catch-up-overlap ${given}: ${column} is a timestamp; give a duration (e.g. 1m)`,
+      `--catch-up-overlap ${given}: ${flag} is a timestamp; give a duration (e.g. 1m)`,
     );
   }
   if (field.tableID) await checkNullsAndIndex(client, field, from, flag, where, warn);
@@ -223,14 +223,19 @@ function ask(client: pg.Client, text: string, values: string[] = []): Promise<pg
   return client.query<string[]>({ text, values, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
 }
 
+/** Where a catch-up's re-sent rows end: the previous horizon's `since`, or for a version the largest it could send. */
+export function overlapEnd(previous: Horizon): string {
+  return previous.type === 'version' ? previous.seen : previous.since;
+}
+
 /**
- * Rows with at ≤ changed < since of the previous horizon: a catch-up's rows that are re-sent only
- * because of the overlap. A time or a version, as the horizon is.
+ * Rows with at ≤ changed < overlapEnd of the previous horizon: a catch-up's rows that are re-sent
+ * only because of the overlap (or a version horizon held back). A time or a version, as the horizon is.
  */
 export async function countChangedBetween(src: ChangedColumnSource, previous: Horizon): Promise<number> {
   const version = previous.type === 'version';
-  if (version ? BigInt(previous.since) <= BigInt(previous.at) : Date.parse(previous.since) <= Date.parse(previous.at))
-    return 0;
+  const until = overlapEnd(previous);
+  if (version ? BigInt(until) <= BigInt(previous.at) : Date.parse(until) <= Date.parse(previous.at)) return 0;
   const session = await ReadOnlySession.open(src.url, src.statementTimeoutMs);
   const fromSql = src.table ? qualifiedTable(src.table) : `(\n${src.query}\n)`;
   const filter = src.where ? ` AND (\n${src.where}\n)` : '';
@@ -243,7 +248,7 @@ export async function countChangedBetween(src: ChangedColumnSource, previous: Ho
         ask(
           client,
           `SELECT count(*)::text FROM ${fromSql} s WHERE ${c} >= $1::${type} AND ${c} < $2::${type}${filter}`,
-          [previous.at, previous.since],
+          [previous.at, until],
         ),
       'counting the rows inside the overlap',
     );

@@ -17,7 +17,7 @@ import { quoteIdent } from './sql.js';
  * is no mapping from an open transaction to the versions it drew (its rows are invisible), so
  * the horizon cannot be lowered to them as a time horizon is lowered to the oldest writer's
  * start. Instead, in one statement (one snapshot), it takes M = the largest version visible and
- * the transaction ids in progress (`pg_snapshot_xip`, which needs no privilege), and waits,
+ * the transactions in progress at it (which needs no privilege), and waits,
  * bounded by --catch-up-wait, for those of this database to end, before the run reads anything.
  * Then every version ≤ M was drawn before the snapshot (values drawn later are larger), either
  * by a transaction committed in it (visible) or by one in progress at it, which has now ended
@@ -42,6 +42,11 @@ export interface VersionHorizon {
   readonly at: string;
   /** M + 1, M the largest version committed when it was taken (or the previous `since`, held back). */
   readonly since: string;
+  /**
+   * M + 1 even when `since` was held back: the run could send any version below it, so the next
+   * catch-up counts its rows from `at` up to here as re-sent (inside the overlap, or held back).
+   */
+  readonly seen: string;
   readonly overlapVersions: number;
   /** When it was taken (ISO): a version has no time, so the lag is counted from this. */
   readonly takenAt: string;
@@ -70,13 +75,22 @@ export async function measureVersionHorizon(
   warn: (line: string) => void,
 ): Promise<VersionHorizon> {
   const c = `s.${quoteIdent(m.column)}`;
-  // One statement: the max and the transactions in progress come from the same snapshot.
+  // One statement: the max comes from its snapshot; the transactions in progress at it are the
+  // snapshot's list (xip) and, since a snapshot lists none at or above its xmax (the newest
+  // writers), every transaction holding its own id's lock a moment later (pg_locks, read after the
+  // snapshot was taken: a writer running at it either still runs then, or has ended). A few that
+  // began in between are waited for too: harmless. Ids compared as 32-bit xids, as pg_locks shows
+  // them (xid8 modulo 2^32); a wait lasts far less than a wraparound.
+  // The session reads every value as text (postgres-connect.ts): the list comes joined.
   const [max, takenAt, xip] = await session.read(async (client) => {
-    // The session reads every value as text (postgres-connect.ts): the list comes joined.
     const res = await client.query({
       text: `SELECT (SELECT max(${c}) FROM ${m.from} s)::text,
                floor(extract(epoch FROM statement_timestamp()) * 1000)::float8::text,
-               (SELECT string_agg(x::text, ',') FROM unnest(pg_snapshot_xip(pg_current_snapshot())) x)`,
+               (SELECT string_agg(DISTINCT x, ',') FROM (
+                  SELECT (x::text::numeric % 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) x
+                  UNION ALL
+                  SELECT l.transactionid::text FROM pg_locks l
+                    WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted) u(x))`,
       rowMode: 'array',
       queryMode: 'extended',
     } as pg.QueryArrayConfig);
@@ -101,12 +115,12 @@ export async function measureVersionHorizon(
       const why = m.signal?.aborted ? 'stopped while waiting for' : `after --catch-up-wait ${formatMs(m.waitMs)},`;
       throw new BulkImportError(
         'CONFIG',
-        `--changed-column ${m.column}: ${why} ${who} still open since before the copy: end them, or raise --catch-up-wait; nothing was read`,
+        `--changed-column ${m.column}: ${why} ${who} still open since before the copy: end ${open.length === 1 ? 'it' : 'them'}, or raise --catch-up-wait; nothing was read`,
       );
     }
     since = previous < seen ? previous : seen;
     warn(
-      `the horizon stays at version ${since}: ${who} open when it was taken still are after --catch-up-wait ${formatMs(m.waitMs)}; the next catch-up starts there again`,
+      `the horizon stays at version ${since}: ${who} open when it was taken still ${open.length === 1 ? 'is' : 'are'} after --catch-up-wait ${formatMs(m.waitMs)}; the next catch-up starts there again`,
     );
   }
   const at = since - BigInt(m.overlap);
@@ -115,6 +129,7 @@ export async function measureVersionHorizon(
     type: 'version',
     at: String(at < BIGINT_MIN ? BIGINT_MIN : at),
     since: String(since),
+    seen: String(seen),
     overlapVersions: m.overlap,
     takenAt,
     waitedFor,
@@ -128,24 +143,22 @@ interface Writer {
 }
 
 /**
- * Of the given transaction ids (xid8), those still in progress, less those held by a backend of
- * another database (a writer elsewhere cannot write here; one whose database is unknown, such
- * as a prepared transaction, is kept). pg_locks shows 32-bit xids: compared modulo 2^32.
+ * Of the given transaction ids, those still running: a transaction holds the lock on its own id
+ * until it has ended and its end is visible to new snapshots (what PostgreSQL's own waits on a
+ * transaction rely on). Less those of a backend of another database, which cannot write here; a
+ * prepared transaction (no backend) is kept. pg_locks and pg_stat_activity's database need no
+ * privilege.
  */
 async function writersOf(session: ReadOnlySession, xids: readonly string[]): Promise<Writer[]> {
   if (xids.length === 0) return [];
   return session.read(async (client) => {
     const res = await client.query({
-      text: `SELECT x::text, (SELECT min(l.pid)::text FROM pg_locks l
-                WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
-                  AND l.transactionid::text = (x::text::numeric % 4294967296)::text)
-             FROM unnest($1::xid8[]) x
-             WHERE pg_xact_status(x) = 'in progress'
-               AND NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
-                   AND l.transactionid::text = (x::text::numeric % 4294967296)::text
-                   AND a.datid IS NOT NULL
-                   AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+      text: `SELECT l.transactionid::text, min(l.pid)::text
+               FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                 AND l.transactionid::text = ANY ($1::text[])
+                 AND (a.datid IS NULL OR a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))
+               GROUP BY l.transactionid::text`,
       values: [`{${xids.join(',')}}`],
       rowMode: 'array',
       queryMode: 'extended',
