@@ -210,7 +210,8 @@ describe('--changed-column on a bigint version', () => {
     240_000,
   );
 
-  it.skipIf(noServer)(
+  // No concurrent session here: this one runs on the embedded server too.
+  it(
     'the default overlap of 1000 versions: a catch-up re-sends the rows of the last 1000 versions, counted',
     async () => {
       const t = await makeTable('overlapped');
@@ -307,6 +308,44 @@ describe('--changed-column on a bigint version', () => {
         await writer.end();
       }
       expect(sink.counts.rows).toBe(0);
+    },
+    60_000,
+  );
+
+  it.skipIf(noServer)(
+    'sees the writers of other users without pg_read_all_stats (a version horizon needs no privilege)',
+    async () => {
+      const t = await makeTable('unprivileged');
+      const role = `bi_cuv_${process.pid}`;
+      await withClient(db.url, async (c) => {
+        await c.query(`CREATE ROLE ${role} LOGIN`);
+        await c.query(`GRANT USAGE ON SCHEMA "${schema.schema}" TO ${role}`);
+        await c.query(`GRANT SELECT ON ${t} TO ${role}`);
+      });
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = '';
+      const writer = await openWriter(`UPDATE ${t} SET title = 'open' WHERE id = 1`);
+      try {
+        await using sink = await startHttpSink({ record: 'ids' });
+        const args = ['run', '--from', url.toString(), '--table', t, '--to', sink.url, '--no-checkpoint'];
+        const r = await runCli([...args, '--no-progress', '--changed-column', 'version', '--catch-up-wait', '300ms']);
+        expect(r.code).toBe(2);
+        expect(expectOneLine(r.stderr)).toMatch(
+          /1 transaction that has written \(pid \d+\) still open since before the copy/,
+        );
+        expect(sink.counts.rows).toBe(0);
+        await writer.commit();
+        const ok = await runCli([...args, '--no-progress', '--changed-column', 'version', '--catch-up-wait', '300ms']);
+        expect(ok.code).toBe(0);
+        expect(ok.stderr).toBe('');
+      } finally {
+        await writer.end();
+        await withClient(db.url, async (c) => {
+          await c.query(`DROP OWNED BY ${role}`);
+          await c.query(`DROP ROLE ${role}`);
+        });
+      }
     },
     60_000,
   );
