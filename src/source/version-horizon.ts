@@ -108,8 +108,8 @@ export async function measureVersionHorizon(
   }
   const seen = max === null ? BIGINT_MIN : BigInt(max) + 1n;
   let since = seen;
+  const who = `${open.length} transaction${open.length === 1 ? '' : 's'} that ha${open.length === 1 ? 's' : 've'} written (${pids(open)})`;
   if (open.length > 0) {
-    const who = `${open.length} transaction${open.length === 1 ? '' : 's'} that ha${open.length === 1 ? 's' : 've'} written (${pids(open)})`;
     const previous = m.previous?.type === 'version' ? BigInt(m.previous.since) : undefined;
     if (previous === undefined) {
       const why = m.signal?.aborted ? 'stopped while waiting for' : `after --catch-up-wait ${formatMs(m.waitMs)},`;
@@ -119,15 +119,18 @@ export async function measureVersionHorizon(
       );
     }
     since = previous < seen ? previous : seen;
+  }
+  const lowest = since - BigInt(m.overlap);
+  const at = lowest < BIGINT_MIN ? BIGINT_MIN : lowest;
+  if (open.length > 0) {
     warn(
-      `the horizon stays at version ${since}: ${who} open when it was taken still ${open.length === 1 ? 'is' : 'are'} after --catch-up-wait ${formatMs(m.waitMs)}; the next catch-up starts there again`,
+      `the horizon is held back: ${who} open when it was taken still ${open.length === 1 ? 'is' : 'are'} after --catch-up-wait ${formatMs(m.waitMs)}; the next catch-up starts at version ${at} again`,
     );
   }
-  const at = since - BigInt(m.overlap);
   return {
     column: m.column,
     type: 'version',
-    at: String(at < BIGINT_MIN ? BIGINT_MIN : at),
+    at: String(at),
     since: String(since),
     seen: String(seen),
     overlapVersions: m.overlap,
