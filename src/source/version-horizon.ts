@@ -112,10 +112,16 @@ export async function measureVersionHorizon(
   if (open.length > 0) {
     const previous = m.previous?.type === 'version' ? BigInt(m.previous.since) : undefined;
     if (previous === undefined) {
-      const why = m.signal?.aborted ? 'stopped while waiting for' : `after --catch-up-wait ${formatMs(m.waitMs)},`;
+      // A stop during the wait ends the run before it reads: there is no sound horizon to record.
+      if (m.signal?.aborted) {
+        throw new BulkImportError(
+          'CONFIG',
+          `--changed-column ${m.column}: stopped while the horizon waited for ${who}; nothing was read`,
+        );
+      }
       throw new BulkImportError(
         'CONFIG',
-        `--changed-column ${m.column}: ${why} ${who} still open since before the copy: end ${open.length === 1 ? 'it' : 'them'}, or raise --catch-up-wait; nothing was read`,
+        `--changed-column ${m.column}: after --catch-up-wait ${formatMs(m.waitMs)}, ${who} still open since before the copy: end ${open.length === 1 ? 'it' : 'them'}, or raise --catch-up-wait; nothing was read`,
       );
     }
     since = previous < seen ? previous : seen;

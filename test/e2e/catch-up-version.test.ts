@@ -300,6 +300,17 @@ describe('--changed-column on a bigint version', () => {
         expect(expectOneLine(open.stderr)).toMatch(
           /--changed-column version: after --catch-up-wait 500ms, 1 transaction that has written \(pid \d+\) still open since before the copy: end it, or raise --catch-up-wait; nothing was read/,
         );
+        // A stop during the wait ends the run at once, before it reads.
+        const stopped = startCli([...base, '--changed-column', 'version', '--catch-up-wait', '1m']);
+        await sleep(1000);
+        const at = Date.now();
+        stopped.child.kill('SIGINT');
+        const s = await stopped.done(10_000);
+        expect(Date.now() - at).toBeLessThan(3000);
+        expect(s.code).toBe(2);
+        expect(s.stderr).toMatch(
+          /^bulk-import: --changed-column version: stopped while the horizon waited for 1 transaction that has written \(pid \d+\); nothing was read$/m,
+        );
       } finally {
         await writer.end();
       }
