@@ -82,9 +82,10 @@ export async function measureVersionHorizon(
   // began in between are waited for too: harmless. Ids compared as 32-bit xids, as pg_locks shows
   // them (xid8 modulo 2^32); a wait lasts far less than a wraparound.
   // The session reads every value as text (postgres-connect.ts): the list comes joined.
-  const [max, takenAt, xip] = await session.read(async (client) => {
+  const [max, takenAt, xip, standby] = await session.read(async (client) => {
     const res = await client.query({
       text: `SELECT (SELECT max(${c}) FROM ${m.from} s)::text,
+               pg_is_in_recovery(),
                floor(extract(epoch FROM statement_timestamp()) * 1000)::float8::text,
                (SELECT string_agg(DISTINCT x, ',') FROM (
                   SELECT (x::text::numeric % 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) x
@@ -94,9 +95,17 @@ export async function measureVersionHorizon(
       rowMode: 'array',
       queryMode: 'extended',
     } as pg.QueryArrayConfig);
-    const [top, now, list] = res.rows[0] as (string | null)[];
-    return [top ?? null, new Date(Number(now)).toISOString(), list ? list.split(',') : []] as const;
+    const [top, recovery, now, list] = res.rows[0] as (string | null)[];
+    const at = new Date(Number(now)).toISOString();
+    return [top ?? null, at, list ? list.split(',') : [], recovery === 't' || (recovery as unknown) === true] as const;
   }, 'measuring the catch-up horizon');
+  // A standby's pg_locks does not show the primary's transactions: it could not wait for them.
+  if (standby) {
+    throw new BulkImportError(
+      'CONFIG',
+      `--changed-column ${m.column}: a version horizon waits for the primary's open writers, which a standby cannot see; read from the primary`,
+    );
+  }
   let open = await writersOf(session, xip);
   const waitedFor = open.length;
   for (const end = Date.now() + m.waitMs; open.length > 0 && Date.now() < end && !m.signal?.aborted; ) {
