@@ -267,9 +267,29 @@ describe('--changed-column on a bigint version', () => {
       console.log(`version catch-up kill -9: ${resent} rows re-sent; ${unrecorded} had arrived unrecorded`);
       expect(resent).toBeLessThanOrEqual(unrecorded + 2);
       expect(unrecorded).toBeLessThanOrEqual(300);
+      const firstUp = sink.requests.length;
       const next = await runCli([...args, '--catch-up', '--catch-up-overlap', '0'], { timeoutMs: 120_000 });
       expect(next.code).toBe(0);
       await expectLatestEverywhere(sink, t);
+      // Idempotency keys within catch-up 1: a batch sent again after the kill is the same request
+      // (same key); a row's later version is a new one (a key not used before). Catch-up 2 is a
+      // request of its own even for the same rows (rows 2 and 4 again: it starts below them).
+      const keyOf = new Map<string, string>();
+      const keys = new Set<string>();
+      let repeats = 0;
+      for (const r of sink.requests.slice(copied, firstUp)) {
+        const key = String(r.headers['idempotency-key']);
+        const body = keyOf.get(r.body);
+        if (body !== undefined) {
+          expect(key).toBe(body);
+          repeats++;
+        }
+        const carriesV3 = (JSON.parse(r.body) as { title: string }[]).some((row) => row.title === 'v3');
+        if (carriesV3 && body === undefined) expect(keys.has(key), `key ${key} reused for a new version`).toBe(false);
+        keyOf.set(r.body, key);
+        keys.add(key);
+      }
+      expect(repeats).toBeGreaterThan(0);
       const done = JSON.parse(await readFile(ckpt, 'utf8'));
       expect(done.catchUps[0]).toMatchObject({ n: 1, complete: true, runs: 2 });
     },
