@@ -266,7 +266,10 @@ describe('--changed-column on a bigint version', () => {
       const unrecorded = sentAtKill - killed.catchUps[0].rows.delivered;
       console.log(`version catch-up kill -9: ${resent} rows re-sent; ${unrecorded} had arrived unrecorded`);
       expect(resent).toBeLessThanOrEqual(unrecorded + 2);
-      expect(unrecorded).toBeLessThanOrEqual(300);
+      // And the checkpoint kept up: it had recorded rows, and lagged by less than the rows in flight
+      // (2 × 20) plus one second at the sink's top rate (2 lanes × 20 rows per 30 ms), even on a busy box.
+      expect(killed.catchUps[0].rows.delivered).toBeGreaterThan(0);
+      expect(unrecorded).toBeLessThanOrEqual(40 + 1333);
       const firstUp = sink.requests.length;
       const next = await runCli([...args, '--catch-up', '--catch-up-overlap', '0'], { timeoutMs: 120_000 });
       expect(next.code).toBe(0);
