@@ -3,7 +3,13 @@ import type { CatchUpState } from './checkpoint/catch-up-state.js';
 import { assertSameJob, readCheckpoint, type Checkpoint, type JobFingerprint } from './checkpoint/checkpoint-file.js';
 import type { RunConfig } from './config/import-config.js';
 import { BulkImportError } from './errors.js';
-import { changedSince, countChangedBetween, measureHorizon, type Horizon } from './source/changed-column.js';
+import {
+  changedSince,
+  countChangedBetween,
+  measureHorizon,
+  overlapEnd,
+  type Horizon,
+} from './source/changed-column.js';
 import { PostgresKeysetSource } from './source/postgres-keyset.js';
 
 /** What a catch-up run is: which rows, from which watermark, and how its state sits in the checkpoint. */
@@ -37,6 +43,8 @@ export async function planCatchUp(
   warn: (line: string) => void,
   /** A shard's range joined to --where (see makeSource): a shard catches up on its own rows only. */
   rangeWhere?: string,
+  /** A stop while a version horizon waits for open writers ends the wait. */
+  signal?: AbortSignal,
 ): Promise<CatchUpPlan> {
   const s = config.source;
   if (s.kind !== 'postgres') throw new BulkImportError('USAGE', '--catch-up needs a PostgreSQL source');
@@ -64,7 +72,7 @@ export async function planCatchUp(
   const earlier = carryOn ? done.slice(0, -1) : done;
   const previous = earlier.at(-1)?.horizon ?? outer.changed;
   const from = previous.at;
-  const overlapUntil = previous.since;
+  const overlapUntil = overlapEnd(previous);
   const src = {
     url: s.url,
     ...(s.table ? { table: s.table } : {}),
@@ -73,12 +81,18 @@ export async function planCatchUp(
     statementTimeoutMs: s.statementTimeoutMs,
   };
   // A resumed catch-up keeps its horizon: it was measured before its first read.
-  const horizon = carryOn?.horizon ?? (await measureHorizon(src, column, config.catchUpOverlapMs, warn));
-  const overlapRows = carryOn?.overlapRows ?? (await countChangedBetween(src, column, from, overlapUntil));
+  const measure = {
+    overlap: config.catchUpOverlap,
+    waitMs: config.catchUpWaitMs,
+    previous,
+    ...(signal ? { signal } : {}),
+  };
+  const horizon = carryOn?.horizon ?? (await measureHorizon(src, column, measure, warn));
+  const overlapRows = carryOn?.overlapRows ?? (await countChangedBetween(src, previous));
   const n = earlier.length + 1;
-  const innerId = createHash('sha256').update(`${jobId} catch-up from ${from}`).digest('hex').slice(0, 16);
+  const innerId = createHash('sha256').update(`${jobId} catch-up ${n} from ${from}`).digest('hex').slice(0, 16);
   const key = [column, ...s.key.filter((k) => k !== column)];
-  const where = [userWhere ? `(\n${userWhere}\n)` : '', changedSince(column, from)].filter(Boolean).join(' AND ');
+  const where = [userWhere ? `(\n${userWhere}\n)` : '', changedSince(previous)].filter(Boolean).join(' AND ');
   const source = new PostgresKeysetSource({
     url: s.url,
     ...(s.table ? { table: s.table } : {}),

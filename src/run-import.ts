@@ -75,7 +75,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
   const warn = given.onWarning ?? (() => undefined);
   const catchUp =
     config.catchUp && checkpointPath
-      ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn, shard?.where)
+      ? await planCatchUp(config, checkpointPath, fingerprint, jobId, warn, shard?.where, hooks.signal)
       : undefined;
   const source = catchUp?.source ?? makeSource(config, jobId, shard);
   const from = shard ? `${source.describe}, shard ${shard.label}` : source.describe;
@@ -84,7 +84,7 @@ export async function runImport(config: RunConfig, given: RunHooks = {}): Promis
     : checkpointPath
       ? await loadResumePoint(config, checkpointPath, fingerprint)
       : undefined;
-  const horizon = catchUp?.horizon ?? (await copyHorizon(config, resume, warn));
+  const horizon = catchUp?.horizon ?? (await copyHorizon(config, resume, warn, hooks.signal));
   if (checkpointPath) await removeStaleTemps(checkpointPath);
   // A stop must never wait on a transform that does not answer: the transform hears it too.
   const transform = config.transform ? await loadTransform({ ...config.transform, stop: hooks.signal }) : undefined;
@@ -192,6 +192,7 @@ async function copyHorizon(
   config: RunConfig,
   resume: Checkpoint | undefined,
   warn: (line: string) => void,
+  signal: AbortSignal,
 ): Promise<Horizon | undefined> {
   const s = config.source;
   if (resume?.changed) return resume.changed;
@@ -209,7 +210,8 @@ async function copyHorizon(
     ...(s.where ? { where: s.where } : {}),
     statementTimeoutMs: s.statementTimeoutMs,
   };
-  return measureHorizon(src, config.changedColumn, config.catchUpOverlapMs, warn);
+  const measure = { overlap: config.catchUpOverlap, waitMs: config.catchUpWaitMs, signal };
+  return measureHorizon(src, config.changedColumn, measure, warn);
 }
 
 export function makeSource(config: RunConfig, jobId: string, shard?: LoadedShard): Source {

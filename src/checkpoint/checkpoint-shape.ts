@@ -57,8 +57,9 @@ export function checkpointProblem(v: unknown): string | undefined {
   if (v.catchUps !== undefined) {
     if (v.changed === undefined) return '"catchUps" without "changed"';
     if (!Array.isArray(v.catchUps)) return '"catchUps" must be a list';
+    const version = (v.changed as Record<string, unknown>).type === 'version';
     for (const [i, c] of v.catchUps.entries()) {
-      const bad = catchUpProblem(c, i, key.length + 1, i === v.catchUps.length - 1);
+      const bad = catchUpProblem(c, i, key.length + 1, i === v.catchUps.length - 1, version);
       if (bad) return `"catchUps[${i}]" ${bad}`;
     }
   }
@@ -66,12 +67,16 @@ export function checkpointProblem(v: unknown): string | undefined {
 }
 
 /** Catch-up keysets run on (changed, key): one value more than the job's key. */
-function catchUpProblem(c: unknown, i: number, length: number, last: boolean): string | undefined {
+function catchUpProblem(c: unknown, i: number, length: number, last: boolean, version: boolean): string | undefined {
   if (!isObject(c)) return 'is malformed';
   if (c.n !== i + 1) return `"n" must be ${i + 1}`;
-  if (!isTime(c.from) || !isTime(c.overlapUntil)) return '"from" or "overlapUntil" is not a time';
+  if (version) {
+    if (!isVersion(c.from) || !isVersion(c.overlapUntil)) return '"from" or "overlapUntil" is not a version';
+  } else if (!isTime(c.from) || !isTime(c.overlapUntil)) return '"from" or "overlapUntil" is not a time';
   const bad = horizonProblem(c.horizon);
   if (bad) return `"horizon" ${bad}`;
+  if ((c.horizon as Record<string, unknown>).type !== (version ? 'version' : undefined))
+    return '"horizon" is not of the same kind (time or version) as the copy\u2019s';
   if (c.watermark !== null) {
     const k = keyProblem(c.watermark, length, false);
     if (k) return `"watermark" ${k}`;
@@ -99,10 +104,27 @@ function catchUpProblem(c: unknown, i: number, length: number, last: boolean): s
 function horizonProblem(h: unknown): string | undefined {
   if (!isObject(h)) return 'is malformed';
   if (typeof h.column !== 'string' || h.column === '') return 'names no column';
+  if (h.type === 'version') {
+    if (!isVersion(h.at) || !isVersion(h.since) || !isVersion(h.seen)) return 'has no valid horizon version';
+    if (BigInt(h.at as string) > BigInt(h.since as string) || BigInt(h.since as string) > BigInt(h.seen as string))
+      return 'must have at ≤ since ≤ seen';
+    if (!isCount(h.overlapVersions)) return '"overlapVersions" must be a whole number';
+    if (!isTime(h.takenAt)) return '"takenAt" is not a time';
+    if (!isCount(h.waitedFor) || !isCount(h.stillOpen)) return '"waitedFor" or "stillOpen" is not a whole number';
+    return undefined;
+  }
+  if (h.type !== undefined) return `has an unknown type ${JSON.stringify(h.type)}`;
   if (!isTime(h.at) || !isTime(h.since)) return 'has no valid horizon time';
   if (!isCount(h.overlapMs)) return '"overlapMs" must be a whole number';
   if (typeof h.sawAllSessions !== 'boolean') return '"sawAllSessions" must be true or false';
   return undefined;
+}
+
+/** A bigint as text, in range: a version horizon. */
+function isVersion(v: unknown): boolean {
+  if (typeof v !== 'string' || !/^-?\d{1,19}$/.test(v)) return false;
+  const n = BigInt(v);
+  return n >= -(2n ** 63n) && n < 2n ** 63n;
 }
 
 function isTime(v: unknown): boolean {

@@ -95,13 +95,20 @@ export function addRunFlowOptions(cmd: Command): Command {
       'stop (exit 1) after more than n failed rows, or a ratio like 0.05 of rows processed',
     )
     .option('--summary-json <file>', 'also write the summary as JSON')
-    .option('--changed-column <col>', 'a timestamp column set on every write: the run records a horizon for --catch-up')
+    .option(
+      '--changed-column <col>',
+      'a timestamp (or bigint version) column set on every write: the run records a horizon for --catch-up',
+    )
     .option(
       '--catch-up',
       'send the rows changed since the horizon in --checkpoint (a complete copy); repeat until cutover',
     )
     .option(
-      '--catch-up-overlap <duration>',
-      `taken off each horizon, for application clocks (default: ${DEFAULTS.catchUpOverlap})`,
+      '--catch-up-overlap <duration|n>',
+      `taken off each horizon, for application clocks (default: ${DEFAULTS.catchUpOverlap}; a bigint version column: ${DEFAULTS.catchUpOverlapVersions} versions)`,
+    )
+    .option(
+      '--catch-up-wait <duration>',
+      `a bigint version horizon waits this long for open writing transactions to end (default: ${DEFAULTS.catchUpWait})`,
     );
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { readCheckpoint, type Checkpoint } from '../checkpoint/checkpoint-file.js';
 import { describePlanStatus, shardStatuses } from '../shard/plan-status.js';
 import { looksLikePlan, readPlan } from '../shard/shard-plan.js';
+import { fromPoint, horizonPoint, lagOf, shortAfter } from './horizon-text.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -52,24 +53,20 @@ export function describeCheckpoint(c: Checkpoint): string {
 /** The copy's horizon and each catch-up: its rows and its lag (now − its horizon). */
 function catchUpLines(c: Checkpoint, now: number): string[] {
   if (!c.changed) return [];
-  const lag = (at: string) => `lag ${formatLag(now - Date.parse(at))}`;
-  const lines = [`  copy     horizon ${c.changed.at} on ${c.changed.column} (${lag(c.changed.at)})`];
+  const h = c.changed;
+  const lines = [`  copy     horizon ${horizonPoint(h)} on ${h.column} (lag ${lagOf(h, now)})`];
   for (const u of c.catchUps ?? []) {
     const done = u.rows.delivered + u.rows.failed + u.rows.skipped;
-    const state = u.complete ? `horizon ${u.horizon.at} (${lag(u.horizon.at)})` : 'unfinished: run --catch-up again';
+    const from = fromPoint(u.from, u.horizon);
+    const state = u.complete
+      ? `horizon ${shortAfter(from, horizonPoint(u.horizon))} (lag ${lagOf(u.horizon, now)})`
+      : 'unfinished: run --catch-up again';
     lines.push(
-      `  catch-up ${u.n}: ${done} rows changed since ${u.from} (${u.rows.delivered} delivered, ${u.rows.failed} failed,` +
+      `  catch-up ${u.n}: ${done} rows changed since ${from} (${u.rows.delivered} delivered, ${u.rows.failed} failed,` +
         ` ${u.overlapRows} inside the overlap); ${state}`,
     );
   }
   return lines;
-}
-
-function formatLag(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
 }
 
 function aheadNote(c: Checkpoint): string {

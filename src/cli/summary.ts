@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { RunResult } from '../run-import.js';
+import { fromPoint, horizonPoint, lagOf, shortAfter } from './horizon-text.js';
 
 /** The one-paragraph summary printed at the end of a run, and its JSON twin for scripts. */
 export function formatSummary(r: RunResult): string {
@@ -23,12 +24,15 @@ export function formatSummary(r: RunResult): string {
   if (r.catchUp) {
     const c = r.catchUp;
     const rows = r.read.toLocaleString('en-US');
+    const from = fromPoint(c.from, r.horizon);
+    const now = r.horizon
+      ? ` (horizon now ${shortAfter(from, horizonPoint(r.horizon))}, lag ${lagOf(r.horizon, Date.now())})`
+      : '';
     lines.push(
-      `  catch-up ${c.n}: ${rows} rows changed since ${c.from}${r.horizon ? ` (horizon now ${r.horizon.at})` : ''}; ` +
-        `${c.overlapRows} rows re-sent inside the overlap`,
+      `  catch-up ${c.n}: ${rows} rows changed since ${from}${now}; ${c.overlapRows} rows re-sent inside the overlap`,
     );
   } else if (r.horizon) {
-    lines.push(`  horizon: ${r.horizon.at} (${r.horizon.column}); send what changed since with --catch-up`);
+    lines.push(`  horizon: ${horizonPoint(r.horizon)} (${r.horizon.column}); send what changed since with --catch-up`);
   }
   if (r.checkpointPath) lines.push(`  checkpoint: ${r.checkpointPath}`);
   if (r.failedPath)

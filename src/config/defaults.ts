@@ -39,6 +39,13 @@ export const IMPORT_DEFAULTS = {
   statementTimeout: '5m',
   /** Subtracted from each catch-up horizon, for application clocks and clock_timestamp(). */
   catchUpOverlap: '1m',
+  /**
+   * The same for a bigint version column, in versions: a sequence with CACHE > 1 hands values out
+   * of order across sessions, and a value is drawn an instant before its writer has a transaction id.
+   */
+  catchUpOverlapVersions: 1000,
+  /** How long a version horizon waits for the transactions that have written to end. */
+  catchUpWait: '1m',
 } as const;
 
 /** Queue mode of `run` (--queue). */

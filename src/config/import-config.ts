@@ -43,11 +43,25 @@ export interface RunConfig {
   readonly summaryJson?: string;
   /** One shard of a plan: reads only its key range, with its own checkpoint and job id. */
   readonly shard?: ShardChoice;
-  /** --changed-column: a timestamp column the copy records a horizon for, and catch-ups page on. */
+  /** --changed-column: a timestamp (or bigint version) column the copy records a horizon for, and catch-ups page on. */
   readonly changedColumn?: string;
   /** Send the rows changed since the checkpoint's last horizon (a complete copy's checkpoint). */
   readonly catchUp: boolean;
-  readonly catchUpOverlapMs: number;
+  readonly catchUpOverlap: CatchUpOverlap;
+  /** A bigint version horizon waits this long for the transactions that have written to end. */
+  readonly catchUpWaitMs: number;
+}
+
+/**
+ * --catch-up-overlap read both ways, because which one applies is known only once the column's
+ * type is (a query away): a duration for a timestamp column, a count of versions for a bigint
+ * one. A value that reads only one way is refused (exit 2) when the column is of the other kind.
+ */
+export interface CatchUpOverlap {
+  /** What was given, for the message; undefined when the defaults apply. */
+  readonly given?: string;
+  readonly ms?: number;
+  readonly versions?: number;
 }
 
 /**
@@ -76,7 +90,10 @@ export interface ImportOptions extends SourceOptions, TargetOptions, QueueOption
   changedColumn?: string;
   /** Send the rows changed since the copy (or the last catch-up) recorded in the checkpoint. */
   catchUp?: boolean;
+  /** A duration for a timestamp column (default 1m), a whole number of versions for a bigint one (default 1000). */
   catchUpOverlap?: Duration;
+  /** How long a bigint version horizon waits for the open writing transactions to end (default 1m). */
+  catchUpWait?: Duration;
   /** With concurrency 'auto': the limiter's ceiling. */
   maxConcurrency?: Count;
 }
@@ -160,8 +177,34 @@ export function buildImportConfig(o: ImportOptions, env: NodeJS.ProcessEnv, n: N
     ...(o.summaryJson ? { summaryJson: o.summaryJson } : {}),
     ...(changedColumn ? { changedColumn } : {}),
     catchUp: o.catchUp === true,
-    catchUpOverlapMs: rule.duration(n('catchUpOverlap'), o.catchUpOverlap ?? IMPORT_DEFAULTS.catchUpOverlap),
+    catchUpOverlap: catchUpOverlap(o, n),
+    catchUpWaitMs: rule.duration(n('catchUpWait'), o.catchUpWait ?? IMPORT_DEFAULTS.catchUpWait),
   });
+}
+
+/** Both readings of --catch-up-overlap (see CatchUpOverlap); one of them must hold. */
+function catchUpOverlap(o: ImportOptions, n: NameOf): CatchUpOverlap {
+  const raw = o.catchUpOverlap;
+  if (raw === undefined) {
+    return {
+      ms: rule.duration(n('catchUpOverlap'), IMPORT_DEFAULTS.catchUpOverlap),
+      versions: IMPORT_DEFAULTS.catchUpOverlapVersions,
+    };
+  }
+  const given = String(raw);
+  let ms: number | undefined;
+  try {
+    ms = rule.duration(n('catchUpOverlap'), raw);
+  } catch {
+    ms = undefined;
+  }
+  const versions = /^\s*\d{1,15}\s*$/.test(given) ? Number(given) : undefined;
+  if (ms === undefined && versions === undefined) {
+    throw usage(
+      `${n('catchUpOverlap')} must be a duration like 1m (a timestamp column) or a whole number of versions (a bigint column) (got ${JSON.stringify(given)})`,
+    );
+  }
+  return { given, ...(ms !== undefined ? { ms } : {}), ...(versions !== undefined ? { versions } : {}) };
 }
 
 function checkChangedColumn(o: ImportOptions, source: SourceConfig, n: NameOf): string {
@@ -174,8 +217,10 @@ function checkChangedColumn(o: ImportOptions, source: SourceConfig, n: NameOf): 
 /** --catch-up runs from a complete copy's checkpoint; the flags that would contradict it are refused. */
 function checkCatchUp(o: ImportOptions, source: SourceConfig, n: NameOf): void {
   if (!o.catchUp) {
-    if (o.catchUpOverlap !== undefined && o.changedColumn === undefined)
-      throw usage(`${n('catchUpOverlap')} needs ${n('changedColumn')} or ${n('catchUp')}`);
+    for (const f of ['catchUpOverlap', 'catchUpWait'] as const) {
+      if (o[f] !== undefined && o.changedColumn === undefined)
+        throw usage(`${n(f)} needs ${n('changedColumn')} or ${n('catchUp')}`);
+    }
     return;
   }
   if (source.kind !== 'postgres') throw usage(`${n('catchUp')} needs a PostgreSQL source`);

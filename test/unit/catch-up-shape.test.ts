@@ -70,7 +70,69 @@ describe('--catch-up options', () => {
     expect(() => importConfig({ ...base, catchUpOverlap: '1m' })).toThrow(/needs changedColumn or catchUp/);
     expect(() => importConfig({ from: 'rows.ndjson', to: base.to, changedColumn: 'u' })).toThrow(/PostgreSQL/);
     const ok = importConfig({ ...base, changedColumn: 'updated_at', catchUpOverlap: '30s' });
-    expect(ok).toMatchObject({ changedColumn: 'updated_at', catchUp: false, catchUpOverlapMs: 30_000 });
-    expect(importConfig(base).catchUpOverlapMs).toBe(60_000);
+    expect(ok).toMatchObject({ changedColumn: 'updated_at', catchUp: false, catchUpOverlap: { ms: 30_000 } });
+    expect(ok.catchUpOverlap.versions).toBeUndefined();
+    expect(importConfig(base)).toMatchObject({ catchUpOverlap: { ms: 60_000, versions: 1000 }, catchUpWaitMs: 60_000 });
+  });
+
+  it('reads --catch-up-overlap both ways until the column says which applies; refuses what is neither', () => {
+    const col = { ...base, changedColumn: 'version' };
+    // A bare whole number: versions for a bigint column, seconds for a timestamp (a duration's rule).
+    expect(importConfig({ ...col, catchUpOverlap: '500' }).catchUpOverlap).toEqual({
+      given: '500',
+      ms: 500_000,
+      versions: 500,
+    });
+    // 0 versions is a count, not a duration.
+    expect(importConfig({ ...col, catchUpOverlap: '0' }).catchUpOverlap).toEqual({ given: '0', versions: 0 });
+    expect(() => importConfig({ ...col, catchUpOverlap: 'lots' })).toThrow(
+      /catchUpOverlap must be a duration like 1m \(a timestamp column\) or a whole number of versions/,
+    );
+    expect(importConfig({ ...col, catchUpWait: '5s' }).catchUpWaitMs).toBe(5000);
+    expect(() => importConfig({ ...base, catchUpWait: '5s' })).toThrow(/catchUpWait needs changedColumn or catchUp/);
+  });
+});
+
+const versionHorizon = {
+  column: 'version',
+  type: 'version',
+  at: '1200',
+  since: '1201',
+  seen: '1201',
+  overlapVersions: 1,
+  takenAt: '2026-12-01T10:02:11.204Z',
+  waitedFor: 0,
+  stillOpen: 0,
+};
+
+describe('checkpoints with a version horizon', () => {
+  const up = {
+    ...catchUp,
+    from: '1200',
+    overlapUntil: '1201',
+    horizon: { ...versionHorizon, at: '1499', since: '1500', seen: '1500', waitedFor: 2 },
+    watermark: ['1300', '3'],
+  };
+  it('reads a version horizon and its catch-ups', () => {
+    expect(checkpointProblem({ ...copy, changed: versionHorizon })).toBeUndefined();
+    expect(checkpointProblem({ ...copy, changed: versionHorizon, catchUps: [up] })).toBeUndefined();
+    // Held back: since below seen.
+    const held = { ...up, horizon: { ...up.horizon, since: '1201', at: '1200', stillOpen: 1 } };
+    expect(checkpointProblem({ ...copy, changed: versionHorizon, catchUps: [held] })).toBeUndefined();
+  });
+
+  it('refuses a damaged one, or one of the other kind than the copy\u2019s', () => {
+    const bad = (h: object) => checkpointProblem({ ...copy, changed: { ...versionHorizon, ...h } });
+    expect(bad({ at: '12.5' })).toMatch(/"changed" has no valid horizon version/);
+    expect(bad({ at: '99999999999999999999' })).toMatch(/no valid horizon version/);
+    expect(bad({ at: '1300' })).toMatch(/at ≤ since ≤ seen/);
+    expect(bad({ takenAt: 'now' })).toMatch(/"takenAt" is not a time/);
+    expect(bad({ type: 'sequence' })).toMatch(/unknown type "sequence"/);
+    expect(checkpointProblem({ ...copy, changed: versionHorizon, catchUps: [catchUp] })).toMatch(
+      /"catchUps\[0\]" "from" or "overlapUntil" is not a version/,
+    );
+    expect(
+      checkpointProblem({ ...copy, changed: horizon, catchUps: [{ ...catchUp, horizon: versionHorizon }] }),
+    ).toMatch(/not of the same kind/);
   });
 });
