@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'TARGET_UNREACHABLE' // the API or queue cannot be reached at all
   | 'TARGET_REFUSED' // the API answers, but refuses the endpoint (401, 404…) or every row it is given
   | 'CHECKPOINT_MISMATCH'
-  | 'CHECKPOINT_UNREADABLE';
+  | 'CHECKPOINT_UNREADABLE'
+  | 'STOPPED'; // a stop signal ended the command before it had anything to save
 
 export class BulkImportError extends Error {
   override readonly name = 'BulkImportError';

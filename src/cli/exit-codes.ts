@@ -49,10 +49,15 @@ const BY_CODE: Record<ErrorCode, number> = {
   CHECKPOINT_MISMATCH: EXIT.usage,
   CHECKPOINT_UNREADABLE: EXIT.usage,
   SOURCE_FAILED: EXIT.rowsFailed,
+  // A stop is a stop wherever it lands; SIGTERM's 143 needs the signal, which the command passes.
+  STOPPED: EXIT.sigint,
 };
 
 export function exitCodeFor(o: Outcome): number {
-  if (o.error !== undefined) return errorCode(o.error);
+  if (o.error !== undefined) {
+    const stopped = o.error instanceof BulkImportError && o.error.code === 'STOPPED';
+    return stopped && o.signal === 'SIGTERM' ? EXIT.sigterm : errorCode(o.error);
+  }
   const stopped =
     o.stoppedBy !== undefined ? o.stoppedBy === 'interrupted' || o.stoppedBy === 'aborted' : o.signal !== undefined;
   if (stopped) return o.signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;

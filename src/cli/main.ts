@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { BulkImportError, errorMessage } from '../errors.js';
 import { exitCodeFor } from './exit-codes.js';
+import { stopSignalReceived } from './signals.js';
 import { registerRun } from './run-command.js';
 import { registerReplay } from './replay-command.js';
 import { registerStatus } from './status-command.js';
@@ -44,7 +45,7 @@ export async function main(argv: string[]): Promise<void> {
       const prefix = err instanceof BulkImportError ? 'bulk-import' : 'bulk-import: unexpected error';
       process.stderr.write(`${prefix}: ${redact(errorMessage(err)).split('\n')[0]}\n`);
     }
-    process.exitCode = exitCodeFor({ error: err });
+    process.exitCode = exitCodeFor({ error: err, signal: stopSignalReceived() });
   }
   // Never hang at 2 a.m. on a handle someone forgot to close: the work is done, leave.
   setTimeout(() => process.exit(), 3000).unref();

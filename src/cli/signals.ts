@@ -10,6 +10,10 @@ export interface StopSignals {
   readonly dispose: () => void;
 }
 
+/** The first stop signal this process received, for an error that a stop caused (exit 130/143, not 2). */
+let firstReceived: NodeJS.Signals | undefined;
+export const stopSignalReceived = (): NodeJS.Signals | undefined => firstReceived;
+
 export function trapStopSignals(onFirst?: (sig: NodeJS.Signals) => void): StopSignals {
   const soft = new AbortController();
   const hard = new AbortController();
@@ -17,6 +21,7 @@ export function trapStopSignals(onFirst?: (sig: NodeJS.Signals) => void): StopSi
   const handler = (sig: NodeJS.Signals) => {
     if (!received) {
       received = sig;
+      firstReceived ??= sig;
       soft.abort();
       onFirst?.(sig);
     } else hard.abort();

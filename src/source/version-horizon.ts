@@ -124,7 +124,7 @@ export async function measureVersionHorizon(
       // A stop during the wait ends the run before it reads: there is no sound horizon to record.
       if (m.signal?.aborted) {
         throw new BulkImportError(
-          'CONFIG',
+          'STOPPED',
           `--changed-column ${m.column}: stopped while the horizon waited for ${who}; nothing was read`,
         );
       }

@@ -336,7 +336,7 @@ describe('--changed-column on a bigint version', () => {
         stopped.child.kill('SIGINT');
         const s = await stopped.done(10_000);
         expect(Date.now() - at).toBeLessThan(3000);
-        expect(s.code).toBe(2);
+        expect(s.code).toBe(130);
         expect(s.stderr).toMatch(
           /^bulk-import: --changed-column version: stopped while the horizon waited for 1 transaction that has written \(pid \d+\); nothing was read$/m,
         );

@@ -31,6 +31,16 @@ describe('exitCodeFor: the one table from outcome to exit code', () => {
     ['damaged checkpoint', { error: new BulkImportError('CHECKPOINT_UNREADABLE', 'x') }, 2],
     ['the source broke mid-run', { error: new BulkImportError('SOURCE_FAILED', 'x') }, 1],
     ['an unexpected error', { error: new TypeError('boom') }, 1],
+    [
+      'stopped before anything was read, by Ctrl-C',
+      { error: new BulkImportError('STOPPED', 'x'), signal: 'SIGINT' },
+      130,
+    ],
+    [
+      'stopped before anything was read, by SIGTERM',
+      { error: new BulkImportError('STOPPED', 'x'), signal: 'SIGTERM' },
+      143,
+    ],
     ['an error wins over a signal', { error: new BulkImportError('CONFIG', 'x'), signal: 'SIGINT' }, 2],
     ['commander refused a flag', { error: new CommanderError(1, 'commander.unknownOption', 'x') }, 2],
     ['commander printed --help', { error: new CommanderError(0, 'commander.helpDisplayed', '') }, 0],
