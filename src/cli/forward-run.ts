@@ -34,7 +34,8 @@ export function forwardSummary(r: ForwardResult): string {
       ` (${a.limitNow} in all at the end); API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)};` +
       ` ${a.backoffs} backoffs, ${a.brakes} Retry-After brakes`
     : '';
-  // --sticky lane: as run's line, over all pollers (each poller's lanes on the targets it found).
+  // --sticky lane: as run's line, over all pollers (each poller's lanes on the targets it found);
+  // the auto line stays last, where scripts read it.
   const placed = r.lanePlacement && r.lanes.length > 0 ? `\n${placementLine(r.lanePlacement)}` : '';
   return (
     `forward: ${r.received} messages (${r.deleted} deleted, ${r.received - r.deleted} left for redelivery), ` +
@@ -44,7 +45,7 @@ export function forwardSummary(r: ForwardResult): string {
     `${r.requests} requests ` +
     `in ${secs.toFixed(1)} s (${secs > 0 ? Math.round(r.delivered / secs) : 0} rows/s); ` +
     `${r.pollers} pollers, ${r.lanes.length} lanes, ${r.lanes.filter((l) => l.sticky).length} holding a sticky cookie` +
-    auto +
-    placed
+    placed +
+    auto
   );
 }
