@@ -100,8 +100,12 @@ describe('the Lambda: lanes follow a changing fleet, and the container says so o
     console.info(`lambda lanes after ${invocations + 2} invocations: ${logged[0]}`);
     expect(line).toMatchObject({ event: 'lanes', by: 'header x-backend', restickAfterMs: 1000 });
     expect(line.replaced.restickAfter).toBeGreaterThan(0);
-    // b3 was out of rotation at the start; at the end it holds lanes, as the others do.
-    expect(Object.keys(line.lanesPerTarget).sort()).toEqual(['b1', 'b2', 'b3']);
+    // b3 was out of rotation at the start: every lane began on b1 or b2. At the end b3 holds lanes
+    // (the snapshot may catch a move half done, so not every target need hold one right then)…
+    expect(Object.keys(line.lanesPerTarget)).toContain('b3');
+    // …and took a real share of the rows once back (it was back for 3 of the 4 s).
+    const b3 = lb.backends[2]?.acceptedIds().length ?? 0;
+    expect(b3).toBeGreaterThan((nextId - 1) * 0.1);
     expect(Object.values(line.lanesPerTarget).reduce((n, x) => n + x, 0)).toBeLessThanOrEqual(4);
     // Every row delivered once.
     const ids = lb.backends.flatMap((b) => b.acceptedIds());
