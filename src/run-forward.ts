@@ -3,6 +3,7 @@ import type { ForwardConfig } from './config/forward-config.js';
 import { LatencyHistogram, type AdaptiveReport } from './http/adaptive-limit.js';
 import { RateLimiter } from './http/rate-limit.js';
 import type { PlacementReport } from './http/lane-placement.js';
+import { RetryAfterBrake } from './http/retry-after-brake.js';
 import type { LaneReport } from './http/sticky-client.js';
 import { Forwarder, type ForwarderParts } from './lambda/forwarder.js';
 import { mergePlacements } from './lambda/lanes-report.js';
@@ -76,7 +77,11 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
   const sqs = createSqsClient(c.connection);
   // One limiter for every poller: rate is requests per second in total.
   const rate = c.forwarder.target.rate ? new RateLimiter(c.forwarder.target.rate) : undefined;
+  // One Retry-After hold for every poller: the API asked this process to wait, not one lane or poller.
+  // The limiters (auto) stay one per poller, like one per Lambda container; only the wait is shared.
+  const brake = new RetryAfterBrake(c.forwarder.target.retry.maxRetryAfterMs);
   const parts: ForwarderParts = {
+    brake,
     ...(rate ? { rate } : {}),
     ...(c.rejectsQueueUrl ? { rejects: rejectsSender(await sendTo(sqs, c.rejectsQueueUrl)) } : {}),
   };

@@ -1,6 +1,5 @@
 import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { ReplayConfig, ReplayQueueConfig } from './config/replay-config.js';
-import { REPLAY_QUEUE_DEFAULTS } from './config/defaults.js';
 import type { SendRejects } from './queue/rejects.js';
 import { makeRedactor, secretsOf } from './redact.js';
 import { runImport, type RunHooks, type RunResult } from './run-import.js';
@@ -61,7 +60,7 @@ async function replayQueueOnce(c: ReplayQueueConfig, hooks: ReplayHooks): Promis
       sqs,
       queueUrl: c.queueUrl,
       forwarder,
-      visibilitySeconds: REPLAY_QUEUE_DEFAULTS.visibilitySeconds,
+      visibilitySeconds: c.visibilitySeconds,
       stop,
       hard: hooks.hardSignal ?? new AbortController().signal,
     });

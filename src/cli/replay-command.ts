@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { REPLAY_QUEUE_DEFAULTS } from '../config/defaults.js';
 import { flagName } from '../config/names.js';
 import { buildReplayConfig, type ReplayOptions } from '../config/replay-config.js';
 import { replay } from '../index.js';
@@ -33,6 +34,10 @@ export function registerReplay(program: Command): void {
     .option(
       '--sqs-endpoint <url>',
       'SQS endpoint, e.g. an emulator (default: $AWS_ENDPOINT_URL_SQS, $AWS_ENDPOINT_URL, or AWS)',
+    )
+    .option(
+      '--visibility-timeout <seconds>',
+      `with --queue: how long a received message stays hidden while its rows go out (default: ${REPLAY_QUEUE_DEFAULTS.visibilitySeconds})`,
     )
     .option('--failed <file>', 'where rows that fail again go (default: <failed-file>.again.ndjson)')
     .option('--no-progress', 'no progress bar');

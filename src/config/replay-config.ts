@@ -1,10 +1,11 @@
 import { usage } from '../errors.js';
 import { checkQueueUrl, resolveSqsConnection, type SqsConnection } from '../queue/sqs-endpoint.js';
-import { FORWARDER_DEFAULTS, IMPORT_DEFAULTS } from './defaults.js';
+import { FORWARDER_DEFAULTS, IMPORT_DEFAULTS, REPLAY_QUEUE_DEFAULTS } from './defaults.js';
 import type { ForwarderConfig } from './forward-config.js';
 import { buildImportConfig, type RunConfig } from './import-config.js';
 import { optionName, type NameOf } from './names.js';
 import * as rule from './rules.js';
+import type { Count } from './rules.js';
 import { parseTarget, type TargetOptions } from './target-config.js';
 
 /** `replay --queue`: one pass over a rejects or dead-letter queue, rows refused again to a file. */
@@ -13,6 +14,8 @@ export interface ReplayQueueConfig {
   readonly connection: SqsConnection;
   readonly failed: string;
   readonly forwarder: ForwarderConfig;
+  /** How long a received message stays hidden: the time its rows have to go out (or be written to `failed`). */
+  readonly visibilitySeconds: number;
 }
 
 /** What replay() takes: a failed-rows file (an import of its rows) or a queue. */
@@ -29,6 +32,8 @@ export interface ReplayOptions extends TargetOptions {
   /** Where rows that fail again go (default: <file>.again.ndjson, or replay-<queue name>.failed.ndjson). */
   failed?: string | false;
   progress?: boolean;
+  /** With `queue`: seconds a received message stays hidden (default 300). */
+  visibilityTimeout?: Count;
 }
 
 /** The library's way to a ReplayConfig: the CLI's checks and defaults, messages naming the options. */
@@ -37,7 +42,7 @@ export function replayConfig(options: ReplayOptions, env: NodeJS.ProcessEnv = pr
 }
 
 export function buildReplayConfig(o: ReplayOptions, env: NodeJS.ProcessEnv, n: NameOf): ReplayConfig {
-  const { file, queue, sqsEndpoint, failed, ...rest } = o;
+  const { file, queue, sqsEndpoint, failed, visibilityTimeout, ...rest } = o;
   if (queue !== undefined) {
     if (file !== undefined) throw usage(`replay takes a failed-rows file or ${n('queue')}, not both`);
     return { kind: 'queue', ...replayQueueConfig(o, env, n) };
@@ -46,6 +51,7 @@ export function buildReplayConfig(o: ReplayOptions, env: NodeJS.ProcessEnv, n: N
     throw usage(`replay needs a failed-rows file, or ${n('queue')} URL for a rejects or dead-letter queue`);
   }
   if (sqsEndpoint !== undefined) throw usage(`${n('sqsEndpoint')} needs ${n('queue')}`);
+  if (visibilityTimeout !== undefined) throw usage(`${n('visibilityTimeout')} needs ${n('queue')}`);
   const again = failed ?? `${file.replace(/\.ndjson$/, '')}.again.ndjson`;
   if (again === file) throw usage(`${n('failed')} must differ from the file being replayed`);
   const base = buildImportConfig({ ...rest, from: file, checkpoint: false, failed: again }, {}, n);
@@ -64,6 +70,13 @@ function replayQueueConfig(o: ReplayOptions, env: NodeJS.ProcessEnv, n: NameOf):
     queueUrl,
     connection: resolveSqsConnection(queueUrl, o.sqsEndpoint, env),
     failed,
+    // At 1 s the forwarder's safety margin (1.5 s) leaves no time to start a request, as in `forward`.
+    visibilitySeconds: rule.wholeNumber(
+      n('visibilityTimeout'),
+      o.visibilityTimeout ?? REPLAY_QUEUE_DEFAULTS.visibilitySeconds,
+      2,
+      43_200,
+    ),
     forwarder: {
       target,
       batchSize: rule.wholeNumber(n('batchSize'), o.batchSize ?? IMPORT_DEFAULTS.batchSize, 1, 100_000),

@@ -6,6 +6,7 @@ import { type CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } 
 import { dispatchOnce } from './dispatch-once.js';
 import { LanePlacement, type LaneSeat, type PlacementReport } from './lane-placement.js';
 import { RateLimiter } from './rate-limit.js';
+import type { RetryAfterBrake } from './retry-after-brake.js';
 import { Retry, retry, retrying } from '../retry/retrying.js';
 import { classifyError, classifyStatus, parseRetryAfter, type RetryPolicy } from './retry-policy.js';
 
@@ -85,11 +86,13 @@ export class StickyHttpClient {
   /**
    * `rate`: a limiter shared with other clients, in place of one made from config.rate.
    * `adaptive`: `--concurrency auto`'s limiter, told of every attempt (and its Retry-After brake honoured).
+   * `brake`: a Retry-After hold shared with other clients (`forward`'s pollers), whatever the concurrency.
    */
   constructor(
     private readonly config: HttpClientConfig,
     rate?: RateLimiter,
     private readonly adaptive?: AdaptiveLimit,
+    private readonly brake?: RetryAfterBrake,
   ) {
     const url = new URL(config.url);
     this.#origin = url.origin;
@@ -171,9 +174,12 @@ export class StickyHttpClient {
     const cookies = lane.cookies;
     signal?.throwIfAborted();
     if (this.#rate) await this.#rate.take(signal);
-    // A Retry-After any lane got holds every lane's next attempt (bounded: the brake is capped).
-    for (let i = 0; i < 100 && this.adaptive && this.adaptive.waitMs() > 0; i++) {
-      await sleep(this.adaptive.waitMs(), undefined, { signal });
+    // A Retry-After any lane got holds every lane's next attempt (bounded: the brake is capped),
+    // and with a shared brake every client's.
+    for (let i = 0; i < 100; i++) {
+      const wait = Math.max(this.adaptive?.waitMs() ?? 0, this.brake?.waitMs() ?? 0);
+      if (wait <= 0) break;
+      await sleep(wait, undefined, { signal });
     }
     const release = cookies?.unplaced ? await cookies.placement(signal) : undefined;
     const now = Date.now();
@@ -192,6 +198,7 @@ export class StickyHttpClient {
       if (OVERLOAD.has(res.status)) {
         outcome = 'overload';
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
+        if (retryAfterMs !== undefined) this.brake?.hold(retryAfterMs);
       } else if (res.status < 500) outcome = 'ok'; // an answer, even a refusal, tells the API's latency
       const target = targetHeader ? res.headers[targetHeader] : undefined;
       if (keepsCookiesFrom(res.status)) {

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import type { RateLimiter } from '../http/rate-limit.js';
+import type { RetryAfterBrake } from '../http/retry-after-brake.js';
 import { StickyHttpClient } from '../http/sticky-client.js';
 import { rejectsSender, type SendRejects } from '../queue/rejects.js';
 import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
@@ -36,6 +37,8 @@ export interface ForwarderParts {
   readonly rate?: RateLimiter;
   /** `forward`'s poller number, on this forwarder's log lines (a Lambda container has none). */
   readonly poller?: number;
+  /** One Retry-After hold for several forwarders (`forward`: a Retry-After holds every poller). */
+  readonly brake?: RetryAfterBrake;
 }
 
 /**
@@ -73,7 +76,7 @@ export class Forwarder {
   ) {
     const auto = config.autoConcurrency;
     this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
-    this.client = new StickyHttpClient(config.target, parts.rate, this.adaptive);
+    this.client = new StickyHttpClient(config.target, parts.rate, this.adaptive, parts.brake);
     this.#redact = makeRedactor(secretsOf([config.target.url], config.target.headers));
   }
 

@@ -1,14 +1,11 @@
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { DEFAULT_RETRY_POLICY } from '../http/retry-policy.js';
-import { retry, retrying, type Retry } from '../retry/retrying.js';
+import { receiveMessages } from './receive-messages.js';
 import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
-import { classifySqsError, sqsFailure } from './sqs-client.js';
 
 export interface PollerCounters {
   received: number;
@@ -34,26 +31,15 @@ export interface PollerOptions {
   readonly counters: PollerCounters;
 }
 
-/** Receive failures in a row (with backoff) before the poller gives up on the queue. */
-const MAX_RECEIVE_FAILURES = 8;
-const RECEIVE_POLICY = { ...DEFAULT_RETRY_POLICY, retries: MAX_RECEIVE_FAILURES - 1 };
-
 /**
  * One poller: long-polls, hands what it receives to the forwarder as the SQS event Lambda would
  * build, deletes the messages the forwarder did not report as failed, and leaves the rest to
  * come back after the visibility timeout, as the event source mapping does.
  */
 export async function runPoller(o: PollerOptions): Promise<void> {
-  const receive = receiver(o);
   while (!o.stop.aborted) {
-    let messages: Message[] | undefined;
-    try {
-      messages = await retrying(RECEIVE_POLICY, receive, o.stop);
-    } catch (err) {
-      // A stop during the backoff ends the wait; anything else is the fatal error thrown below.
-      if (o.stop.aborted) break;
-      throw err;
-    }
+    // Failures worth another try are retried with backoff inside; a fatal one throws.
+    const messages = await receiveMessages(o);
     if (messages === undefined) break;
     if (messages.length === 0) {
       if (o.idle && (await o.idle.empty())) break;
@@ -67,36 +53,6 @@ export async function runPoller(o: PollerOptions): Promise<void> {
       o.idle?.busy(-1);
     }
   }
-}
-
-/**
- * One long poll: the messages, undefined when the stop cut it short, a Retry for a failure worth
- * another try (throttling, 5xx, network), and a throw for a fatal one (no such queue, access
- * denied), or when the failures in a row run out (the Retry's `last`).
- */
-function receiver(o: PollerOptions): (n: number) => Promise<Message[] | undefined | Retry<Message[]>> {
-  return async (n) => {
-    try {
-      const res = await o.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: o.queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: o.waitSeconds,
-          VisibilityTimeout: o.visibilitySeconds,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        }),
-        { abortSignal: o.stop },
-      );
-      return res.Messages ?? [];
-    } catch (err) {
-      if (o.stop.aborted) return undefined;
-      if (classifySqsError(err) === 'fatal' || n >= MAX_RECEIVE_FAILURES) {
-        throw sqsFailure('ReceiveMessage', o.queueUrl, err);
-      }
-      return retry([]);
-    }
-  };
 }
 
 async function forwardAndDelete(o: PollerOptions, messages: Message[]): Promise<void> {

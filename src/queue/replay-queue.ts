@@ -1,11 +1,11 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { MAX_ENTRIES, packGroups } from './call-packer.js';
+import { receiveMessages } from './receive-messages.js';
 import { toSqsRecord, type SqsEventHandler } from './sqs-event.js';
 import { sqsFailure } from './sqs-client.js';
 
@@ -34,29 +34,23 @@ export interface ReplayQueueResult {
  * through the forwarder's core (halving included); it is deleted once each of its rows was
  * delivered or written to the failed file. A message that could not be settled is made visible
  * again at the end of the pass, not during it (else the pass would chase it forever), so the
- * queue keeps it for the next replay. The pass ends when two receives in a row come back empty.
+ * queue keeps it for the next replay; one that comes back by itself during the pass (a visibility
+ * timeout shorter than the pass) is not sent again. The pass ends when two receives in a row
+ * bring nothing new. A receive that fails is retried as `forward`'s pollers retry theirs
+ * (receive-messages.ts).
  */
 export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueResult> {
   const result: ReplayQueueResult = { received: 0, deleted: 0, kept: 0 };
-  const kept: Message[] = [];
+  /** By message id: a kept message received again is only held, under its newest receipt handle. */
+  const kept = new Map<string, Message>();
   try {
     for (let empty = 0; empty < 2 && !o.stop.aborted; ) {
-      let messages: Message[];
-      try {
-        const receive = new ReceiveMessageCommand({
-          QueueUrl: o.queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 1,
-          VisibilityTimeout: o.visibilitySeconds,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        });
-        const res = await o.sqs.send(receive, { abortSignal: o.stop });
-        messages = res.Messages ?? [];
-      } catch (err) {
-        if (o.stop.aborted) break;
-        throw sqsFailure('ReceiveMessage', o.queueUrl, err);
-      }
+      // As `forward`'s pollers: throttling, 5xx and network failures are retried with backoff; a
+      // fatal one (no such queue, access denied) ends the pass, kept messages released.
+      const received = await receiveMessages({ ...o, waitSeconds: 1 });
+      if (received === undefined) break;
+      const messages = received.filter((m) => !kept.has(m.MessageId ?? ''));
+      for (const m of received) if (kept.has(m.MessageId ?? '')) kept.set(m.MessageId ?? '', m);
       if (messages.length === 0) {
         empty++;
         continue;
@@ -69,7 +63,7 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
       const answer = await o.forwarder.handle(event, context, o.hard);
       const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier));
       const done = messages.filter((m) => !failed.has(m.MessageId ?? ''));
-      kept.push(...messages.filter((m) => failed.has(m.MessageId ?? '')));
+      for (const m of messages) if (failed.has(m.MessageId ?? '')) kept.set(m.MessageId ?? '', m);
       if (done.length > 0) {
         const entries = done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle as string }));
         const res = await o.sqs
@@ -79,8 +73,8 @@ export async function replayQueue(o: ReplayQueueOptions): Promise<ReplayQueueRes
       }
     }
   } finally {
-    result.kept = kept.length;
-    await release(o, kept);
+    result.kept = kept.size;
+    await release(o, [...kept.values()]);
   }
   return result;
 }
