@@ -2,9 +2,11 @@ import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import type { ForwardConfig } from './config/forward-config.js';
 import { LatencyHistogram, type AdaptiveReport } from './http/adaptive-limit.js';
 import { RateLimiter } from './http/rate-limit.js';
+import type { PlacementReport } from './http/lane-placement.js';
 import { RetryAfterBrake } from './http/retry-after-brake.js';
 import type { LaneReport } from './http/sticky-client.js';
 import { Forwarder, type ForwarderParts } from './lambda/forwarder.js';
+import { mergePlacements } from './lambda/lanes-report.js';
 import type { PollerCounters } from './queue/poller.js';
 import { rejectsSender } from './queue/rejects.js';
 
@@ -34,6 +36,8 @@ export interface ForwardResult {
   readonly requests: number;
   readonly pollers: number;
   readonly lanes: LaneReport[];
+  /** `--sticky lane`: lanes per target at the end over all pollers, and the lanes they re-placed. */
+  readonly lanePlacement?: PlacementReport;
   readonly elapsedMs: number;
   /** With `concurrency: 'auto'`: the pollers' limiters, as one report (see adaptiveReport). */
   readonly adaptiveConcurrency?: ForwardAdaptiveReport;
@@ -126,6 +130,7 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
     const error = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (error) throw error.reason;
     const sum = (pick: (f: Forwarder) => number) => forwarders.reduce((n, f) => n + pick(f), 0);
+    const placement = mergePlacements(forwarders.map((f) => f.client.placement()));
     return {
       stoppedBy: stop.aborted ? 'interrupted' : 'empty',
       ...counters,
@@ -136,6 +141,7 @@ export async function runForward(c: ForwardConfig, hooks: ForwardHooks = {}): Pr
       requests: sum((f) => f.client.stats.requests),
       pollers: forwarders.length,
       lanes: forwarders.flatMap((f) => f.client.lanes()),
+      ...(placement ? { lanePlacement: placement } : {}),
       elapsedMs: Date.now() - started,
       ...adaptiveReport(forwarders),
     };

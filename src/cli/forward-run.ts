@@ -1,4 +1,5 @@
 import type { ForwardConfig } from '../config/forward-config.js';
+import { placementLine } from '../http/lane-placement.js';
 import { runForward, type ForwardResult } from '../index.js';
 import { exitCodeFor } from './exit-codes.js';
 import { trapStopSignals } from './signals.js';
@@ -33,6 +34,9 @@ export function forwardSummary(r: ForwardResult): string {
       ` (${a.limitNow} in all at the end); API latency p50 ${ms(a.latencyP50Ms)}, p99 ${ms(a.latencyP99Ms)};` +
       ` ${a.backoffs} backoffs, ${a.brakes} Retry-After brakes`
     : '';
+  // --sticky lane: as run's line, over all pollers (each poller's lanes on the targets it found);
+  // the auto line stays last, where scripts read it.
+  const placed = r.lanePlacement && r.lanes.length > 0 ? `\n${placementLine(r.lanePlacement)}` : '';
   return (
     `forward: ${r.received} messages (${r.deleted} deleted, ${r.received - r.deleted} left for redelivery), ` +
     `${r.delivered} rows delivered, ${r.rejected} rejected (to the rejects queue), ` +
@@ -41,6 +45,7 @@ export function forwardSummary(r: ForwardResult): string {
     `${r.requests} requests ` +
     `in ${secs.toFixed(1)} s (${secs > 0 ? Math.round(r.delivered / secs) : 0} rows/s); ` +
     `${r.pollers} pollers, ${r.lanes.length} lanes, ${r.lanes.filter((l) => l.sticky).length} holding a sticky cookie` +
+    placed +
     auto
   );
 }

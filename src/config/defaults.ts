@@ -66,6 +66,8 @@ export const FORWARDER_DEFAULTS = {
   timeoutMs: 10_000,
   retries: 2,
   sticky: 'lane' as StickyMode,
+  /** `--sticky lane`: as run's (RESTICK_AFTER, forward --restick-after); a container lives for hours. */
+  restickAfter: IMPORT_DEFAULTS.restickAfter,
   /** Time kept back from the invocation's deadline to answer it. */
   safetyMs: 1500,
   /** A retry inside one invocation waits at most this long; SQS redelivery is the longer retry. */

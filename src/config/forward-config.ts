@@ -70,7 +70,8 @@ export const FORWARDER_TARGET_DEFAULTS = {
 
 /** A forwarder's settings from target options, with the forwarder's defaults. */
 export function parseForwarder(o: ForwarderOptions, n: NameOf, extra: Partial<ForwarderConfig> = {}): ForwarderConfig {
-  const target = parseTarget(o, n, FORWARDER_TARGET_DEFAULTS);
+  const restickAfter = o.restickAfter ?? FORWARDER_DEFAULTS.restickAfter;
+  const target = parseTarget({ ...o, restickAfter }, n, FORWARDER_TARGET_DEFAULTS);
   const auto = autoConcurrency(o, n);
   return {
     // A retry inside one poll waits briefly: SQS redelivery is the longer retry.

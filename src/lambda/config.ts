@@ -20,6 +20,8 @@ const VARIABLES: Record<string, string> = {
   batchSize: 'BATCH_SIZE',
   concurrency: 'CONCURRENCY',
   maxConcurrency: 'MAX_CONCURRENCY',
+  targetHeader: 'TARGET_HEADER',
+  restickAfter: 'RESTICK_AFTER',
 };
 const variableName: NameOf = (key) => VARIABLES[key] ?? key;
 
@@ -30,8 +32,10 @@ const config = (message: string) => new BulkImportError('CONFIG', message);
  * the rules and defaults the CLI uses (src/config/): TARGET_URL, METHOD, HEADERS (a JSON object)
  * and HEADER_<NAME> (X_API_KEY → x-api-key), HEADER_SECRETS (JSON: header → "ssm:/path" |
  * "secretsmanager:name"), BATCH_SIZE, CONCURRENCY (a number, or auto), MAX_CONCURRENCY, TIMEOUT_MS,
- * RETRIES, STICKY (lane | shared | off), SAFETY_MS, REJECTS_QUEUE_URL. An empty variable counts as
- * unset. Failures are CONFIG errors.
+ * RETRIES, STICKY (lane | shared | off), SAFETY_MS, REJECTS_QUEUE_URL, TARGET_HEADER (a response
+ * header naming the instance that answered) and RESTICK_AFTER (`5m`, `90s`, or `off`: how long a
+ * lane keeps its target before asking the balancer again, as `forward --restick-after`). An empty
+ * variable counts as unset. Failures are CONFIG errors.
  *
  * MAX_CONCURRENCY is the ceiling of CONCURRENCY=auto. With a fixed CONCURRENCY it is still checked
  * (a typo should not wait for the day someone switches to auto) but not used: the template sets
@@ -59,6 +63,8 @@ export function parseForwarderEnv(env: Env): ForwarderConfig {
         ...optional('batchSize', get('BATCH_SIZE')),
         ...optional('concurrency', concurrency),
         ...optional('maxConcurrency', rule.isAuto(concurrency) ? maxConcurrency : undefined),
+        ...optional('targetHeader', get('TARGET_HEADER')),
+        ...optional('restickAfter', get('RESTICK_AFTER')),
       },
       variableName,
       {

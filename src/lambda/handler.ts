@@ -2,6 +2,7 @@ import { errorMessage } from '../errors.js';
 import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
 import { parseForwarderEnv } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
+import { LanesLog } from './lanes-report.js';
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-event.js';
 
 /**
@@ -15,11 +16,16 @@ import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-eve
 let forwarder: Promise<Forwarder> | undefined;
 
 const log = (line: string) => console.log(line);
+/** Lanes per target and the lanes re-placed, at most once a minute (lanes-report.ts). */
+const lanesLog = new LanesLog();
 
 export async function handler(event: SqsEvent, context: LambdaContext): Promise<SqsBatchResponse> {
   forwarder ??= start();
   const f = await forwarder;
-  return f.handle(event, context);
+  const answer = await f.handle(event, context);
+  const lanes = lanesLog.after(f.client.placement(), f.totals.invocations, Date.now());
+  if (lanes) log(lanes);
+  return answer;
 }
 
 function start(): Promise<Forwarder> {

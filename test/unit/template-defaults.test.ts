@@ -46,6 +46,9 @@ describe('deploy/template.yaml', () => {
     expect(deployedDefault('MAX_CONCURRENCY')).toBe(String(FORWARDER_DEFAULTS.maxConcurrency));
     expect(deployedDefault('STICKY')).toBe(FORWARDER_DEFAULTS.sticky);
     expect(deployedDefault('TIMEOUT_MS')).toBe(String(FORWARDER_DEFAULTS.timeoutMs));
+    expect(deployedDefault('RESTICK_AFTER')).toBe(FORWARDER_DEFAULTS.restickAfter);
+    // Empty: no header, the balancer cookie tells the targets apart.
+    expect(deployedDefault('TARGET_HEADER')).toBe('');
     // Set only if the template sets them; then they must agree too.
     for (const [variable, value] of [
       ['METHOD', FORWARDER_DEFAULTS.method],
@@ -68,5 +71,16 @@ describe('deploy/template.yaml', () => {
       if (n !== 'TARGET_URL' && n !== 'REJECTS_QUEUE_URL' && v !== undefined) env[n] = v;
     }
     expect(parseForwarderEnv(env)).toEqual(parseForwarderEnv({ TARGET_URL: 'https://api.example.com/items' }));
+  });
+});
+
+describe('deploy/template.yaml RestickAfter', () => {
+  test('its AllowedPattern takes what RESTICK_AFTER takes, and refuses at deploy what would fail the start', () => {
+    const pattern = new RegExp(yaml.get('Parameters.RestickAfter.AllowedPattern') as string);
+    for (const v of ['5m', '90s', '1500ms', 'off', '0']) {
+      expect(pattern.test(v)).toBe(true);
+      expect(() => parseForwarderEnv({ TARGET_URL: 'https://api.example.com/items', RESTICK_AFTER: v })).not.toThrow();
+    }
+    for (const v of ['soon', '5 minutes', '-1s', '']) expect(pattern.test(v)).toBe(false);
   });
 });
