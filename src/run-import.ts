@@ -15,6 +15,7 @@ import { removeStaleTemps } from './checkpoint/atomic-write.js';
 import { makeRedactor, redactUrl, secretsOf } from './redact.js';
 import { DryRunSink } from './sink/dry-run-sink.js';
 import { HttpSink } from './sink/http-sink.js';
+import { RetryAfterBrake } from './http/retry-after-brake.js';
 import { FailedRowsSource } from './source/failed-rows.js';
 import { NdjsonSource } from './source/ndjson.js';
 import { PostgresKeysetSource } from './source/postgres-keyset.js';
@@ -175,13 +176,19 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   }
   if (!config.target) throw new BulkImportError('CONFIG', 'no target: give --to (or --queue)');
   const stopWhenAllRefused = config.maxFailures === undefined;
-  return new HttpSink({
-    ...config.target,
-    concurrency: config.concurrency,
-    ...(config.autoConcurrency ? { autoConcurrency: config.autoConcurrency } : {}),
-    batchSize: config.batchSize,
-    stopWhenAllRefused,
-  });
+  // A Retry-After one lane gets holds every lane: the API asked this client, not one connection,
+  // to wait. `--concurrency auto`'s limiter brakes all lanes itself, so it gets no second brake.
+  const brake = config.autoConcurrency ? undefined : new RetryAfterBrake(config.target.retry.maxRetryAfterMs);
+  return new HttpSink(
+    {
+      ...config.target,
+      concurrency: config.concurrency,
+      ...(config.autoConcurrency ? { autoConcurrency: config.autoConcurrency } : {}),
+      batchSize: config.batchSize,
+      stopWhenAllRefused,
+    },
+    brake,
+  );
 }
 
 /**

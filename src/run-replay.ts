@@ -1,5 +1,6 @@
 import { FailedFileWriter } from './checkpoint/failed-file.js';
 import type { ReplayConfig, ReplayQueueConfig } from './config/replay-config.js';
+import { RetryAfterBrake } from './http/retry-after-brake.js';
 import type { SendRejects } from './queue/rejects.js';
 import { makeRedactor, secretsOf } from './redact.js';
 import { runImport, type RunHooks, type RunResult } from './run-import.js';
@@ -53,7 +54,9 @@ async function replayQueueOnce(c: ReplayQueueConfig, hooks: ReplayHooks): Promis
     await file.write(rows);
     await file.sync();
   };
-  const forwarder = new Forwarder(c.forwarder, log, { rejects, rejectsTo: c.failed });
+  // A Retry-After holds every lane, at a fixed concurrency too (auto's limiter holds them itself).
+  const brake = c.forwarder.autoConcurrency ? undefined : new RetryAfterBrake(c.forwarder.target.retry.maxRetryAfterMs);
+  const forwarder = new Forwarder(c.forwarder, log, { rejects, rejectsTo: c.failed, ...(brake ? { brake } : {}) });
   const sqs = createSqsClient(c.connection);
   try {
     const r = await replayQueue({

@@ -172,12 +172,13 @@ export class Forwarder {
 
 /**
  * Resolves secret headers and the rejects queue's client (once: the caller keeps the forwarder)
- * and builds the forwarder.
+ * and builds the forwarder. `brake`: the container's Retry-After hold (see handler.ts).
  */
 export async function createForwarder(
   config: ForwarderConfig,
   log: (line: string) => void,
   env: NodeJS.ProcessEnv = {},
+  brake?: RetryAfterBrake,
 ): Promise<Forwarder> {
   const region = env.AWS_REGION;
   const secrets =
@@ -186,5 +187,5 @@ export async function createForwarder(
   const rejects = config.rejectsQueueUrl
     ? rejectsSender(await loadRejectsQueue(config.rejectsQueueUrl, env))
     : undefined;
-  return new Forwarder({ ...config, target }, log, rejects ? { rejects } : {});
+  return new Forwarder({ ...config, target }, log, { ...(rejects ? { rejects } : {}), ...(brake ? { brake } : {}) });
 }

@@ -3,6 +3,8 @@ import { makeRedactor, redactUrl, secretsOf } from '../redact.js';
 import { parseForwarderEnv } from './config.js';
 import { createForwarder, type Forwarder } from './forwarder.js';
 import { LanesLog } from './lanes-report.js';
+import type { ForwarderConfig } from '../config/forward-config.js';
+import { RetryAfterBrake } from '../http/retry-after-brake.js';
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-event.js';
 
 /**
@@ -14,6 +16,12 @@ import type { LambdaContext, SqsBatchResponse, SqsEvent } from '../queue/sqs-eve
  * headers are read once per container, on the first invocation.
  */
 let forwarder: Promise<Forwarder> | undefined;
+/**
+ * The container's Retry-After hold, kept beside the forwarder: a Retry-After one request gets
+ * holds every request of the container until it passes, at a fixed CONCURRENCY as under auto
+ * (whose limiter holds them itself, so it gets none). Made once, with the first configuration read.
+ */
+let brake: RetryAfterBrake | undefined;
 
 const log = (line: string) => console.log(line);
 /** Lanes per target and the lanes re-placed, at most once a minute (lanes-report.ts). */
@@ -29,7 +37,10 @@ export async function handler(event: SqsEvent, context: LambdaContext): Promise<
 }
 
 function start(): Promise<Forwarder> {
-  const ready = (async () => createForwarder(parseForwarderEnv(process.env), log, process.env))();
+  const ready = (async () => {
+    const config = parseForwarderEnv(process.env);
+    return createForwarder(config, log, process.env, containerBrake(config));
+  })();
   // A failed start (a secret not readable yet) is retried by the next invocation, not cached.
   ready.catch((err: unknown) => {
     forwarder = undefined;
@@ -44,6 +55,12 @@ function start(): Promise<Forwarder> {
     console.log(redact(JSON.stringify(line)));
   });
   return ready;
+}
+
+function containerBrake(config: ForwarderConfig): RetryAfterBrake | undefined {
+  if (config.autoConcurrency) return undefined;
+  brake ??= new RetryAfterBrake(config.target.retry.maxRetryAfterMs);
+  return brake;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { AdaptiveLimit } from '../http/adaptive-limit.js';
+import type { RetryAfterBrake } from '../http/retry-after-brake.js';
 import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
 import { placementLine } from '../http/lane-placement.js';
 import { classifyRefusal } from '../http/retry-policy.js';
@@ -48,11 +49,18 @@ export class HttpSink implements Sink {
   /** Set once every row of a batch was refused before any was taken: ends the other isolations too. */
   #refusedAll: BulkImportError | undefined;
 
-  constructor(private readonly config: HttpSinkConfig) {
+  /**
+   * `brake`: a Retry-After hold for every lane at a fixed concurrency (under auto the limiter
+   * holds them already).
+   */
+  constructor(
+    private readonly config: HttpSinkConfig,
+    brake?: RetryAfterBrake,
+  ) {
     this.describe = `${config.method} ${redactUrl(config.url)}`;
     const auto = config.autoConcurrency;
     this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
-    this.client = new StickyHttpClient(config, undefined, this.adaptive);
+    this.client = new StickyHttpClient(config, undefined, this.adaptive, brake);
     this.limit = pLimit(this.adaptive?.limit ?? config.concurrency);
   }
 
