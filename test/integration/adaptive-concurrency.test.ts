@@ -18,12 +18,16 @@ const sortedIds = (api: CapacityApi) => [...api.ids].sort((a, b) => Number(a) - 
 describe('--concurrency auto against an API with a capacity model', () => {
   it('converges near the knee (8 workers), follows it to 24, and delivers every row once', async () => {
     await using dir = await tempDir();
-    const rows = 2400;
+    // 100 ms per request, not 40: the client and the API share this process, and at 40 ms the knee
+    // of 24 asks ~600 requests a second of it; on a loaded 2-core box the CPU, not the API, was then
+    // the knee (11–16 in flight after the move, 4 runs in 5). At 100 ms it is 240 a second. The
+    // limiter adjusts once a round trip, so its settling times grow with it: 2.5 × those at 40 ms.
+    const rows = 1800;
     const from = await dir.file('rows.ndjson', makeRows(rows));
-    await using api = await startCapacityApi({ workers: 8, serviceMs: 40, queue: 16 });
+    await using api = await startCapacityApi({ workers: 8, serviceMs: 100, queue: 16 });
     let movedAt = 0;
     const stop = when(
-      () => api.ids.length >= 900,
+      () => api.ids.length >= 600,
       () => {
         movedAt = performance.now();
         api.setWorkers(24);
@@ -36,10 +40,13 @@ describe('--concurrency auto against an API with a capacity model', () => {
     expect(sortedIds(api)).toEqual(range(1, rows));
     expect(movedAt).toBeGreaterThan(0);
     const end = api.timeline.at(-1)?.at ?? 0;
-    // Before the move, once settled (after the first 1.5 s): near 8 in flight at the server, well under 8 + 16.
-    const before = meanInFlight(api.timeline, t0 + 1500, movedAt);
-    // After the move, once settled (1 s): near 24.
-    const after = meanInFlight(api.timeline, movedAt + 1000, end);
+    // Before the move, once settled (3 s: slow start's overshoot to 16–32 and its way back down, which
+    // took up to 2.5 s under load): near 8 in flight at the server (Vegas holds a queue of 2–4:
+    // 11–14 measured), well under the 8 + 16 where 503s begin.
+    const before = meanInFlight(api.timeline, t0 + 3000, movedAt);
+    // After the move, once settled (2 s: the climb took up to 1.5 s under load) and before the last
+    // rows drain: near 24 (22–30 measured under load); a limiter that does not climb stays near 12.
+    const after = meanInFlight(api.timeline, movedAt + 2000, end - 200);
     console.log(`knee 8: ${before.toFixed(1)} in flight; knee 24: ${after.toFixed(1)}; ${api.refused} refused`);
     expect(before).toBeGreaterThanOrEqual(6);
     expect(before).toBeLessThanOrEqual(16);
@@ -52,7 +59,7 @@ describe('--concurrency auto against an API with a capacity model', () => {
     const json = result.sink.json.adaptiveConcurrency as { limitMax: number; latencyP50Ms: number };
     expect(json.limitMax).toBeGreaterThanOrEqual(20);
     expect(json.limitMax).toBeLessThanOrEqual(64);
-    expect(json.latencyP50Ms).toBeGreaterThanOrEqual(40);
+    expect(json.latencyP50Ms).toBeGreaterThanOrEqual(100);
   }, 60_000);
 
   it('a Retry-After one lane got holds every lane: no request arrives until it has passed', async () => {
