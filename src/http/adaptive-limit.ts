@@ -195,8 +195,11 @@ export class AdaptiveLimit {
     // Only attempts started after the limit last changed judge the limit it set: those started
     // before ran at the old one (behind the queue a decrease was about, or without the requests a
     // growth added), and would grow it again past the knee or cut it twice for one queue.
-    // A window is about one round trip of the whole limit; an overload ends it at once.
-    if (this.#windowOverload || this.#window.length >= Math.max(4, this.limit)) this.#endWindow();
+    // A window is about one round trip of the whole limit; an overload ends it at once. In slow
+    // start half the limit will do: the attempts a step added start first and answer first, so
+    // they are in that half, and the ramp takes one round trip a step instead of two.
+    const size = this.#slowStart ? this.limit / 2 : this.limit;
+    if (this.#windowOverload || this.#window.length >= Math.max(4, size)) this.#endWindow();
   }
 
   report(): AdaptiveReport {
