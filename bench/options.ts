@@ -1,4 +1,4 @@
-/** The bench's own flags: `node dist/bench/run.js [--rows N] [--runs N] [--quick] [--rss-scale] [--profile]`. */
+/** The bench's own flags: `node dist/bench/main.js [--rows N] [--runs N] [--quick] [--rss-scale] [--profile] [--adaptive]`. */
 
 export type SinkFront = 'alb' | 'none';
 
@@ -13,17 +13,22 @@ export interface BenchOptions {
   readonly quick: boolean;
   readonly rssScale: boolean;
   readonly profile: boolean;
+  /** Only the adaptive-concurrency bench (bench/adaptive/): `--concurrency auto` against fixed ones on a capacity-model API. */
+  readonly adaptive: boolean;
   /** `alb`: the sink sits behind the ALB simulator, so every answer sets AWSALB + AWSALBCORS. */
   readonly front: SinkFront;
   readonly databaseUrl: string;
 }
 
-const USAGE = `usage: node dist/bench/run.js [--rows N] [--runs N] [--quick] [--rss-scale] [--profile] [--front alb|none]
+const USAGE = `usage: node dist/bench/main.js [--rows N] [--runs N] [--quick] [--rss-scale] [--profile] [--adaptive] [--front alb|none]
   --rows N       rows in bench_listings (default 1,000,000; --quick: 100,000)
-  --runs N       runs per contender, interleaved; medians are reported (default 5: the box is shared and noisy; --quick: 1)
+  --runs N       runs per contender, interleaved; medians are reported (default 5: the box is shared and noisy; --quick: 1;
+                 --adaptive: 3)
   --quick        a smoke check: fewer rows, one run, short autocannon
   --rss-scale    only: bulk-import batch 100 on N and on 5 × N rows, peak RSS of each
   --profile      only: one bulk-import batch-100 lane run with --cpu-prof, top self-time functions
+  --adaptive     only: --concurrency auto against fixed concurrencies on a capacity-model API with knees at 8, 32
+                 and 128 in flight (~8 min; with --quick ~2 min); --rows and --front do not apply
   --front        alb (default): sink behind the sticky-balancer simulator (cookies on every answer); none: bare sink
   env BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)`;
 
@@ -38,12 +43,14 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`${a} needs a value`);
       flags.set(a, v);
-    } else if (a === '--quick' || a === '--rss-scale' || a === '--profile') flags.set(a, true);
+    } else if (a === '--quick' || a === '--rss-scale' || a === '--profile' || a === '--adaptive') flags.set(a, true);
     else throw new UsageError(`unknown flag ${a}\n${USAGE}`);
   }
   const quick = flags.has('--quick');
+  const adaptive = flags.has('--adaptive');
   const rows = count(flags.get('--rows'), '--rows', quick ? 100_000 : 1_000_000);
-  const runs = count(flags.get('--runs'), '--runs', quick ? 1 : 5);
+  // The adaptive bench runs 18 contenders a round; 3 rounds keep it within ~8 minutes.
+  const runs = count(flags.get('--runs'), '--runs', quick ? 1 : adaptive ? 3 : 5);
   const front = flags.get('--front') ?? 'alb';
   if (front !== 'alb' && front !== 'none')
     throw new UsageError(`--front must be alb or none (got ${JSON.stringify(front)})`);
@@ -58,6 +65,7 @@ export function parseBenchOptions(argv: readonly string[], env: NodeJS.ProcessEn
     quick,
     rssScale: flags.has('--rss-scale'),
     profile: flags.has('--profile'),
+    adaptive,
     front,
     databaseUrl: env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test',
   };

@@ -3,17 +3,27 @@
  * FIELD-NOTES §6: Netflix concurrency-limits' Vegas/Gradient2, Envoy's gradient controller).
  *
  * Samples (one per HTTP attempt: its latency and how it ended) are grouped in windows of about
- * `limit` samples, i.e. about one round trip of the whole window. At the end of each window:
+ * `limit` samples, i.e. about one round trip of the whole window; a window holds only attempts
+ * started after the limit last changed (those started before ran at the old limit). At its end:
  * - an overload answer (429, 503, 502, 504, a timeout or a network error) in it: limit × 0.7;
- * - else the queue the API holds for us is estimated, Vegas-style (α = 2, β = 4, × log10 limit), as
- *   `limit · (1 − minLatency / windowLatency)`: above β the latency is inflated and the limit
- *   shrinks (× 0.9); below α, and if the window was really used (in flight ≥ limit / 2), it grows:
- *   doubling until the first congestion sign (slow start), then +1, +2, +4… per window while the
- *   latency stays flat, so a knee that moves up is found again in a few windows.
+ * - else its mean latency is compared with the minimum (the API's latency with nothing queued):
+ *   at most GROW_BELOW × the minimum, and with the window really used (in flight ≥ limit / 2), the
+ *   limit grows: × 1.5 a window until the first congestion sign (slow start), then +1, +2, +4… per
+ *   window (at most a quarter of the limit) while the latency stays flat, so a knee that moves up
+ *   is found again in a few windows.
+ *   Above SHRINK_ABOVE × the minimum the API is queueing our requests; by Little's law it works on
+ *   about `limit · minimum / latency` of them at once, and the limit goes back to that (plus the
+ *   queue it may hold, GROW_BELOW), by 10 % at least and by half at most. In between it holds.
+ *   The thresholds are ratios, not a count of queued requests (Vegas's α = 2, β = 4, × log10 limit,
+ *   which this used before): a count let a knee of 8 hold 4 more in the queue (1.5 × its latency),
+ *   and at a knee of 128 took the client's own few milliseconds per round trip under load for a
+ *   queue of 10 and stopped growing far below the knee (bench/adaptive measured both).
  * The minimum latency only falls between re-probes; every `probeEvery` windows the limit is pinned
- * low (a quarter, at least 1) for one window of attempts started after the pin, like Envoy's minRTT
- * measurement, and that window's median becomes the minimum: it can rise again when the API gets
- * slower for good (a neighbour loading it), and it does not drift up while a queue is held.
+ * low (a quarter, at least 1) for one window, like Envoy's minRTT measurement, and that window's
+ * mean becomes the minimum: it can rise again when the API gets slower for good (a neighbour
+ * loading it), and it does not drift up while a queue is held. The window is of attempts started
+ * once every attempt from before the pin has ended: those started earlier still wait behind the old
+ * queue at the API, and would take the queue for the floor.
  * A Retry-After is a brake for every lane: the limit halves and no attempt starts before it passes.
  *
  * Pure logic with an injectable clock: the HTTP client calls begin()/end(), the sink reads `limit`.
@@ -77,8 +87,27 @@ export interface AdaptiveReport {
 }
 
 const BACKOFF = 0.7;
-const SHRINK = 0.9;
 const BRAKE = 0.5;
+/**
+ * Window latency / minimum latency at or under which the limit grows. With `limit` past the knee k
+ * every request waits its turn, and the latency is limit / k × the floor: at a knee of 8, 9 in
+ * flight is 1.125 ×, 10 is 1.25 ×, and each queued request can wait up to a whole service time, the
+ * p99. 10 % stops a small knee at k + 1, and still lets a large one grow through the client's own
+ * few percent of timing noise at thousands of requests a second.
+ */
+const GROW_BELOW = 1.1;
+/** Above this ratio the API is queueing our requests: back to what it works on at once. */
+const SHRINK_ABOVE = 1.3;
+/** A shrink takes at least 10 % (a mild queue), at most half (a window that doubled the latency). */
+const SHRINK_MIN = 0.5;
+const SHRINK_MAX = 0.9;
+/**
+ * Slow start's growth a window. Not TCP's doubling: a window that doubles past the knee doubles
+ * every latency for a round trip, then takes the round trips of its shrink to drain, which alone
+ * would set the p99 of a short run; × 1.5 overshoots by half at most and still reaches 128 from 4
+ * in under 10 round trips.
+ */
+const SLOW_START = 1.5;
 
 export class AdaptiveLimit {
   readonly max: number;
@@ -90,14 +119,24 @@ export class AdaptiveLimit {
   #pausedUntil = 0;
   /** When the limit last backed off (−∞: never). */
   #backoffAt = Number.NEGATIVE_INFINITY;
+  /** The last window's mean latency when it was inflated past SHRINK_ABOVE, else undefined. */
+  #inflated: number | undefined;
+  /** When the limit last changed on latency (grew or shrank; −∞: never). */
+  #changedAt = Number.NEGATIVE_INFINITY;
   backoffs = 0;
   brakes = 0;
   readonly #now: () => number;
   readonly #maxBrakeMs: number;
   readonly #probeEvery: number;
   #windows = 0;
-  /** While re-measuring the minimum: when the pin began, and the limit to go back to. */
-  #probe: { since: number; restore: number } | undefined;
+  /** Re-measure the minimum latency at the next window's end (once slow start has ended). */
+  #probeSoon = false;
+  /**
+   * While re-measuring the minimum: the limit to go back to; `draining`, how many attempts from
+   * before the pin are still out; `since`, the pin, then (once they have all ended, each within the
+   * request timeout) the start of the pinned window.
+   */
+  #probe: { since: number; restore: number; draining: number } | undefined;
   #minRtt: number | undefined;
   /** The current window's latencies of answered attempts, and whether it saw an overload. */
   #window: number[] = [];
@@ -149,13 +188,26 @@ export class AdaptiveLimit {
     if (retryAfterMs !== undefined) this.#brake(retryAfterMs);
     // Like TCP's one reduction per window: attempts already in flight at a backoff tell nothing new.
     if (outcome === 'overload') this.#windowOverload ||= startedAt >= this.#backoffAt;
-    else if (outcome === 'ok') {
-      this.latency.add(ms);
-      // While re-measuring, only attempts started under the pin tell the unloaded latency.
-      if (!this.#probe || startedAt >= this.#probe.since) this.#window.push(ms);
-    }
-    // A window is about one round trip of the whole limit; an overload ends it at once.
-    if (this.#windowOverload || this.#window.length >= Math.max(4, this.limit)) this.#endWindow();
+    else if (outcome === 'ok') this.latency.add(ms);
+    const probe = this.#probe;
+    if (probe && (probe.draining > 0 || startedAt < probe.since)) {
+      // Attempts from before the pin, and those started while they were still out, waited behind
+      // the old queue: they tell nothing of the unloaded latency. The pinned window begins when the
+      // last attempt from before the pin has ended (≤: one started in the pin's own tick counts as
+      // before it, so the count cannot be left waiting for an attempt that no longer exists).
+      if (probe.draining > 0 && startedAt <= probe.since && --probe.draining === 0) {
+        probe.since = this.#now();
+        this.#window = [];
+      }
+    } else if (outcome === 'ok' && startedAt >= this.#changedAt) this.#window.push(ms);
+    // Only attempts started after the limit last changed judge the limit it set: those started
+    // before ran at the old one (behind the queue a decrease was about, or without the requests a
+    // growth added), and would grow it again past the knee or cut it twice for one queue.
+    // A window is about one round trip of the whole limit; an overload ends it at once. In slow
+    // start half the limit will do: the attempts a step added start first and answer first, so
+    // they are in that half, and the ramp takes one round trip a step instead of two.
+    const size = this.#slowStart ? this.limit / 2 : this.limit;
+    if (this.#windowOverload || this.#window.length >= Math.max(4, size)) this.#endWindow();
   }
 
   report(): AdaptiveReport {
@@ -213,7 +265,7 @@ export class AdaptiveLimit {
       this.#decrease(BACKOFF);
       return;
     }
-    const rtt = median(samples);
+    const rtt = mean(samples);
     if (this.#probe) {
       // The re-measured floor replaces the old one, higher or lower; then back to work.
       this.#minRtt = rtt;
@@ -223,25 +275,45 @@ export class AdaptiveLimit {
     }
     const minRtt = Math.min(this.#minRtt ?? rtt, rtt);
     this.#minRtt = minRtt;
-    if (++this.#windows % this.#probeEvery === 0) {
-      this.#probe = { since: this.#now(), restore: this.#limit };
+    const due = ++this.#windows % this.#probeEvery === 0 || this.#probeSoon;
+    this.#probeSoon = false;
+    if (due) {
+      this.#probe = { since: this.#now(), restore: this.#limit, draining: this.#inFlight };
       this.#limit = Math.max(1, Math.ceil(this.#limit / 4));
       return;
     }
-    const queue = this.#limit * (1 - minRtt / rtt);
-    const log = Math.max(1, Math.log10(this.#limit));
-    const alpha = 2 * log;
-    const beta = 4 * log;
-    if (queue > beta) this.#decrease(SHRINK);
-    else if (queue < alpha && used) {
-      const step = this.#slowStart ? this.#limit : this.#growth;
+    const inflation = rtt / minRtt;
+    const inflatedBefore = this.#inflated;
+    this.#inflated = inflation > SHRINK_ABOVE ? rtt : undefined;
+    if (inflation > SHRINK_ABOVE && (this.#slowStart || inflatedBefore !== undefined)) {
+      // Little's law: at `limit` in flight and this latency, the API works on limit · min / rtt at
+      // once. Past slow start a queue must show in two windows in a row, and the milder of the two
+      // sets the cut: a window of our own process starved of CPU (a neighbour on the machine, a GC
+      // pause) looks like a queue once, a queue at the API stays until the limit comes down. Slow
+      // start cuts at the first sign: its last step may have overshot by half.
+      const judged = Math.min(rtt, inflatedBefore ?? rtt);
+      this.#inflated = undefined;
+      this.#decrease(clamp((minRtt / judged) * GROW_BELOW, SHRINK_MIN, SHRINK_MAX));
+    } else if (inflation > SHRINK_ABOVE) this.#growth = 1;
+    else if (inflation <= GROW_BELOW && used) {
+      const step = this.#slowStart ? this.#limit * (SLOW_START - 1) : this.#growth;
       this.#limit = clamp(this.#limit + step, 1, this.max);
-      this.#growth = Math.min(this.#growth * 2, Math.max(1, Math.sqrt(this.#limit)));
+      this.#changedAt = this.#now();
+      // The step doubles while the latency stays flat, up to a quarter of the limit: a window is
+      // judged on attempts started after the last change, so an overshoot is one step at most,
+      // and a limit that left slow start early (a noisy window) climbs back at × 1.25 a window.
+      this.#growth = Math.min(this.#growth * 2, Math.max(1, this.#limit / 4));
     } else this.#growth = 1;
   }
 
   #decrease(factor: number): void {
     this.#backoffAt = this.#now();
+    this.#changedAt = this.#backoffAt;
+    // The floor slow start measured came from the run's first windows (a cold client, connections
+    // still opening), and past the knee no window is unqueued enough to lower it again: measure it
+    // anew once slow start ends, not only every probeEvery windows (at a knee of 8 the bench saw a
+    // floor of 43.9 ms against 40.9 re-measured, which let 11 in flight pass for 1.14 ×).
+    if (this.#slowStart) this.#probeSoon = true;
     this.#slowStart = false;
     this.#growth = 1;
     this.#limit = clamp(this.#limit * factor, 1, this.max);
@@ -252,7 +324,12 @@ function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+/**
+ * A window's latency is its mean: by Little's law the mean is what the queue adds to (in flight =
+ * throughput × mean latency), where a median stays at the unqueued latency until half a window waits.
+ */
+function mean(xs: number[]): number {
+  let sum = 0;
+  for (const x of xs) sum += x;
+  return sum / xs.length;
 }

@@ -1,19 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startCapacityApiServer, type CapacityModel } from '../../src/demo/sandbox/capacity-api.js';
 
 /**
- * A test API with a capacity model: `workers` requests are worked on at once, `serviceMs` each;
- * up to `queue` more wait in line (first come, first served); beyond that it answers 503 at once
- * (with a Retry-After if `retryAfter` is set). `setWorkers` moves the knee mid-run. It records a
- * timeline of in-flight counts as the server saw them, and the ids of every row it took.
+ * The capacity-model API (src/demo/sandbox/capacity-api.ts: `workers` × `serviceMs`, a FIFO queue
+ * of `queue`, 503 beyond it) with a recorder for tests: a timeline of in-flight counts as the
+ * server saw them, and the ids of every row it took. `setWorkers` moves the knee mid-run.
  */
-export interface CapacityApiOptions {
-  workers: number;
-  serviceMs: number;
-  queue: number;
-  /** A Retry-After value (seconds, as text) on the 503s of a full queue. */
-  retryAfter?: string;
-}
+export type CapacityApiOptions = CapacityModel;
 
 export interface TimelinePoint {
   /** performance.now() at the server. */
@@ -36,80 +28,32 @@ export interface CapacityApi extends AsyncDisposable {
 }
 
 export async function startCapacityApi(o: CapacityApiOptions): Promise<CapacityApi> {
-  let workers = o.workers;
-  let working = 0;
-  const waiting: (() => void)[] = [];
   const timeline: TimelinePoint[] = [];
   const ids: string[] = [];
   let refused = 0;
-  let throttle: { left: number; retryAfter: string } | undefined;
-  const mark = (event: TimelinePoint['event']) =>
-    timeline.push({ at: performance.now(), inFlight: working + waiting.length, event });
-
-  const startNext = () => {
-    while (working < workers && waiting.length > 0) {
-      working++;
-      (waiting.shift() as () => void)();
-    }
-  };
-
-  const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
-    const refuse = (status: number, retryAfter: string | undefined) => {
+  const server = await startCapacityApiServer(o, {
+    admitted: (inFlight, at) => timeline.push({ at, inFlight, event: 'start' }),
+    answered: (body, _arrivedAt, inFlight, at) => {
+      const parsed: unknown = JSON.parse(body);
+      for (const row of Array.isArray(parsed) ? parsed : [parsed]) ids.push(String((row as { id: unknown }).id));
+      timeline.push({ at, inFlight, event: 'end' });
+    },
+    refused: (inFlight, at) => {
       refused++;
-      mark('refused');
-      res.writeHead(status, retryAfter === undefined ? {} : { 'retry-after': retryAfter });
-      res.end('{"error":"over capacity"}');
-    };
-    if (throttle && throttle.left > 0) {
-      throttle.left--;
-      return refuse(429, throttle.retryAfter);
-    }
-    if (working >= workers && waiting.length >= o.queue) return refuse(503, o.retryAfter);
-    const work = () => {
-      setTimeout(() => {
-        const parsed: unknown = JSON.parse(body);
-        for (const row of Array.isArray(parsed) ? parsed : [parsed]) ids.push(String((row as { id: unknown }).id));
-        working--;
-        mark('end');
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"ok":true}');
-        startNext();
-      }, o.serviceMs);
-    };
-    waiting.push(work);
-    startNext();
-    mark('start');
-    void req;
-  };
-
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+      timeline.push({ at, inFlight, event: 'refused' });
+    },
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
   return {
-    url: `http://127.0.0.1:${port}/rows`,
+    url: server.url,
     timeline,
     ids,
     get refused() {
       return refused;
     },
-    setWorkers(k) {
-      workers = k;
-      startNext();
-    },
-    refuseNext(count, retryAfter) {
-      throttle = { left: count, retryAfter };
-    },
-    close,
-    [Symbol.asyncDispose]: close,
+    setWorkers: (k) => server.configure({ workers: k }),
+    refuseNext: (count, retryAfter) => server.refuseNext(count, retryAfter),
+    close: () => server.close(),
+    [Symbol.asyncDispose]: () => server.close(),
   };
 }
 
