@@ -23,7 +23,7 @@ export interface QueueConfig {
  * peak RSS follows this budget, enqueue speed does not, on a local emulator; against SQS a call
  * of 640 KiB takes tens of milliseconds, and four at once still carry ~100,000 rows/s.
  */
-export const IN_FLIGHT_BYTES = Number(process.env.EFFQ_BUDGET ?? 4 * 655_360);
+export const IN_FLIGHT_BYTES = 4 * 655_360;
 
 export interface QueueOptions {
   /** Enqueue rows to this SQS queue instead of sending them to `to` (queue mode). */

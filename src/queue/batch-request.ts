@@ -27,39 +27,15 @@ export function sendBatchCommand(queueUrl: string, body: Buffer): SendMessageBat
 }
 
 /**
- * Request bodies are reused: a call's buffer goes back once SQS has answered it (the request was
- * written whole by then), so the run holds a handful of buffers instead of leaving a fresh ~600 KB
- * one per call for the garbage collector. A body that failed is not taken back: its socket may
- * still hold it.
- */
-export class BodyPool {
-  static readonly CAPACITY = 1_572_864; // a 1 MiB call with its quotes escaped, and room to spare
-  readonly #free: Buffer[] = [];
-
-  constructor(private readonly keep: number) {}
-
-  take(size: number): Buffer {
-    if (size > BodyPool.CAPACITY) return Buffer.allocUnsafeSlow(size);
-    return this.#free.pop() ?? Buffer.allocUnsafeSlow(BodyPool.CAPACITY);
-  }
-
-  /** Gives back a body (any view of a buffer this pool handed out). */
-  give(body: Buffer): void {
-    if (body.buffer.byteLength !== BodyPool.CAPACITY || this.#free.length >= this.keep) return;
-    this.#free.push(Buffer.from(body.buffer, 0, BodyPool.CAPACITY));
-  }
-}
-
-/**
  * The request body SQS's JSON protocol expects, entry i holding messages[i] with Id "i". Each
  * piece is written as soon as it is made, so at most one message's escaped text is alive at a
  * time and it dies young; the buffer is sized from the payload (rows' quotes escaped add ~10 %)
  * and grows only for unusually escape-heavy rows.
  */
-export function requestBody(queueUrl: string, messages: readonly PackedMessage[], pool?: BodyPool): Buffer {
+export function requestBody(queueUrl: string, messages: readonly PackedMessage[]): Buffer {
   let size = 256 + queueUrl.length;
   for (const m of messages) size += Math.ceil(m.bytes * 1.25) + 64;
-  let out = pool ? pool.take(size) : Buffer.allocUnsafeSlow(size);
+  let out = Buffer.allocUnsafeSlow(size);
   let at = 0;
   const write = (text: string) => {
     const bytes = Buffer.byteLength(text);

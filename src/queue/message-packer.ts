@@ -72,10 +72,13 @@ export class MessagePacker {
   /** The SendMessageBatch call the messages sealed so far go into, by packCalls' rule (see #sealed). */
   #callMessages = 0;
   #callBytes = 0;
+  /** limits.apiBatch, until a message cannot hold one API batch (see #aligned). */
+  #apiBatch: number;
 
   constructor(private readonly limits: PackerLimits) {
     this.#frame = utf8(envelopeHead(limits.job)) + utf8(ENVELOPE_TAIL);
     this.#jobBytes = utf8(limits.job);
+    this.#apiBatch = limits.apiBatch ?? 1;
   }
 
   /** Adds a batch; returns the messages it filled, and rows too large to send at all. */
@@ -88,11 +91,15 @@ export class MessagePacker {
     let start = 0;
     for (let rows = batch.count; rows > 0; ) {
       const room = this.#room(keys, batch.count);
+      let cut: Cut | undefined;
       if (bytes <= room.bytes && rows <= room.rows) {
-        this.#append(batch, keys.first, text, bytes, start, start + rows);
-        break;
-      }
-      let cut = room.bytes > 0 && room.rows > 0 ? this.#aligned(text, cutRows(text, room.bytes, room.rows), room) : undefined;
+        const hold = this.#holdBack(rows, bytes, room);
+        if (hold === 0) {
+          this.#append(batch, keys.first, text, bytes, start, start + rows);
+          break;
+        }
+        cut = cutRows(text, bytes, rows - hold);
+      } else if (room.bytes > 0 && room.rows > 0) cut = this.#aligned(text, cutRows(text, room.bytes, room.rows), room);
       if (!cut && this.#rows > 0) {
         sealed.push(this.#seal());
         continue;
@@ -124,8 +131,13 @@ export class MessagePacker {
    * no boundary fits. An empty message keeps the cut: the byte limit wins over alignment.
    */
   #aligned(text: string, cut: Cut | undefined, room: Room): Cut | undefined {
-    const g = this.limits.apiBatch ?? 1;
-    if (!cut || g === 1 || (this.#rows === 0 && cut.rows < g)) return cut;
+    const g = this.#apiBatch;
+    if (!cut || g === 1) return cut;
+    if (this.#rows === 0 && cut.rows < g) {
+      // Not one API batch fits a message: alignment is given up for the run, messages fill by bytes.
+      this.#apiBatch = 1;
+      return cut;
+    }
     const rows = Math.floor((this.#rows + cut.rows) / g) * g - this.#rows;
     const aligned = rows <= 0 ? undefined : rows === cut.rows ? cut : cutRows(text, cut.bytes, rows);
     if (!room.closesCall) return aligned;
@@ -138,12 +150,27 @@ export class MessagePacker {
   }
 
   /**
+   * Rows of a batch that fits whole to leave for the next message: those past the last API batch
+   * boundary, when the room left after them could not take the rows that complete their API batch
+   * (the message would have to end inside one). 0: take the batch whole.
+   */
+  #holdBack(rows: number, bytes: number, room: Room): number {
+    const g = this.#apiBatch;
+    const over = (this.#rows + rows) % g;
+    // The call's last message is decided when it is cut (#aligned: whole batches or the boundary).
+    if (g === 1 || over === 0 || over >= rows || room.closesCall) return 0;
+    const missing = (g - over) * (bytes / rows) * 1.1;
+    return room.bytes - bytes - 1 >= missing && g - over <= room.rows - rows ? 0 : over;
+  }
+
+  /**
    * Bytes and rows the current message can still take from this batch (its comma included).
    * With API batches to keep whole, the message that closes a SendMessageBatch call ends where
    * the call's payload reaches a 64 KiB boundary: SQS bills the call's chunks, rounded up.
    */
   #room(keys: { first: number; last: number }, batchRows: number): Room {
-    const { messageBytes, rowsPerMessage, apiBatch = 1 } = this.limits;
+    const { messageBytes, rowsPerMessage } = this.limits;
+    const apiBatch = this.#apiBatch;
     const firstKey = this.#rows === 0 ? keys.first : this.#firstKeyBytes;
     // The row count's digits are bounded by what the whole batch would make it.
     const attributes = attributesBytesOf(this.#jobBytes, firstKey, keys.last, this.#rows + batchRows);

@@ -1,9 +1,8 @@
-import { SendMessageBatchCommand, type SendMessageBatchCommandOutput, type SQSClient } from '@aws-sdk/client-sqs';
-import { envelopeAttributes } from './envelope.js';
+import type { SendMessageBatchCommandOutput, SQSClient } from '@aws-sdk/client-sqs';
 import type { RetryPolicy } from '../http/retry-policy.js';
 import { retry, retrying, type Retry } from '../retry/retrying.js';
 import { errorCode } from '../errors.js';
-import { type BodyPool, bodyIntact, requestBody, sendBatchCommand } from './batch-request.js';
+import { bodyIntact, requestBody, sendBatchCommand } from './batch-request.js';
 import { MAX_ENTRIES, packGroups } from './call-packer.js';
 import { sendIsolating } from '../sink/isolate-refused.js';
 import { messageOf, rowsOf, SQS_MAX_BYTES, type PackedMessage } from './message-packer.js';
@@ -35,8 +34,6 @@ export interface SendContext {
   readonly retry: RetryPolicy;
   readonly counters: EnqueueCounters;
   readonly signal: AbortSignal;
-  /** Where request bodies come from and go back to (see BodyPool); fresh buffers without it. */
-  readonly bodies?: BodyPool;
 }
 
 export interface SendOutcome {
@@ -128,20 +125,12 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
     ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
     ctx.counters.payloadBytes += call.bytes;
     let answer: SendMessageBatchCommandOutput;
-    let body: Buffer | undefined;
     try {
-      const command = process.env.EFFQ_SDKBODY
-        ? new SendMessageBatchCommand({
-            QueueUrl: ctx.queueUrl,
-            Entries: call.items.map((p, i) => ({
-              Id: String(i),
-              MessageBody: p.message.body,
-              MessageAttributes: envelopeAttributes(p.message.meta),
-            })),
-          })
-        : sendBatchCommand(ctx.queueUrl, (body = requestBody(ctx.queueUrl, call.items.map((p) => p.message), ctx.bodies)));
-      answer = await ctx.sqs.send(command, { abortSignal: ctx.signal });
-      if (body) ctx.bodies?.give(body);
+      const body = requestBody(
+        ctx.queueUrl,
+        call.items.map((p) => p.message),
+      );
+      answer = await ctx.sqs.send(sendBatchCommand(ctx.queueUrl, body), { abortSignal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);
@@ -153,7 +142,7 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
     call.items.forEach((p, i) => {
       const id = String(i);
       const accepted = ok.get(id);
-      if (accepted && (process.env.EFFQ_SDKBODY || bodyIntact(p.message, accepted))) {
+      if (accepted && bodyIntact(p.message, accepted)) {
         ctx.counters.messages++;
         enqueued.push(p.message);
         return;

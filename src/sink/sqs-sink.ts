@@ -2,7 +2,6 @@ import { setMaxListeners } from 'node:events';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { RetryPolicy } from '../http/retry-policy.js';
-import { BodyPool } from '../queue/batch-request.js';
 import { packCalls, ReceiptTracker, type Call } from '../queue/call-packer.js';
 import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
 import { newCounters, sendMessages, type EnqueueCounters } from '../queue/send-batch.js';
@@ -45,7 +44,7 @@ export class SqsSink implements Sink {
   /** Rows SQS accepted, over the receipts yielded: the queue line's price per million rows. */
   #rowsEnqueued = 0;
   #bytesInFlight = 0;
-  readonly #bodies: BodyPool;
+
   readonly #sqs: SQSClient;
 
   /** The sink of `run --queue`: --concurrency is SendMessageBatch calls in flight. */
@@ -67,8 +66,6 @@ export class SqsSink implements Sink {
     this.describe = `SQS ${config.queueUrl}`;
     this.limit = pLimit(config.concurrency);
     this.#sqs = createSqsClient(config.connection, { maxAttempts: 1 });
-    // A body per call in flight within the byte budget, one being written, and one more.
-    this.#bodies = new BodyPool(Math.ceil((config.inFlightBytes ?? IN_FLIGHT_BYTES) / 655_360) + 2);
   }
 
   get stats(): SinkStats {
@@ -131,7 +128,7 @@ export class SqsSink implements Sink {
     this.#bytesInFlight += call.bytes;
     try {
       const outcome = await sendMessages(
-        { sqs: this.#sqs, queueUrl, retry, counters: this.counters, signal: hardSignal, bodies: this.#bodies },
+        { sqs: this.#sqs, queueUrl, retry, counters: this.counters, signal: hardSignal },
         call.messages,
       );
       for (const m of outcome.enqueued) tracker.enqueued(m);
