@@ -134,8 +134,9 @@ export class MessagePacker {
     const g = this.#apiBatch;
     if (!cut || g === 1) return cut;
     if (this.#rows === 0 && cut.rows < g) {
-      // Not one API batch fits a message: alignment is given up for the run, messages fill by bytes.
-      this.#apiBatch = 1;
+      // Not one API batch fits a message: alignment is given up for the run, messages fill by
+      // bytes. (A call's last message may be short of room by design: it fills to the boundary.)
+      if (!room.closesCall) this.#apiBatch = 1;
       return cut;
     }
     const rows = Math.floor((this.#rows + cut.rows) / g) * g - this.#rows;
