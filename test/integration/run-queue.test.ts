@@ -118,7 +118,16 @@ function recordOf(m: Message): SqsRecord {
     messageId: m.MessageId,
     receiptHandle: m.ReceiptHandle,
     body: m.Body,
-    attributes: { ApproximateReceiveCount: '1' },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
     messageAttributes: attributes,
+    md5OfBody: m.MD5OfBody,
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:run-queue',
+    awsRegion: 'us-east-1',
   };
 }
