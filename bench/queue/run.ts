@@ -17,6 +17,7 @@ import { sampleHostCpu } from '../host-cpu.js';
 import { median } from '../report.js';
 import { startFauxqsProcess, type FauxqsProcess, type Settled } from './fauxqs-client.js';
 import { lambdaColdMarkdown, measureLambdaCold } from './lambda-cold.js';
+import { runQueueRssScale } from './rss-scale.js';
 
 /**
  * `node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N]` (issue 4, "Benchmark"):
@@ -46,18 +47,24 @@ for (const [signal, code] of [
 }
 
 // ---- options --------------------------------------------------------------------------------
-const USAGE = `usage: node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N]
+const USAGE = `usage: node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N] [--rss-scale]
   --rows N         rows the packed contenders read (default 1,000,000)
+  --rss-scale      only: run --queue over N and 5 × N rows, peak RSS of each (an SQS stand-in keeps nothing)
   --runs N         runs per contender, interleaved round-robin; medians reported (default 3)
   --single-rows N  rows for --rows-per-message 1, about 10 × slower (default min(rows, 30,000))
   env BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)`;
-function parseOptions(argv: readonly string[]): { rows: number; runs: number; singleRows: number } {
+function parseOptions(argv: readonly string[]): { rows: number; runs: number; singleRows: number; rssScale: boolean } {
   const flags = new Map<string, number>();
+  let rssScale = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
       log(USAGE);
       process.exit(0);
+    }
+    if (a === '--rss-scale') {
+      rssScale = true;
+      continue;
     }
     if (a !== '--rows' && a !== '--runs' && a !== '--single-rows') {
       log(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
@@ -71,7 +78,12 @@ function parseOptions(argv: readonly string[]): { rows: number; runs: number; si
     flags.set(a, n);
   }
   const rows = flags.get('--rows') ?? 1_000_000;
-  return { rows, runs: flags.get('--runs') ?? 3, singleRows: Math.min(rows, flags.get('--single-rows') ?? 30_000) };
+  return {
+    rows,
+    runs: flags.get('--runs') ?? 3,
+    singleRows: Math.min(rows, flags.get('--single-rows') ?? 30_000),
+    rssScale,
+  };
 }
 const opts = parseOptions(process.argv.slice(2));
 
@@ -355,6 +367,22 @@ try {
     }
   };
   let tableRows = await count();
+  if (opts.rssScale) {
+    if (tableRows < opts.rows * 5) await ensureListings(db.url, TABLE, opts.rows * 5, log);
+    await warmListings(db.url, TABLE);
+    const { markdown, failed } = await runQueueRssScale({
+      db: db.url,
+      table: TABLE,
+      rows: opts.rows,
+      runs: opts.runs,
+      log,
+    });
+    process.stdout.write(
+      `\n## bulk-import queue bench --rss-scale, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC\n\n${markdown}\n`,
+    );
+    await db.stop();
+    process.exit(failed ? 1 : 0);
+  }
   // Grow the table when it is too small; never trim it (the main bench may want it whole): --limit reads a prefix.
   if (tableRows < opts.rows) {
     await ensureListings(db.url, TABLE, opts.rows, log);
