@@ -71,7 +71,16 @@ test('--batch-size: messages hold whole API batches, and the forwarder sends ful
   // Rows of varied length, so batches are not all the same size.
   await writeFile(file, Array.from({ length: rows }, (_, i) => `${makeRow(i + 1, 150 + (i % 7) * 20)}\n`).join(''));
   const config = parseRunConfig(
-    { from: file, queue: q.url, sqsEndpoint: sqs.endpoint, batchSize: '100', concurrency: '4', progress: false },
+    {
+      from: file,
+      queue: q.url,
+      sqsEndpoint: sqs.endpoint,
+      batchSize: '100',
+      concurrency: '4',
+      progress: false,
+      checkpoint: join(dir, 'whole.ckpt.json'),
+      failed: false,
+    },
     {},
   );
   const never = new AbortController().signal;
