@@ -172,7 +172,7 @@ async function makeSink(config: RunConfig, jobId: string): Promise<Sink> {
   if (config.queue) {
     // Imported on first use: direct mode never loads the AWS SDK.
     const { SqsSink } = await import('./sink/sqs-sink.js');
-    return SqsSink.forRun(config.queue, jobId, config.concurrency);
+    return SqsSink.forRun(config.queue, jobId, config.concurrency, config.batchSize);
   }
   if (!config.target) throw new BulkImportError('CONFIG', 'no target: give --to (or --queue)');
   const stopWhenAllRefused = config.maxFailures === undefined;

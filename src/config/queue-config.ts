@@ -13,8 +13,17 @@ export interface QueueConfig {
   readonly connection: SqsConnection;
   readonly messageBytes: number;
   readonly rowsPerMessage?: number;
+  /** SendMessageBatch payload bytes in flight at most (see SqsSinkConfig.inFlightBytes). */
+  readonly inFlightBytes: number;
   readonly retry: RetryPolicy;
 }
+
+/**
+ * Four full calls (10 × 64 KiB each) out at once. Measured (README, "Benchmark / Queue mode"):
+ * peak RSS follows this budget (two calls: ~13 MB less) while enqueue speed into a local emulator
+ * does not; against SQS, at ~40 ms a call, four at once would still carry ~100,000 rows/s.
+ */
+export const IN_FLIGHT_BYTES = 4 * 655_360;
 
 export interface QueueOptions {
   /** Enqueue rows to this SQS queue instead of sending them to `to` (queue mode). */
@@ -52,6 +61,7 @@ export function parseQueueConfig(o: QueueOptions, env: NodeJS.ProcessEnv, n: Nam
     queueUrl,
     connection: resolveSqsConnection(queueUrl, o.sqsEndpoint, env),
     messageBytes,
+    inFlightBytes: IN_FLIGHT_BYTES,
     ...(rows !== undefined ? { rowsPerMessage: rule.wholeNumber(n('rowsPerMessage'), rows, 1, 100_000) } : {}),
     retry: { ...DEFAULT_RETRY_POLICY, retries },
   });

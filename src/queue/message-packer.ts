@@ -1,4 +1,6 @@
 import type { Batch } from '../types.js';
+import { MAX_ENTRIES } from './call-packer.js';
+import { BILLING_CHUNK } from './pricing.js';
 import { cutRows, type Cut } from './cut-rows.js';
 import {
   attributesBytes,
@@ -21,7 +23,10 @@ export interface Segment {
 }
 
 export interface PackedMessage {
+  /** The envelope's text; made on demand (tests, isolation): sending writes `parts` straight out. */
   readonly body: string;
+  /** Runs of rows' JSON texts, comma-separated within a run: `rows` is these joined by commas. */
+  readonly parts: readonly string[];
   readonly meta: EnvelopeMeta;
   /** Body plus attributes, as SQS counts a message's size (and bills it). */
   readonly bytes: number;
@@ -33,6 +38,13 @@ export interface PackerLimits {
   /** Target size per message, attributes included; a single larger row still goes alone, up to SQS_MAX_BYTES. */
   readonly messageBytes: number;
   readonly rowsPerMessage?: number;
+  /**
+   * Rows per API request of the forwarder (`run --queue --batch-size`): a message holds a whole
+   * multiple of it, so the forwarder cuts it into full requests only. An API batch that does not
+   * fit the room left starts the next message; only when not even one fits an empty message does
+   * the byte limit win and the message end inside it.
+   */
+  readonly apiBatch?: number;
 }
 
 /** A row too large for any message: a failure of that row, not of the run. */
@@ -57,10 +69,16 @@ export class MessagePacker {
   #bodyBytes = 0;
   #rows = 0;
   #firstKeyBytes = 0;
+  /** The SendMessageBatch call the messages sealed so far go into, by packCalls' rule (see #sealed). */
+  #callMessages = 0;
+  #callBytes = 0;
+  /** limits.apiBatch, until a message cannot hold one API batch (see #aligned). */
+  #apiBatch: number;
 
   constructor(private readonly limits: PackerLimits) {
     this.#frame = utf8(envelopeHead(limits.job)) + utf8(ENVELOPE_TAIL);
     this.#jobBytes = utf8(limits.job);
+    this.#apiBatch = limits.apiBatch ?? 1;
   }
 
   /** Adds a batch; returns the messages it filled, and rows too large to send at all. */
@@ -73,11 +91,15 @@ export class MessagePacker {
     let start = 0;
     for (let rows = batch.count; rows > 0; ) {
       const room = this.#room(keys, batch.count);
+      let cut: Cut | undefined;
       if (bytes <= room.bytes && rows <= room.rows) {
-        this.#append(batch, keys.first, text, bytes, start, start + rows);
-        break;
-      }
-      let cut = room.bytes > 0 && room.rows > 0 ? cutRows(text, room.bytes, room.rows) : undefined;
+        const hold = this.#holdBack(rows, bytes, room);
+        if (hold === 0) {
+          this.#append(batch, keys.first, text, bytes, start, start + rows);
+          break;
+        }
+        cut = cutRows(text, bytes, rows - hold);
+      } else if (room.bytes > 0 && room.rows > 0) cut = this.#aligned(text, cutRows(text, room.bytes, room.rows), room);
       if (!cut && this.#rows > 0) {
         sealed.push(this.#seal());
         continue;
@@ -104,16 +126,63 @@ export class MessagePacker {
     return this.#rows > 0 ? this.#seal() : undefined;
   }
 
-  /** Bytes and rows the current message can still take from this batch (its comma included). */
-  #room(keys: { first: number; last: number }, batchRows: number): { bytes: number; rows: number } {
+  /**
+   * The cut shortened so the message ends on an API batch boundary; undefined (seal first) when
+   * no boundary fits. An empty message keeps the cut: the byte limit wins over alignment.
+   */
+  #aligned(text: string, cut: Cut | undefined, room: Room): Cut | undefined {
+    const g = this.#apiBatch;
+    if (!cut || g === 1) return cut;
+    if (this.#rows === 0 && cut.rows < g) {
+      // Not one API batch fits a message: alignment is given up for the run, messages fill by
+      // bytes. (A call's last message may be short of room by design: it fills to the boundary.)
+      if (!room.closesCall) this.#apiBatch = 1;
+      return cut;
+    }
+    const rows = Math.floor((this.#rows + cut.rows) / g) * g - this.#rows;
+    const aligned = rows <= 0 ? undefined : rows === cut.rows ? cut : cutRows(text, cut.bytes, rows);
+    if (!room.closesCall) return aligned;
+    // The call's last message: whole API batches unless they would waste more than 1 % of the
+    // call's bill; then it is filled by bytes up to the chunk boundary, and only its last API
+    // request is short.
+    const call = this.#callBytes + room.used + (aligned?.bytes ?? 0);
+    const waste = Math.ceil(call / BILLING_CHUNK) * BILLING_CHUNK - call;
+    return waste <= call * MAX_WASTE ? aligned : cut;
+  }
+
+  /**
+   * Rows of a batch that fits whole to leave for the next message: those past the last API batch
+   * boundary, when the room left after them could not take the rows that complete their API batch
+   * (the message would have to end inside one). 0: take the batch whole.
+   */
+  #holdBack(rows: number, bytes: number, room: Room): number {
+    const g = this.#apiBatch;
+    const over = (this.#rows + rows) % g;
+    // The call's last message is decided when it is cut (#aligned: whole batches or the boundary).
+    if (g === 1 || over === 0 || over >= rows || room.closesCall) return 0;
+    const missing = (g - over) * (bytes / rows) * 1.1;
+    return room.bytes - bytes - 1 >= missing && g - over <= room.rows - rows ? 0 : over;
+  }
+
+  /**
+   * Bytes and rows the current message can still take from this batch (its comma included).
+   * With API batches to keep whole, the message that closes a SendMessageBatch call ends where
+   * the call's payload reaches a 64 KiB boundary: SQS bills the call's chunks, rounded up.
+   */
+  #room(keys: { first: number; last: number }, batchRows: number): Room {
     const { messageBytes, rowsPerMessage } = this.limits;
+    const apiBatch = this.#apiBatch;
     const firstKey = this.#rows === 0 ? keys.first : this.#firstKeyBytes;
     // The row count's digits are bounded by what the whole batch would make it.
     const attributes = attributesBytesOf(this.#jobBytes, firstKey, keys.last, this.#rows + batchRows);
     const used = this.#frame + this.#bodyBytes + (this.#parts.length > 0 ? 1 : 0) + attributes;
+    const closesCall = apiBatch > 1 && this.#callMessages === MAX_ENTRIES - 1;
+    const boundary = Math.floor((this.#callBytes + messageBytes) / BILLING_CHUNK) * BILLING_CHUNK - this.#callBytes;
     return {
-      bytes: messageBytes - used,
+      bytes: (closesCall && boundary > 0 ? Math.min(messageBytes, boundary) : messageBytes) - used,
       rows: rowsPerMessage === undefined ? Number.POSITIVE_INFINITY : rowsPerMessage - this.#rows,
+      used,
+      closesCall,
     };
   }
 
@@ -131,19 +200,42 @@ export class MessagePacker {
 
   #seal(): PackedMessage {
     const meta = metaOf(this.limits.job, this.#segments, this.#rows);
-    const body = envelopeBody(this.limits.job, this.#parts);
-    const message: PackedMessage = {
-      body,
+    const message = packedMessage(
+      this.limits.job,
+      this.#parts,
       meta,
-      bytes: this.#frame + this.#bodyBytes + attributesBytes(meta),
-      segments: this.#segments,
-    };
+      this.#frame + this.#bodyBytes + attributesBytes(meta),
+      this.#segments,
+    );
     this.#parts = [];
     this.#segments = [];
     this.#bodyBytes = 0;
     this.#rows = 0;
+    this.#sealed(message.bytes);
     return message;
   }
+
+  /** Follows the calls packCalls will make of the sealed messages (GroupPacker's rule). */
+  #sealed(bytes: number): void {
+    if (this.#callMessages > 0 && (this.#callMessages >= MAX_ENTRIES || this.#callBytes + bytes > SQS_MAX_BYTES)) {
+      this.#callMessages = 0;
+      this.#callBytes = 0;
+    }
+    this.#callMessages++;
+    this.#callBytes += bytes;
+  }
+}
+
+/** What the call's last message may leave unbilled-but-paid of the call, to keep API batches whole. */
+const MAX_WASTE = 0.01;
+
+interface Room {
+  readonly bytes: number;
+  readonly rows: number;
+  /** Bytes the message holds already, frame and attributes included. */
+  readonly used: number;
+  /** Whether this message closes a SendMessageBatch call (see #room). */
+  readonly closesCall: boolean;
 }
 
 /** One row of a source batch, by position. */
@@ -169,11 +261,34 @@ export function messageOf(job: string, rows: readonly RowRef[]): PackedMessage {
     else segments.push({ batch: r.batch, start: r.index, end: r.index + 1 });
   }
   const meta = metaOf(job, segments, rows.length);
-  const body = envelopeBody(
-    job,
-    rows.map((r) => r.batch.rows[r.index] as string),
-  );
-  return { body, meta, bytes: utf8(body) + attributesBytes(meta), segments };
+  const parts = rows.map((r) => r.batch.rows[r.index] as string);
+  const message = packedMessage(job, parts, meta, 0, segments);
+  return { ...message, body: message.body, bytes: utf8(message.body) + attributesBytes(meta) };
+}
+
+/**
+ * A message holds its rows as the runs the packer cut from source batches (slices of each
+ * batch's text, not copies): joining them into one body string per message would be one more
+ * 64 KiB copy per message alive until SQS answers.
+ */
+function packedMessage(
+  job: string,
+  parts: readonly string[],
+  meta: EnvelopeMeta,
+  bytes: number,
+  segments: readonly Segment[],
+): PackedMessage {
+  let body: string | undefined;
+  return {
+    parts,
+    meta,
+    bytes,
+    segments,
+    get body() {
+      body ??= envelopeBody(job, parts);
+      return body;
+    },
+  };
 }
 
 /**

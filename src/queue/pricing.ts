@@ -1,3 +1,6 @@
+/** SQS bills each 64 KiB chunk of a request's payload as one request. */
+export const BILLING_CHUNK = 65_536;
+
 /** SQS standard queue list price, per million requests (first tier; every 64 KiB of a call counts as one). */
 export const PRICE_PER_MILLION_REQUESTS = 0.4;
 

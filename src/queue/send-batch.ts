@@ -1,20 +1,16 @@
-import {
-  SendMessageBatchCommand,
-  type SendMessageBatchCommandOutput,
-  type SendMessageBatchRequestEntry,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { SendMessageBatchCommandOutput, SQSClient } from '@aws-sdk/client-sqs';
 import type { RetryPolicy } from '../http/retry-policy.js';
 import { retry, retrying, type Retry } from '../retry/retrying.js';
 import { errorCode } from '../errors.js';
-import { envelopeAttributes } from './envelope.js';
+import { bodyIntact, requestBody, sendBatchCommand } from './batch-request.js';
 import { MAX_ENTRIES, packGroups } from './call-packer.js';
 import { sendIsolating } from '../sink/isolate-refused.js';
 import { messageOf, rowsOf, SQS_MAX_BYTES, type PackedMessage } from './message-packer.js';
 import { classifySqsError, sqsFailure } from './sqs-client.js';
 
-/** SQS bills each 64 KiB chunk of a request's payload as one request. */
-export const BILLING_CHUNK = 65_536;
+import { BILLING_CHUNK } from './pricing.js';
+
+export { BILLING_CHUNK };
 
 export interface EnqueueCounters {
   /** Messages SQS accepted. */
@@ -125,31 +121,35 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
   };
   for (const call of packGroups(pending, (p) => p.message.bytes, MAX_ENTRIES, SQS_MAX_BYTES)) {
     ctx.signal.throwIfAborted();
-    const entries: SendMessageBatchRequestEntry[] = call.items.map((p, i) => ({
-      Id: String(i),
-      MessageBody: p.message.body,
-      MessageAttributes: envelopeAttributes(p.message.meta),
-    }));
     ctx.counters.calls++;
     ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
     ctx.counters.payloadBytes += call.bytes;
     let answer: SendMessageBatchCommandOutput;
     try {
-      const command = new SendMessageBatchCommand({ QueueUrl: ctx.queueUrl, Entries: entries });
-      answer = await ctx.sqs.send(command, { abortSignal: ctx.signal });
+      const body = requestBody(
+        ctx.queueUrl,
+        call.items.map((p) => p.message),
+      );
+      answer = await ctx.sqs.send(sendBatchCommand(ctx.queueUrl, body), { abortSignal: ctx.signal });
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);
       for (const p of call.items) settle(p, `SQS ${(err as { name?: string }).name ?? errorCode(err) ?? 'error'}`);
       continue;
     }
-    const ok = new Set((answer.Successful ?? []).map((s) => s.Id));
+    const ok = new Map((answer.Successful ?? []).map((s) => [s.Id, s]));
     const refusals = new Map((answer.Failed ?? []).map((f) => [f.Id, f]));
     call.items.forEach((p, i) => {
       const id = String(i);
-      if (ok.has(id)) {
+      const accepted = ok.get(id);
+      if (accepted && bodyIntact(p.message, accepted)) {
         ctx.counters.messages++;
         enqueued.push(p.message);
+        return;
+      }
+      // A body SQS stored other than sent: retried like an entry SQS failed on its side.
+      if (accepted) {
+        settle(p, 'SQS stored a body whose MD5 differs from the one sent');
         return;
       }
       const f = refusals.get(id);

@@ -6,7 +6,7 @@ import { packCalls, ReceiptTracker, type Call } from '../queue/call-packer.js';
 import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
 import { newCounters, sendMessages, type EnqueueCounters } from '../queue/send-batch.js';
 import { createSqsClient, sqsFailure, type SqsConnection } from '../queue/sqs-client.js';
-import type { QueueConfig } from '../config/queue-config.js';
+import { IN_FLIGHT_BYTES, type QueueConfig } from '../config/queue-config.js';
 import { formatQueueSummary } from '../queue/pricing.js';
 import type { Batch, DeliverOptions, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
 import { deliverWindowed } from './window.js';
@@ -20,6 +20,14 @@ export interface SqsSinkConfig {
   readonly rowsPerMessage?: number;
   /** SendMessageBatch calls in flight. */
   readonly concurrency: number;
+  /**
+   * Payload bytes in flight: no further call starts while the calls out hold this many. Each call
+   * in flight keeps its rows (the source batches, the messages, the request body) alive, so this,
+   * not the call count, is what bounds memory; a call always starts when none is out.
+   */
+  readonly inFlightBytes?: number;
+  /** Rows per API request (--batch-size): messages hold whole multiples of it (see MessagePacker). */
+  readonly apiBatch?: number;
   readonly retry: RetryPolicy;
 }
 
@@ -35,10 +43,12 @@ export class SqsSink implements Sink {
   readonly counters: EnqueueCounters = newCounters();
   /** Rows SQS accepted, over the receipts yielded: the queue line's price per million rows. */
   #rowsEnqueued = 0;
+  #bytesInFlight = 0;
+
   readonly #sqs: SQSClient;
 
   /** The sink of `run --queue`: --concurrency is SendMessageBatch calls in flight. */
-  static forRun(q: QueueConfig, job: string, concurrency: number): SqsSink {
+  static forRun(q: QueueConfig, job: string, concurrency: number, apiBatch: number): SqsSink {
     return new SqsSink({
       queueUrl: q.queueUrl,
       connection: q.connection,
@@ -46,6 +56,8 @@ export class SqsSink implements Sink {
       messageBytes: q.messageBytes,
       ...(q.rowsPerMessage !== undefined ? { rowsPerMessage: q.rowsPerMessage } : {}),
       concurrency,
+      inFlightBytes: q.inFlightBytes,
+      apiBatch,
       retry: q.retry,
     });
   }
@@ -76,16 +88,19 @@ export class SqsSink implements Sink {
       job: this.config.job,
       messageBytes,
       ...(this.config.rowsPerMessage ? { rowsPerMessage: this.config.rowsPerMessage } : {}),
+      ...(this.config.apiBatch ? { apiBatch: this.config.apiBatch } : {}),
     });
     const tracker = new ReceiptTracker();
     // The soft stop is handled by packCalls (it sends what it packed, then ends); the window
     // itself only stops pulling on a hard stop.
     const calls = packCalls(batches, packer, tracker, opts.signal);
     const work = (call: Call) => this.#send(call, tracker, opts.hardSignal);
+    const gate = opts.mayPull;
+    const budget = this.config.inFlightBytes ?? IN_FLIGHT_BYTES;
     const window = {
       signal: opts.hardSignal,
       hardSignal: opts.hardSignal,
-      ...(opts.mayPull ? { mayPull: opts.mayPull } : {}),
+      mayPull: () => this.#bytesInFlight < budget && (gate?.() ?? true),
     };
     for await (const _ of deliverWindowed(calls, this.limit, work, window)) {
       yield* this.#counted(tracker.drain());
@@ -110,6 +125,7 @@ export class SqsSink implements Sink {
     if (call.messages.length === 0) return;
     const { queueUrl, retry } = this.config;
     this.counters.inFlight++;
+    this.#bytesInFlight += call.bytes;
     try {
       const outcome = await sendMessages(
         { sqs: this.#sqs, queueUrl, retry, counters: this.counters, signal: hardSignal },
@@ -119,6 +135,7 @@ export class SqsSink implements Sink {
       for (const f of outcome.failed) tracker.failed(f.message, f.error, f.attempts);
     } finally {
       this.counters.inFlight--;
+      this.#bytesInFlight -= call.bytes;
     }
   }
 
