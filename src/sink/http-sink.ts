@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import pLimit, { type LimitFunction } from 'p-limit';
 import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
 import { classifyRefusal } from '../http/retry-policy.js';
@@ -8,7 +7,7 @@ import { redactUrl } from '../redact.js';
 import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
 import { receiptFor } from './receipt.js';
 import { sendIsolating, type PieceVerdict } from './isolate-refused.js';
-import { deliverWindowed } from './window.js';
+import { deliverWindowed, type WindowLimit } from './window.js';
 
 export interface HttpSinkConfig extends HttpClientConfig {
   readonly concurrency: number;
@@ -35,8 +34,8 @@ type PieceOutcome = { verdict: PieceVerdict; answer: SendResult };
 export class HttpSink implements Sink {
   readonly describe: string;
   readonly client: StickyHttpClient;
-  /** The in-flight limit; its `concurrency` may be changed while running. */
-  readonly limit: LimitFunction;
+  /** The in-flight limit; its `concurrency` may be changed while running (the window counts, see window.ts). */
+  readonly limit: { concurrency: number } & WindowLimit;
   /** `--concurrency auto`'s limiter; it sets `limit.concurrency` as each request ends. */
   readonly adaptive: AdaptiveLimit | undefined;
   #inFlight = 0;
@@ -52,7 +51,7 @@ export class HttpSink implements Sink {
     const auto = config.autoConcurrency;
     this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
     this.client = new StickyHttpClient(config, undefined, this.adaptive);
-    this.limit = pLimit(this.adaptive?.limit ?? config.concurrency);
+    this.limit = { concurrency: this.adaptive?.limit ?? config.concurrency };
   }
 
   get stats(): SinkStats {
@@ -106,7 +105,7 @@ export class HttpSink implements Sink {
       return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
     } finally {
       this.#inFlight--;
-      // The window reads the new limit at its next pull (p-limit starts queued work on a raise).
+      // The window reads the new limit at its next pull.
       if (this.adaptive) this.limit.concurrency = this.adaptive.limit;
     }
   }
