@@ -87,27 +87,35 @@ export class HttpSink implements Sink {
     await this.client.close();
   }
 
+  /**
+   * Kept small on purpose: an async function saves its whole register file each time it waits,
+   * so the rare paths (isolating refused rows, failing a batch) live in methods of their own and
+   * the common one, one request answered 2xx, carries no more than it needs.
+   */
   async #send(batch: Batch, hardSignal: AbortSignal): Promise<Receipt> {
     const { count } = batch;
     // A batch the transform emptied still has to be acknowledged, but not sent.
-    if (count === 0) return receiptFor(batch, { delivered: 0, failed: [] });
+    if (count === 0) return receiptFor(batch, NOT_SENT);
     this.#inFlight++;
     try {
       // The common case, one request for the batch as the source rendered it: no rows are split.
       const whole = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
       if (this.#tooBig(whole)) return await this.#isolate(batch, undefined, hardSignal);
-      const result = await this.#request(whole, batch.idempotencyKey, hardSignal);
-      if (result.ok) {
-        this.#delivered += count;
-        return receiptFor(batch, { delivered: count, failed: [] });
-      }
-      if (count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
-      return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
+      const result = this.#judge(await this.client.send(whole, batch.idempotencyKey, hardSignal));
+      if (!result.ok) return await this.#notTaken(batch, result, hardSignal);
+      this.#delivered += count;
+      return receiptFor(batch, { delivered: count, failed: NONE });
     } finally {
       this.#inFlight--;
       // The window reads the new limit at its next pull.
       if (this.adaptive) this.limit.concurrency = this.adaptive.limit;
     }
+  }
+
+  /** The API did not take the batch: isolate the refused rows, or fail them all. */
+  async #notTaken(batch: Batch, result: SendResult, hardSignal: AbortSignal): Promise<Receipt> {
+    if (batch.count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
+    return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
   }
 
   /**
@@ -158,7 +166,11 @@ export class HttpSink implements Sink {
 
   /** One body through the client; stops the run when the API cannot be used at all. */
   async #request(body: string | Uint8Array, key: string, hardSignal: AbortSignal): Promise<SendResult> {
-    const result = await this.client.send(body, key, hardSignal);
+    return this.#judge(await this.client.send(body, key, hardSignal));
+  }
+
+  /** Passes an answer on, or throws when it says the API cannot be used at all. */
+  #judge(result: SendResult): SendResult {
     if (result.status !== null) this.#answered = true;
     else if (!this.#answered) {
       // Never a single answer, even after retries: a wrong host or port, not bad rows. Failing
@@ -195,6 +207,10 @@ export class HttpSink implements Sink {
     return body.length * 3 > max && (body.length > max || Buffer.byteLength(body) > max);
   }
 }
+
+/** No rows: shared, never written to. */
+const NONE: readonly FailedRow[] = Object.freeze([]);
+const NOT_SENT = { delivered: 0, failed: NONE };
 
 function failedRow(row: string, result: SendResult): FailedRow {
   return { row, status: result.status, error: result.error, attempts: result.attempts };
