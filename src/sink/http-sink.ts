@@ -99,7 +99,7 @@ export class HttpSink implements Sink {
     this.#inFlight++;
     try {
       // The common case, one request for the batch as the source rendered it: no rows are split.
-      const whole = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
+      const whole = this.config.batchSize === 1 ? (batch.single ?? (batch.rows[0] as string)) : batch.payload;
       if (this.#tooBig(whole)) return await this.#isolate(batch, undefined, hardSignal);
       const result = this.#judge(await this.client.send(whole, batch.idempotencyKey, hardSignal));
       if (!result.ok) return await this.#notTaken(batch, result, hardSignal);

@@ -6,11 +6,14 @@ import type { Batch, FailedRow, KeyTuple } from '../types.js';
  * A batch holds its rows, or their JSON array as text or as UTF-8 bytes, and makes the other
  * forms only when asked: the PostgreSQL source gets whole arrays from the server as bytes and
  * the HTTP sink sends them as they are, so the hot path never decodes, splits or joins rows.
+ * At batch size 1 the source hands over the row's own bytes (`single`), sent as they are too.
  */
 export class LazyBatch implements Batch {
   #rows: readonly string[] | undefined;
   #json: string | undefined;
   #bytes: Buffer | undefined;
+  /** Batch size 1: the row's JSON as bytes (see Batch.single). */
+  readonly single: Buffer | undefined;
   readonly rejected: readonly FailedRow[] | undefined;
   readonly skipped: number | undefined;
 
@@ -20,24 +23,24 @@ export class LazyBatch implements Batch {
     readonly firstKey: KeyTuple,
     readonly lastKey: KeyTuple,
     readonly idempotencyKey: string,
-    content: { rows: readonly string[] } | { json: string } | { bytes: Buffer },
+    content: { rows: readonly string[] } | { json: string } | { bytes: Buffer } | { single: Buffer },
     unsent?: { rejected?: readonly FailedRow[]; skipped?: number },
   ) {
     this.rejected = unsent?.rejected?.length ? unsent.rejected : undefined;
     this.skipped = unsent?.skipped ? unsent.skipped : undefined;
     if ('rows' in content) this.#rows = content.rows;
     else if ('json' in content) this.#json = content.json;
-    else this.#bytes = content.bytes;
+    else if ('bytes' in content) this.#bytes = content.bytes;
+    else this.single = content.single; // decoded into `rows` only if asked (a failure, a transform)
   }
 
   get rows(): readonly string[] {
-    if (this.#rows === undefined) this.#rows = splitJsonArray(this.json);
+    if (this.#rows === undefined) this.#rows = this.single ? [this.single.toString('utf8')] : splitJsonArray(this.json);
     return this.#rows;
   }
 
   get json(): string {
-    if (this.#json === undefined)
-      this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${(this.#rows as readonly string[]).join(',')}]`;
+    if (this.#json === undefined) this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${this.rows.join(',')}]`;
     return this.#json;
   }
 

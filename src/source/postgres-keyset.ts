@@ -3,7 +3,7 @@ import type { Batch, KeyTuple, Source } from '../types.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
-import { copyOut, quoteLiteral } from './copy-out.js';
+import { copyOut, copyOutPacked, type PackedRows, quoteLiteral } from './copy-out.js';
 import { wrapPgError } from './postgres-connect.js';
 import { ReadOnlySession, ReadStopped } from './read-only-session.js';
 import { quoteIdent, qualifiedTable } from './sql.js';
@@ -133,25 +133,26 @@ export class PostgresKeysetSource implements Source {
     let after = from.after;
     let remaining = from.limit ?? Number.POSITIVE_INFINITY;
     let seq = 0;
-    let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+    let next: Promise<Page> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
     try {
       while (next && !from.signal.aborted) {
-        let page: LazyBatch[];
+        let page: Page;
         try {
           page = await next;
         } catch (err) {
           if (err instanceof ReadStopped) return; // stopped mid-read: nothing of that page was yielded
           throw err;
         }
-        const rows = page.reduce((n, b) => n + b.count, 0);
-        remaining -= rows;
-        seq += page.length;
-        const last = page.at(-1);
-        after = last?.lastKey;
+        remaining -= page.rows;
+        seq += page.size;
+        after = page.lastKey;
         // Prefetch: the next page is on its way while this one's batches are being sent.
-        next = last && rows === this.#pageRows && remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+        next =
+          page.size > 0 && page.rows === this.#pageRows && remaining > 0
+            ? this.#page(session, after, remaining, seq)
+            : null;
         next?.catch(() => undefined); // surfaced when awaited; never an unhandled rejection meanwhile
-        for (const batch of page) yield batch;
+        for (let i = 0; i < page.size; i++) yield page.batch(i);
       }
     } finally {
       from.signal.removeEventListener('abort', stop);
@@ -185,27 +186,19 @@ export class PostgresKeysetSource implements Source {
     return this.config.key.map((k) => `${alias}.${quoteIdent(k)}`).join(', ');
   }
 
-  async #page(
-    session: ReadOnlySession,
-    after: KeyTuple | undefined,
-    remaining: number,
-    seq0: number,
-  ): Promise<LazyBatch[]> {
+  async #page(session: ReadOnlySession, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<Page> {
     const { key, jobId } = this.config;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
     if (this.config.batchSize === 1) {
-      const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining, 'param')}) t`;
-      const result = await this.#query(session, (client) => ask(client, sql, after ? [...after] : []));
-      // One row, one batch: its key is both ends of the range.
-      return result.rows.map((r, i) => {
-        const k = r.slice(1) as string[];
-        return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
-      });
+      // One row, one batch, read by COPY too: each row's JSON and key text packed into one buffer.
+      const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining)}) t`;
+      const rows = await this.#query(session, (client) => copyOutPacked(client, sql, 1 + key.length));
+      return new SingleRowPage(rows, key.length, seq0, jobId);
     }
     const rows = await this.#query(session, (client) =>
-      copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)),
+      copyOut(client, this.#batchedSql(this.#inner(after, remaining), keyCols)),
     );
-    return rows.map((r, i) => {
+    const batches = rows.map((r, i) => {
       const text = (f: Buffer | null | undefined) => (f ? f.toString('utf8') : '');
       const firstKey = key.map((_, k) => text(r[2 + 2 * k]));
       const lastKey = key.map((_, k) => text(r[3 + 2 * k]));
@@ -218,18 +211,24 @@ export class PostgresKeysetSource implements Source {
         { bytes: r[0] as Buffer },
       );
     });
+    return {
+      size: batches.length,
+      rows: batches.reduce((n, b) => n + b.count, 0),
+      lastKey: batches.at(-1)?.lastKey,
+      batch: (i) => batches[i] as LazyBatch,
+    };
   }
 
   /**
-   * One page of the table in key order, after the watermark. The watermark goes in as bind
-   * parameters, or (for COPY, which takes none) as quoted literals; either way it stays text
-   * and the server casts it to the key's type.
+   * One page of the table in key order, after the watermark. The watermark goes in as quoted
+   * literals (every page is read by COPY, which takes no bind parameters): it stays text and the
+   * server casts it to the key's type.
    */
-  #inner(after: KeyTuple | undefined, remaining: number, values: 'param' | 'literal'): string {
+  #inner(after: KeyTuple | undefined, remaining: number): string {
     const { where } = this.config;
     const conds: string[] = [];
     if (after) {
-      const given = after.map((v, i) => (values === 'param' ? `$${i + 1}` : quoteLiteral(v)));
+      const given = after.map(quoteLiteral);
       conds.push(`(${this.#keyList('s')}) > (${given.join(', ')})`);
     }
     if (where) conds.push(fragment(where));
@@ -259,6 +258,48 @@ export class PostgresKeysetSource implements Source {
       `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
       ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`
     );
+  }
+}
+
+/** One page read: how many batches and rows, the last key, and each batch as it is pulled. */
+interface Page {
+  readonly size: number;
+  readonly rows: number;
+  readonly lastKey: KeyTuple | undefined;
+  batch(i: number): LazyBatch;
+}
+
+/**
+ * Batch size 1: a page of rows kept as bytes (see PackedRows) until each is pulled, when its
+ * batch is made: the row's JSON as a view into the page, its key as text. A batch then lives
+ * as long as its request, and dies young.
+ */
+class SingleRowPage implements Page {
+  readonly size: number;
+  readonly rows: number;
+  readonly lastKey: KeyTuple | undefined;
+
+  constructor(
+    private readonly packed: PackedRows,
+    private readonly keys: number,
+    private readonly seq0: number,
+    private readonly jobId: string,
+  ) {
+    this.size = packed.length;
+    this.rows = packed.length;
+    this.lastKey = packed.length > 0 ? this.#key(packed.length - 1) : undefined;
+  }
+
+  batch(i: number): LazyBatch {
+    const k = this.#key(i); // one row: its key is both ends of the range
+    const json = this.packed.bytes(i, 0) as Buffer;
+    return new LazyBatch(this.seq0 + i, 1, k, k, idempotencyKeyFor(this.jobId, k, k), { single: json });
+  }
+
+  #key(i: number): string[] {
+    const k: string[] = new Array(this.keys);
+    for (let c = 0; c < this.keys; c++) k[c] = this.packed.text(i, 1 + c);
+    return k;
   }
 }
 

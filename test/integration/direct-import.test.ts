@@ -114,6 +114,38 @@ describe('direct import from PostgreSQL', () => {
     expect(new Set(sink.acceptedIds())).toEqual(new Set(keys));
   });
 
+  it('batch size 1 pages by a composite key (quoted text, bigint past 2^53) and sends each row as PostgreSQL rendered it', async () => {
+    const t = schema.qualified('single_rows');
+    const words = ["a'b", 'a\\b', '東京', 'z"q', "'; DROP TABLE x; --", 'é'];
+    await withClient(db.url, async (client) => {
+      await client.query(`CREATE TABLE ${t} (k text, b bigint, doc jsonb, price numeric, PRIMARY KEY (k, b))`);
+      for (const [i, k] of words.entries())
+        for (const b of ['9007199254740993', '-1', String(i)])
+          await client.query(`INSERT INTO ${t} VALUES ($1, $2, $3, 12345678901234567890.1234567)`, [k, b, { k, n: i }]);
+    });
+    const expected = await withClient(db.url, async (client) => {
+      await client.query(`SET DateStyle = ISO; SET TimeZone = 'UTC'`);
+      return (await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${t} t ORDER BY k, b`)).rows.map(
+        (r) => r.j,
+      );
+    });
+    await using sink = await startHttpSink({ idField: 'k' });
+    // Pages of 4 rows: batches are cut across pages, and the last page is short.
+    const result = await importWith({
+      from: db.url,
+      table: t,
+      key: 'k,b',
+      to: sink.url,
+      batchSize: '1',
+      concurrency: '3',
+      pageRows: '4',
+    });
+    expect(result.thisRun.delivered).toBe(expected.length);
+    expect(sink.requests.map((r) => r.body).sort()).toEqual([...expected].sort());
+    const keys = new Set(sink.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(expected.length);
+  });
+
   it('writes only the refused row of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
     await using dir = await tempDir();
     const transform = await dir.file(
