@@ -164,14 +164,26 @@ class FieldRows implements RowCollector<ByteRow[]> {
 export class PackedRows implements RowCollector<PackedRows> {
   /** Fields per row. */
   readonly width: number;
-  #bytes = Buffer.allocUnsafe(64 * 1024);
+  #bytes: Buffer;
   #used = 0;
   /** Per field: start in #bytes, then length (−1: NULL). */
-  #spans = new Int32Array(1024);
+  #spans: Int32Array;
   #count = 0;
 
-  constructor(width: number) {
+  /**
+   * `expect`: the rows and bytes the page will likely hold (the last page's). Sized right, a page
+   * is one allocation: grown by doubling, each page allocated ~3× its size outside the heap, and
+   * V8 answers that much external memory with full collections (13 where 3 do, measured).
+   */
+  constructor(width: number, expect: { rows: number; bytes: number } = { rows: 512, bytes: 64 * 1024 }) {
     this.width = width;
+    this.#bytes = Buffer.allocUnsafe(Math.max(1024, expect.bytes));
+    this.#spans = new Int32Array(Math.max(64, expect.rows * width * 2));
+  }
+
+  /** Bytes of field data read. */
+  get bytesUsed(): number {
+    return this.#used;
   }
 
   /** Rows read. */
@@ -242,8 +254,13 @@ export function copyOut(client: pg.Client, query: string): Promise<ByteRow[]> {
 }
 
 /** The same, with the rows packed into one buffer (`width` fields each). */
-export function copyOutPacked(client: pg.Client, query: string, width: number): Promise<PackedRows> {
-  const q = new CopyOutQuery(query, new PackedRows(width));
+export function copyOutPacked(
+  client: pg.Client,
+  query: string,
+  width: number,
+  expect?: { rows: number; bytes: number },
+): Promise<PackedRows> {
+  const q = new CopyOutQuery(query, new PackedRows(width, expect));
   client.query(q as unknown as pg.Submittable);
   return q.done;
 }

@@ -43,6 +43,8 @@ export class PostgresKeysetSource implements Source {
   #counter: ReadOnlySession | undefined;
   #closed = false;
   readonly #pageRows: number;
+  /** Batch size 1: the largest page read so far, in bytes, to size the next one's buffer. */
+  #lastPageBytes = 64 * 1024;
 
   constructor(private readonly config: PostgresSourceConfig) {
     const what = config.table ? `table ${config.table}` : 'query';
@@ -192,7 +194,9 @@ export class PostgresKeysetSource implements Source {
     if (this.config.batchSize === 1) {
       // One row, one batch, read by COPY too: each row's JSON and key text packed into one buffer.
       const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining)}) t`;
-      const rows = await this.#query(session, (client) => copyOutPacked(client, sql, 1 + key.length));
+      const expect = { rows: Math.min(this.#pageRows, remaining), bytes: Math.ceil(this.#lastPageBytes * 1.1) };
+      const rows = await this.#query(session, (client) => copyOutPacked(client, sql, 1 + key.length, expect));
+      this.#lastPageBytes = Math.max(this.#lastPageBytes, rows.bytesUsed);
       return new SingleRowPage(rows, key.length, seq0, jobId);
     }
     const rows = await this.#query(session, (client) =>
