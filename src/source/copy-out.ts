@@ -78,7 +78,7 @@ export class CopyOutQuery<T> {
       if (fields === -1) return; // the trailer
       const end = rowEnd(buf, at + 2, fields);
       if (end < 0) break; // a row cut across messages: wait for the rest
-      this.#rows.add(buf, at + 2, fields);
+      this.#rows.add(buf, at + 2, fields, end);
       at = end;
     }
     if (at < buf.length) this.#pending = Buffer.from(buf.subarray(at));
@@ -107,8 +107,8 @@ export class CopyOutQuery<T> {
 
 /** Where a CopyOutQuery puts each row it reads (`buf` is pg's: copy what is kept). */
 export interface RowCollector<T> {
-  /** A whole row: `fields` fields from `start`, each a 4-byte length (−1: NULL) and its bytes. */
-  add(buf: Buffer, start: number, fields: number): void;
+  /** A whole row: `fields` fields from `start` to `end`, each a 4-byte length (−1: NULL) and its bytes. */
+  add(buf: Buffer, start: number, fields: number, end: number): void;
   result(): T;
 }
 
@@ -176,8 +176,7 @@ export class PackedRows implements RowCollector<PackedRows> {
     return this.#bodyUsed;
   }
 
-  add(buf: Buffer, start: number, fields: number): void {
-    const end = rowEnd(buf, start, fields);
+  add(buf: Buffer, start: number, fields: number, end: number): void {
     this.#reserve(end - start + 2, 2 * fields);
     const glue = this.glue;
     const i = this.#count;
