@@ -7,7 +7,7 @@ import { redactUrl } from '../redact.js';
 import type { Batch, DeliverOptions, FailedRow, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
 import { receiptFor } from './receipt.js';
 import { sendIsolating, type PieceVerdict } from './isolate-refused.js';
-import { deliverWindowed, type WindowLimit } from './window.js';
+import { deliverWindowed } from './window.js';
 
 export interface HttpSinkConfig extends HttpClientConfig {
   readonly concurrency: number;
@@ -35,7 +35,7 @@ export class HttpSink implements Sink {
   readonly describe: string;
   readonly client: StickyHttpClient;
   /** The in-flight limit; its `concurrency` may be changed while running (the window counts, see window.ts). */
-  readonly limit: { concurrency: number } & WindowLimit;
+  readonly limit: { concurrency: number };
   /** `--concurrency auto`'s limiter; it sets `limit.concurrency` as each request ends. */
   readonly adaptive: AdaptiveLimit | undefined;
   #inFlight = 0;
@@ -61,7 +61,7 @@ export class HttpSink implements Sink {
   }
 
   deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
-    // Every request in flight listens on the abort signal; that is by design, not a leak.
+    // Every lane listens on the abort signal (once, see dispatch-once.ts); by design, not a leak.
     setMaxListeners(0, opts.hardSignal);
     return deliverWindowed(batches, this.limit, (b) => this.#send(b, opts.hardSignal), opts);
   }
