@@ -2,12 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { scratch } from './child-processes.js';
-import { autocannonCeiling, bulkImport, naive, plain, type Contender } from './contenders.js';
+import { autocannonCeiling, bulkImport, naive, plain, plainSingle, type Contender } from './contenders.js';
 import { waitForQuiet } from './host-cpu.js';
 import { measure, type Measurement } from './measure.js';
 import type { BenchOptions } from './options.js';
 import { resultsTable, summarize, targetsTable } from './report.js';
 import type { SinkProcess } from './sink-process.js';
+
+/** bulk-import's and the plain script's requests in flight at batch 1. */
+const BATCH1_CONCURRENCY = 32;
 
 export interface ComparisonInput {
   readonly opts: BenchOptions;
@@ -20,8 +23,22 @@ export interface ComparisonInput {
   readonly log: (line: string) => void;
 }
 
-/** The contenders in table order; batch 1 and the naive client read a prefix of the table. */
-export function comparisonContenders({ opts, db, table, sink, sampleRow }: ComparisonInput): Contender[] {
+/**
+ * The contenders in table order; batch 1, its plain script and the naive client read a prefix of
+ * the table. `BENCH_ONLY=id,id…` (e.g. `bi-b1-lane,plain-b1`) runs only those, for a quick A/B
+ * on a shared machine without the whole ten-minute bench.
+ */
+export function comparisonContenders(input: ComparisonInput): Contender[] {
+  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+  const all = allContenders(input);
+  if (!only) return all;
+  const unknown = only.filter((id) => !all.some((c) => c.id === id));
+  if (unknown.length > 0)
+    throw new Error(`BENCH_ONLY: no contender ${unknown.join(', ')} (there are ${all.map((c) => c.id).join(', ')})`);
+  return all.filter((c) => only.includes(c.id));
+}
+
+function allContenders({ opts, db, table, sink, sampleRow }: ComparisonInput): Contender[] {
   const to = sink.url;
   const subset = (rows: number) => (rows < opts.rows ? { limit: rows } : {});
   const bodyFile = join(scratch, 'one-row.json');
@@ -37,7 +54,7 @@ export function comparisonContenders({ opts, db, table, sink, sampleRow }: Compa
       rows: opts.batch1Rows,
       ...subset(opts.batch1Rows),
       batch: 1,
-      concurrency: 32,
+      concurrency: BATCH1_CONCURRENCY,
       sticky: 'lane',
     }),
     bulkImport({
@@ -47,9 +64,10 @@ export function comparisonContenders({ opts, db, table, sink, sampleRow }: Compa
       rows: opts.batch1Rows,
       ...subset(opts.batch1Rows),
       batch: 1,
-      concurrency: 32,
+      concurrency: BATCH1_CONCURRENCY,
       sticky: 'off',
     }),
+    plainSingle(db, table, to, opts.batch1Rows, BATCH1_CONCURRENCY),
     naive(db, table, to, opts.naiveRows),
     autocannonCeiling(to, bodyFile, opts.autocannonSeconds),
   ];
@@ -102,7 +120,7 @@ export async function runComparison(input: ComparisonInput): Promise<{ markdown:
   const markdown = [
     resultsTable(summaries) + note,
     '',
-    '**Targets** (issue 2), from the medians above:',
+    '**Targets** (issues 2 and 12), from the medians above:',
     '',
     targetsTable(summaries, opts.rows),
   ].join('\n');

@@ -108,6 +108,21 @@ export function plain(db: string, table: string, to: string, rows: number): Cont
   };
 }
 
+/** The plain script at batch 1: one row object per request, `inFlight` requests through a Pool. */
+export function plainSingle(db: string, table: string, to: string, rows: number, inFlight: number): Contender {
+  return {
+    id: 'plain-b1',
+    label: `plain script: row objects, JSON.stringify, undici Pool, batch 1, ${inFlight} in flight`,
+    kind: 'plain',
+    nodeArgs: [],
+    script: here('baseline-plain-single.js'),
+    args: [db, table, to, String(rows), String(inFlight)],
+    rows,
+    requests: rows,
+    timeoutMs: timeoutFor(rows, 2000),
+  };
+}
+
 export const AUTOCANNON_CONNECTIONS = 32;
 
 export function autocannonCeiling(to: string, bodyFile: string, seconds: number): Contender {

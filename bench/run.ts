@@ -12,7 +12,7 @@ import {
 import { killAll, removeScratch, track } from './child-processes.js';
 import { builtStamp, describeCode } from './code-version.js';
 import { runComparison } from './comparison.js';
-import { bulkImport, shebangNodeFlags } from './contenders.js';
+import { bulkImport, plainSingle, shebangNodeFlags } from './contenders.js';
 import { profileContender } from './cpu-profile.js';
 import { parseBenchOptions, UsageError, type BenchOptions } from './options.js';
 import { runRssScale } from './rss-scale.js';
@@ -88,12 +88,16 @@ try {
       concurrency: 32,
       sticky: 'lane',
     });
+    // The plain batch-1 script beside bulk-import's batch 1: where the two differ per request.
+    const p1 = plainSingle(db.url, TABLE, sink.url, opts.batch1Rows, 32);
     body = [
       await profileContender(b100, dir, 'batch100-lane'),
       '',
       await profileContender(b1, dir, 'batch1-lane'),
       '',
-      `Profiles (open in Chrome DevTools → Performance): .bench/prof/batch100-lane.cpuprofile, batch1-lane.cpuprofile`,
+      await profileContender(p1, dir, 'plain-batch1'),
+      '',
+      `Profiles (open in Chrome DevTools → Performance): .bench/prof/batch100-lane.cpuprofile, batch1-lane.cpuprofile, plain-batch1.cpuprofile`,
     ].join('\n');
   } else if (opts.rssScale) {
     kind = 'rss-scale';

@@ -30,6 +30,11 @@ export interface Batch {
   readonly payload: string | Uint8Array;
   /** Each row's JSON text; materialised on demand (failures, transforms, batch size 1). */
   readonly rows: readonly string[];
+  /**
+   * Batch size 1 read as bytes: the one row's JSON (the object itself, not an array of one) as
+   * UTF-8, sent as it is, so no JS string of it is ever made; undefined otherwise (use `rows[0]`).
+   */
+  readonly single?: Uint8Array;
   /** The key of the first and last row; the watermark moves to `lastKey` once acknowledged. */
   readonly firstKey: KeyTuple;
   readonly lastKey: KeyTuple;

@@ -41,6 +41,12 @@ export class Watermark {
 
   ack(receipt: { seq: number; lastKey: KeyTuple; firstKey?: KeyTuple; rows?: number }): boolean {
     if (receipt.seq < this.#next) return false;
+    if (receipt.seq === this.#next && this.#pending.size === 0) {
+      // In order with nothing waiting (most receipts): the watermark moves, nothing is recorded.
+      this.#key = receipt.lastKey;
+      this.#next++;
+      return true;
+    }
     const { lastKey, firstKey = lastKey, rows = 0 } = receipt;
     this.#pending.set(receipt.seq, { firstKey, lastKey, rows });
     let moved = false;

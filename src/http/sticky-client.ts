@@ -3,7 +3,7 @@ import { Client } from 'undici';
 import type { AdaptiveLimit, AttemptOutcome } from './adaptive-limit.js';
 import { errorCode, errorMessage } from '../errors.js';
 import { type CookieState, cookieStatesFor, keepsCookiesFrom, type StickyMode } from './cookie-lanes.js';
-import { dispatchOnce } from './dispatch-once.js';
+import { AttemptWatch, dispatchOnce } from './dispatch-once.js';
 import { LanePlacement, type LaneSeat, type PlacementReport } from './lane-placement.js';
 import { RateLimiter } from './rate-limit.js';
 import type { RetryAfterBrake } from './retry-after-brake.js';
@@ -53,6 +53,8 @@ export interface LaneReport {
 interface Lane {
   readonly id: number;
   readonly client: Client;
+  /** The lane's deadline timer and stop listener, made once (see dispatch-once.ts). */
+  readonly watch: AttemptWatch;
   readonly cookies: CookieState | null;
   /** `--sticky lane`: where the lane stands in the fleet, and whether it is to move (lane-placement.ts). */
   readonly seat: LaneSeat | undefined;
@@ -137,6 +139,7 @@ export class StickyHttpClient {
   }
 
   async close(): Promise<void> {
+    for (const l of this.#all) l.watch.close();
     await Promise.all(this.#all.map((l) => l.client.close().catch(() => l.client.destroy())));
   }
 
@@ -152,6 +155,7 @@ export class StickyHttpClient {
     const lane: Lane = {
       id: this.#all.length,
       client,
+      watch: new AttemptWatch(timeoutMs),
       cookies,
       seat: cookies ? this.#placement?.seat(cookies) : undefined,
       requests: 0,
@@ -170,7 +174,7 @@ export class StickyHttpClient {
     signal: AbortSignal | undefined,
     attempt: number,
   ): Promise<SendResult | Retry<SendResult>> {
-    const { method, targetHeader, timeoutMs } = this.config;
+    const { method, targetHeader } = this.config;
     const cookies = lane.cookies;
     signal?.throwIfAborted();
     if (this.#rate) await this.#rate.take(signal);
@@ -194,7 +198,7 @@ export class StickyHttpClient {
     let outcome: AttemptOutcome = 'other';
     let retryAfterMs: number | undefined;
     try {
-      const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, signal, timeoutMs);
+      const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, lane.watch, signal);
       if (OVERLOAD.has(res.status)) {
         outcome = 'overload';
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());

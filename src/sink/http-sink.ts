@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import pLimit, { type LimitFunction } from 'p-limit';
 import { AdaptiveLimit } from '../http/adaptive-limit.js';
 import type { RetryAfterBrake } from '../http/retry-after-brake.js';
 import { StickyHttpClient, type HttpClientConfig, type SendResult } from '../http/sticky-client.js';
@@ -37,8 +36,8 @@ type PieceOutcome = { verdict: PieceVerdict; answer: SendResult };
 export class HttpSink implements Sink {
   readonly describe: string;
   readonly client: StickyHttpClient;
-  /** The in-flight limit; its `concurrency` may be changed while running. */
-  readonly limit: LimitFunction;
+  /** The in-flight limit; its `concurrency` may be changed while running (the window counts, see window.ts). */
+  readonly limit: { concurrency: number };
   /** `--concurrency auto`'s limiter; it sets `limit.concurrency` as each request ends. */
   readonly adaptive: AdaptiveLimit | undefined;
   #inFlight = 0;
@@ -61,7 +60,7 @@ export class HttpSink implements Sink {
     const auto = config.autoConcurrency;
     this.adaptive = auto ? new AdaptiveLimit({ max: auto.max, initial: config.concurrency }) : undefined;
     this.client = new StickyHttpClient(config, undefined, this.adaptive, brake);
-    this.limit = pLimit(this.adaptive?.limit ?? config.concurrency);
+    this.limit = { concurrency: this.adaptive?.limit ?? config.concurrency };
   }
 
   get stats(): SinkStats {
@@ -71,7 +70,7 @@ export class HttpSink implements Sink {
   }
 
   deliver(batches: AsyncIterable<Batch>, opts: DeliverOptions): AsyncIterable<Receipt> {
-    // Every request in flight listens on the abort signal; that is by design, not a leak.
+    // Every lane listens on the abort signal (once, see dispatch-once.ts); by design, not a leak.
     setMaxListeners(0, opts.hardSignal);
     return deliverWindowed(batches, this.limit, (b) => this.#send(b, opts.hardSignal), opts);
   }
@@ -103,27 +102,35 @@ export class HttpSink implements Sink {
     await this.client.close();
   }
 
+  /**
+   * Kept small on purpose: an async function saves its whole register file each time it waits,
+   * so the rare paths (isolating refused rows, failing a batch) live in methods of their own and
+   * the common one, one request answered 2xx, carries no more than it needs.
+   */
   async #send(batch: Batch, hardSignal: AbortSignal): Promise<Receipt> {
     const { count } = batch;
     // A batch the transform emptied still has to be acknowledged, but not sent.
-    if (count === 0) return receiptFor(batch, { delivered: 0, failed: [] });
+    if (count === 0) return receiptFor(batch, NOT_SENT);
     this.#inFlight++;
     try {
       // The common case, one request for the batch as the source rendered it: no rows are split.
-      const whole = this.config.batchSize === 1 ? (batch.rows[0] as string) : batch.payload;
+      const whole = this.config.batchSize === 1 ? (batch.single ?? (batch.rows[0] as string)) : batch.payload;
       if (this.#tooBig(whole)) return await this.#isolate(batch, undefined, hardSignal);
-      const result = await this.#request(whole, batch.idempotencyKey, hardSignal);
-      if (result.ok) {
-        this.#delivered += count;
-        return receiptFor(batch, { delivered: count, failed: [] });
-      }
-      if (count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
-      return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
+      const result = this.#judge(await this.client.send(whole, batch.idempotencyKey, hardSignal));
+      if (!result.ok) return await this.#notTaken(batch, result, hardSignal);
+      this.#delivered += count;
+      return receiptFor(batch, { delivered: count, failed: NONE });
     } finally {
       this.#inFlight--;
-      // The window reads the new limit at its next pull (p-limit starts queued work on a raise).
+      // The window reads the new limit at its next pull.
       if (this.adaptive) this.limit.concurrency = this.adaptive.limit;
     }
+  }
+
+  /** The API did not take the batch: isolate the refused rows, or fail them all. */
+  async #notTaken(batch: Batch, result: SendResult, hardSignal: AbortSignal): Promise<Receipt> {
+    if (batch.count > 1 && this.#verdictOf(result) === 'refused') return await this.#isolate(batch, result, hardSignal);
+    return receiptFor(batch, { delivered: 0, failed: batch.rows.map((row) => failedRow(row, result)) });
   }
 
   /**
@@ -174,7 +181,11 @@ export class HttpSink implements Sink {
 
   /** One body through the client; stops the run when the API cannot be used at all. */
   async #request(body: string | Uint8Array, key: string, hardSignal: AbortSignal): Promise<SendResult> {
-    const result = await this.client.send(body, key, hardSignal);
+    return this.#judge(await this.client.send(body, key, hardSignal));
+  }
+
+  /** Passes an answer on, or throws when it says the API cannot be used at all. */
+  #judge(result: SendResult): SendResult {
     if (result.status !== null) this.#answered = true;
     else if (!this.#answered) {
       // Never a single answer, even after retries: a wrong host or port, not bad rows. Failing
@@ -211,6 +222,10 @@ export class HttpSink implements Sink {
     return body.length * 3 > max && (body.length > max || Buffer.byteLength(body) > max);
   }
 }
+
+/** No rows: shared, never written to. */
+const NONE: readonly FailedRow[] = Object.freeze([]);
+const NOT_SENT = { delivered: 0, failed: NONE };
 
 function failedRow(row: string, result: SendResult): FailedRow {
   return { row, status: result.status, error: result.error, attempts: result.attempts };

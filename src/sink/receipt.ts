@@ -5,6 +5,9 @@ import type { Batch, FailedRow, Receipt } from '../types.js';
  * the transform did not hand it (rows rejected or skipped before sending), copied from the batch.
  * So those rows are settled with their batch's receipt, in the same step, by the pipeline.
  */
+/** Shared by every receipt without rejected rows: never written to. */
+const NO_ROWS: readonly FailedRow[] = Object.freeze([]);
+
 export function receiptFor(batch: Batch, sent: { delivered: number; failed: readonly FailedRow[] }): Receipt {
   return {
     seq: batch.seq,
@@ -13,7 +16,7 @@ export function receiptFor(batch: Batch, sent: { delivered: number; failed: read
     rows: batch.count,
     delivered: sent.delivered,
     failed: sent.failed,
-    rejected: batch.rejected ?? [],
+    rejected: batch.rejected ?? NO_ROWS,
     skipped: batch.skipped ?? 0,
   };
 }

@@ -3,7 +3,7 @@ import type { Batch, KeyTuple, Source } from '../types.js';
 import { BulkImportError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { LazyBatch, idempotencyKeyFor } from './batch.js';
-import { copyOut, quoteLiteral } from './copy-out.js';
+import { copyOutPacked, type PackedRows, quoteLiteral } from './copy-out.js';
 import { wrapPgError } from './postgres-connect.js';
 import { ReadOnlySession, ReadStopped } from './read-only-session.js';
 import { quoteIdent, qualifiedTable } from './sql.js';
@@ -30,11 +30,11 @@ const COUNT_TIMEOUT_MS = 5000;
  * Keyset paging: `WHERE (key) > ($last) ORDER BY key LIMIT page`, one short statement per page
  * and never a long transaction, because the monolith is in production.
  *
- * The server renders each row with `row_to_json` and glues each batch's rows into one JSON array
- * (`string_agg`), read by binary COPY: a page of 2,000 rows arrives as 20 byte buffers that are
- * sent as they are, never parsed, re-stringified or even decoded. Key values come back as
- * PostgreSQL's own text and go back as text (parameters or quoted literals) that the server
- * casts to the column type: no JS Number or Date ever holds one.
+ * The server renders each row with `row_to_json`, read by binary COPY as UTF-8 bytes that are
+ * packed into one buffer per page as they arrive, each batch's rows already glued into its JSON
+ * array (see PackedRows): the bytes are sent as they are, never parsed, re-stringified or even
+ * decoded. Key values come back as PostgreSQL's own text and go back as text (quoted literals)
+ * that the server casts to the column type: no JS Number or Date ever holds one.
  */
 export class PostgresKeysetSource implements Source {
   readonly describe: string;
@@ -43,6 +43,8 @@ export class PostgresKeysetSource implements Source {
   #counter: ReadOnlySession | undefined;
   #closed = false;
   readonly #pageRows: number;
+  /** The largest page read so far, in bytes, to size the next one's buffer. */
+  #lastPageBytes = 64 * 1024;
 
   constructor(private readonly config: PostgresSourceConfig) {
     const what = config.table ? `table ${config.table}` : 'query';
@@ -133,25 +135,26 @@ export class PostgresKeysetSource implements Source {
     let after = from.after;
     let remaining = from.limit ?? Number.POSITIVE_INFINITY;
     let seq = 0;
-    let next: Promise<LazyBatch[]> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+    let next: Promise<Page> | null = remaining > 0 ? this.#page(session, after, remaining, seq) : null;
     try {
       while (next && !from.signal.aborted) {
-        let page: LazyBatch[];
+        let page: Page;
         try {
           page = await next;
         } catch (err) {
           if (err instanceof ReadStopped) return; // stopped mid-read: nothing of that page was yielded
           throw err;
         }
-        const rows = page.reduce((n, b) => n + b.count, 0);
-        remaining -= rows;
-        seq += page.length;
-        const last = page.at(-1);
-        after = last?.lastKey;
+        remaining -= page.rows;
+        seq += page.size;
+        after = page.lastKey;
         // Prefetch: the next page is on its way while this one's batches are being sent.
-        next = last && rows === this.#pageRows && remaining > 0 ? this.#page(session, after, remaining, seq) : null;
+        next =
+          page.size > 0 && page.rows === this.#pageRows && remaining > 0
+            ? this.#page(session, after, remaining, seq)
+            : null;
         next?.catch(() => undefined); // surfaced when awaited; never an unhandled rejection meanwhile
-        for (const batch of page) yield batch;
+        for (let i = 0; i < page.size; i++) yield page.batch(i);
       }
     } finally {
       from.signal.removeEventListener('abort', stop);
@@ -185,51 +188,32 @@ export class PostgresKeysetSource implements Source {
     return this.config.key.map((k) => `${alias}.${quoteIdent(k)}`).join(', ');
   }
 
-  async #page(
-    session: ReadOnlySession,
-    after: KeyTuple | undefined,
-    remaining: number,
-    seq0: number,
-  ): Promise<LazyBatch[]> {
-    const { key, jobId } = this.config;
+  /**
+   * One page, read by COPY as one JSON text and the key text per row, packed into buffers (see
+   * PackedRows): at batch size 1 each row is a batch, at more the rows are glued into each
+   * batch's JSON array as they arrive. Batches are cut every `batchSize` rows of the page
+   * (a page is a whole number of batches), so the same watermark always cuts the same batches.
+   */
+  async #page(session: ReadOnlySession, after: KeyTuple | undefined, remaining: number, seq0: number): Promise<Page> {
+    const { key, jobId, batchSize } = this.config;
     const keyCols = key.map((k, i) => `t.${quoteIdent(k)}::text AS k${i}`).join(', ');
-    if (this.config.batchSize === 1) {
-      const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining, 'param')}) t`;
-      const result = await this.#query(session, (client) => ask(client, sql, after ? [...after] : []));
-      // One row, one batch: its key is both ends of the range.
-      return result.rows.map((r, i) => {
-        const k = r.slice(1) as string[];
-        return new LazyBatch(seq0 + i, 1, k, k, idempotencyKeyFor(jobId, k, k), { rows: [r[0] as string] });
-      });
-    }
-    const rows = await this.#query(session, (client) =>
-      copyOut(client, this.#batchedSql(this.#inner(after, remaining, 'literal'), keyCols)),
-    );
-    return rows.map((r, i) => {
-      const text = (f: Buffer | null | undefined) => (f ? f.toString('utf8') : '');
-      const firstKey = key.map((_, k) => text(r[2 + 2 * k]));
-      const lastKey = key.map((_, k) => text(r[3 + 2 * k]));
-      return new LazyBatch(
-        seq0 + i,
-        Number(text(r[1])),
-        firstKey,
-        lastKey,
-        idempotencyKeyFor(jobId, firstKey, lastKey),
-        { bytes: r[0] as Buffer },
-      );
-    });
+    const sql = `SELECT row_to_json(t.*)::text AS j, ${keyCols} FROM (${this.#inner(after, remaining)}) t`;
+    const expect = { rows: Math.min(this.#pageRows, remaining), bytes: Math.ceil(this.#lastPageBytes * 1.1) };
+    const rows = await this.#query(session, (client) => copyOutPacked(client, sql, 1 + key.length, expect, batchSize));
+    this.#lastPageBytes = Math.max(this.#lastPageBytes, rows.bytesUsed);
+    return new PackedPage(rows, key.length, batchSize, seq0, jobId);
   }
 
   /**
-   * One page of the table in key order, after the watermark. The watermark goes in as bind
-   * parameters, or (for COPY, which takes none) as quoted literals; either way it stays text
-   * and the server casts it to the key's type.
+   * One page of the table in key order, after the watermark. The watermark goes in as quoted
+   * literals (every page is read by COPY, which takes no bind parameters): it stays text and the
+   * server casts it to the key's type.
    */
-  #inner(after: KeyTuple | undefined, remaining: number, values: 'param' | 'literal'): string {
+  #inner(after: KeyTuple | undefined, remaining: number): string {
     const { where } = this.config;
     const conds: string[] = [];
     if (after) {
-      const given = after.map((v, i) => (values === 'param' ? `$${i + 1}` : quoteLiteral(v)));
+      const given = after.map(quoteLiteral);
       conds.push(`(${this.#keyList('s')}) > (${given.join(', ')})`);
     }
     if (where) conds.push(fragment(where));
@@ -247,18 +231,53 @@ export class PostgresKeysetSource implements Source {
       throw wrapPgError(err, this.config, 'mid-run');
     }
   }
+}
 
-  /** Rows numbered in key order and glued into one JSON array per batch, with each batch's first and last key. */
-  #batchedSql(inner: string, keyCols: string): string {
-    const { key, batchSize } = this.config;
-    const firstLast = key
-      .map((_, i) => `(array_agg(k${i} ORDER BY n))[1], (array_agg(k${i} ORDER BY n DESC))[1]`)
-      .join(', ');
-    return (
-      `SELECT '[' || string_agg(j, ',' ORDER BY n) || ']', count(*)::text, ${firstLast} FROM (` +
-      `SELECT row_to_json(t.*)::text AS j, ${keyCols}, row_number() OVER (ORDER BY ${this.#keyList('t')}) AS n` +
-      ` FROM (${inner}) t) x GROUP BY (n - 1) / ${batchSize} ORDER BY (n - 1) / ${batchSize}`
-    );
+/** One page read: how many batches and rows, the last key, and each batch as it is pulled. */
+interface Page {
+  readonly size: number;
+  readonly rows: number;
+  readonly lastKey: KeyTuple | undefined;
+  batch(i: number): LazyBatch;
+}
+
+/**
+ * A page of rows kept as bytes (see PackedRows) until each batch is pulled, when it is made: its
+ * JSON (the row itself at batch size 1, else the glued array) as a view into the page, its first
+ * and last keys as text. A batch then lives as long as its request, and dies young.
+ */
+class PackedPage implements Page {
+  readonly size: number;
+  readonly rows: number;
+  readonly lastKey: KeyTuple | undefined;
+
+  constructor(
+    private readonly packed: PackedRows,
+    private readonly keys: number,
+    private readonly batchSize: number,
+    private readonly seq0: number,
+    private readonly jobId: string,
+  ) {
+    this.rows = packed.length;
+    this.size = Math.ceil(packed.length / batchSize);
+    this.lastKey = packed.length > 0 ? this.#key(packed.length - 1) : undefined;
+  }
+
+  batch(i: number): LazyBatch {
+    const first = i * this.batchSize;
+    const last = Math.min(this.rows, first + this.batchSize) - 1;
+    const firstKey = this.#key(first);
+    const lastKey = last === first ? firstKey : this.#key(last);
+    const key = idempotencyKeyFor(this.jobId, firstKey, lastKey);
+    const content =
+      this.batchSize === 1 ? { single: this.packed.json(first) } : { bytes: this.packed.array(first, last) };
+    return new LazyBatch(this.seq0 + i, last - first + 1, firstKey, lastKey, key, content);
+  }
+
+  #key(row: number): string[] {
+    const k: string[] = new Array(this.keys);
+    for (let c = 0; c < this.keys; c++) k[c] = this.packed.text(row, 1 + c);
+    return k;
   }
 }
 

@@ -114,6 +114,56 @@ describe('direct import from PostgreSQL', () => {
     expect(new Set(sink.acceptedIds())).toEqual(new Set(keys));
   });
 
+  it('batch size 1 and 4 page by a composite key (quoted text, bigint past 2^53) and send rows as PostgreSQL rendered them', async () => {
+    const t = schema.qualified('single_rows');
+    const words = ["a'b", 'a\\b', '東京', 'z"q', "'; DROP TABLE x; --", 'é'];
+    await withClient(db.url, async (client) => {
+      await client.query(`CREATE TABLE ${t} (k text, b bigint, doc jsonb, price numeric, PRIMARY KEY (k, b))`);
+      for (const [i, k] of words.entries())
+        for (const b of ['9007199254740993', '-1', String(i)])
+          await client.query(`INSERT INTO ${t} VALUES ($1, $2, $3, 12345678901234567890.1234567)`, [k, b, { k, n: i }]);
+    });
+    const expected = await withClient(db.url, async (client) => {
+      await client.query(`SET DateStyle = ISO; SET TimeZone = 'UTC'`);
+      return (await client.query<{ j: string }>(`SELECT row_to_json(t)::text AS j FROM ${t} t ORDER BY k, b`)).rows.map(
+        (r) => r.j,
+      );
+    });
+    await using sink = await startHttpSink({ idField: 'k' });
+    // Pages of 4 rows: batches are cut across pages, and the last page is short.
+    const result = await importWith({
+      from: db.url,
+      table: t,
+      key: 'k,b',
+      to: sink.url,
+      batchSize: '1',
+      concurrency: '3',
+      pageRows: '4',
+    });
+    expect(result.thisRun.delivered).toBe(expected.length);
+    expect(sink.requests.map((r) => r.body).sort()).toEqual([...expected].sort());
+    const keys = new Set(sink.requests.map((r) => r.headers['idempotency-key']));
+    expect(keys.size).toBe(expected.length);
+
+    // Batch size 4, pages rounded up to 8 rows: each body is its rows glued into an array as they
+    // were rendered, cut every 4 rows in key order, the last one short.
+    await using batched = await startHttpSink({ idField: 'k' });
+    const four = await importWith({
+      from: db.url,
+      table: t,
+      key: 'k,b',
+      to: batched.url,
+      batchSize: '4',
+      pageRows: '6',
+    });
+    expect(four.thisRun.delivered).toBe(expected.length);
+    const arrays = Array.from(
+      { length: Math.ceil(expected.length / 4) },
+      (_, i) => `[${expected.slice(4 * i, 4 * i + 4).join(',')}]`,
+    );
+    expect(batched.requests.map((r) => r.body).sort()).toEqual(arrays.sort());
+  });
+
   it('writes only the refused row of a rejected batch and hands whole rows to a transform (batches read as bytes)', async () => {
     await using dir = await tempDir();
     const transform = await dir.file(

@@ -43,4 +43,12 @@ describe('idempotency keys', () => {
     expect(idempotencyKeyFor('j', ['1,2'], ['3'])).not.toBe(idempotencyKeyFor('j', ['1', '2'], ['3']));
     expect(a).toMatch(/^[\w-]{32}$/);
   });
+
+  it('are the keys earlier versions sent, so a run resumed after an upgrade sends the same ones', () => {
+    // SHA-256 of "job\0JSON(first)\0JSON(last)", base64url, first 32 characters (pinned).
+    expect(idempotencyKeyFor('job1', ['1'], ['100'])).toBe('6thrnzknczVEzUYa8pTgy2B5gimfHVzM');
+    expect(idempotencyKeyFor('jé', ['2024-01-01 00:00:00.123456+00', 'a"b'], ['9007199254740993', 'x'])).toBe(
+      'sV_Z1O3kbHVRd9_g_YzhQBkdnL_5_0tN',
+    );
+  });
 });

@@ -107,4 +107,77 @@ describe('deliverWindowed', () => {
       got.push(r);
     expect(got.length).toBeLessThan(src2.state.pulled);
   });
+
+  it('a failure (of work or of the source) ends the window after what is in flight; a break closes the source', async () => {
+    let closed = 0;
+    const source = (n: number, breakAt?: number) =>
+      (async function* () {
+        try {
+          for (let i = 0; i < n; i++) {
+            if (i === breakAt) throw new Error('source broke');
+            yield i;
+          }
+        } finally {
+          closed++;
+        }
+      })();
+    const settled: number[] = [];
+    const work = async (i: number) => {
+      await sleep(2 + (i % 3));
+      if (i === 5) throw new Error('work failed');
+      settled.push(i);
+      return i;
+    };
+    const got: number[] = [];
+    const failing = deliverWindowed(source(100), { concurrency: 4 }, work, { signal: never, hardSignal: never });
+    await expect(
+      (async () => {
+        for await (const r of failing) got.push(r);
+      })(),
+    ).rejects.toThrow('work failed');
+    // Everything started was settled and handed over before the error, and the source was closed.
+    expect(got.sort((a, b) => a - b)).toEqual(settled.sort((a, b) => a - b));
+    expect(closed).toBe(1);
+
+    const broken = deliverWindowed(source(100, 7), { concurrency: 4 }, async (i: number) => i, {
+      signal: never,
+      hardSignal: never,
+    });
+    const fromBroken: number[] = [];
+    await expect(
+      (async () => {
+        for await (const r of broken) fromBroken.push(r);
+      })(),
+    ).rejects.toThrow('source broke');
+    expect(fromBroken.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+
+    const early = deliverWindowed(source(100), { concurrency: 4 }, async (i: number) => i, {
+      signal: never,
+      hardSignal: never,
+    });
+    for await (const r of early) if (r >= 2) break;
+    expect(closed).toBe(3);
+  });
+
+  it('follows a limit changed while running, at the next pull', async () => {
+    const limit = { concurrency: 2 };
+    let inFlight = 0;
+    const peaks: number[] = [];
+    const work = async (i: number) => {
+      inFlight++;
+      peaks[i] = inFlight;
+      await sleep(2);
+      inFlight--;
+      return i;
+    };
+    let n = 0;
+    for await (const _ of deliverWindowed(countingSource(40).items, limit, work, {
+      signal: never,
+      hardSignal: never,
+    })) {
+      if (++n === 10) limit.concurrency = 6;
+    }
+    expect(Math.max(...peaks.slice(0, 10))).toBe(2);
+    expect(Math.max(...peaks.slice(20))).toBe(6);
+  });
 });
