@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { forwardConfig } from '../../src/config/forward-config.js';
 import { runForward } from '../../src/run-forward.js';
-import { SqsSink } from '../../src/sink/sqs-sink.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { meanInFlight, startCapacityApi, type CapacityApi } from '../helpers/capacity-api.js';
 import { expectOneLine, runCli } from '../helpers/cli.js';
-import { makeBatches } from '../helpers/queue-fixtures.js';
+import { enqueueRows } from '../helpers/queue-fixtures.js';
 
 /**
  * `forward --concurrency auto`: one adaptive limiter per poller (each poller is one "container",
@@ -19,25 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sqs.close();
 });
-
-/** Enqueues rows 1..rows the way `run --queue` does, `perMessage` rows a message. */
-async function enqueue(queueUrl: string, rows: number, perMessage: number): Promise<void> {
-  const sink = new SqsSink({
-    queueUrl,
-    connection: sqs.connection,
-    job: 'fwd-auto',
-    messageBytes: 65_536,
-    rowsPerMessage: perMessage,
-    concurrency: 8,
-    retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 100 },
-  });
-  const never = new AbortController().signal;
-  try {
-    for await (const _ of sink.deliver(makeBatches(rows, 100, 120), { signal: never, hardSignal: never })) void _;
-  } finally {
-    await sink.close();
-  }
-}
 
 /** Calls `fn` once, when `ready()` first holds (polled every 5 ms); the returned function stops polling. */
 function when(ready: () => boolean, fn: () => void): () => void {
@@ -56,7 +36,7 @@ describe('forward --concurrency auto', () => {
   test('2 pollers converge near the knee (8 workers), follow it to 24, and deliver every row once', async () => {
     const rows = 2400;
     const q = await sqs.createQueue('fwd-auto-knee');
-    await enqueue(q.url, rows, 20);
+    await enqueueRows(sqs, q.url, rows, 20, 'fwd-auto');
     await using api = await startCapacityApi({ workers: 8, serviceMs: 40, queue: 16 });
     let movedAt = 0;
     const stop = when(
@@ -117,7 +97,7 @@ describe('forward --concurrency auto', () => {
   test('a Retry-After one lane got holds every lane of the forwarder until it has passed', async () => {
     const rows = 1200;
     const q = await sqs.createQueue('fwd-auto-brake');
-    await enqueue(q.url, rows, 20);
+    await enqueueRows(sqs, q.url, rows, 20, 'fwd-auto');
     await using api = await startCapacityApi({ workers: 16, serviceMs: 20, queue: 16 });
     const stop = when(
       () => api.ids.length >= 300,
@@ -152,7 +132,7 @@ describe('forward --concurrency auto', () => {
   test('the binary: --rate is the total of 2 pollers under auto, and the summary shows the limit', async () => {
     const rows = 160;
     const q = await sqs.createQueue('fwd-auto-rate');
-    await enqueue(q.url, rows, 4);
+    await enqueueRows(sqs, q.url, rows, 4, 'fwd-auto');
     // Room for far more than 40 a second: the rate, not the API, is what holds the pollers back.
     await using api = await startCapacityApi({ workers: 32, serviceMs: 5, queue: 32 });
     const res = await runCli(

@@ -1,3 +1,5 @@
+import { SqsSink } from '../../src/sink/sqs-sink.js';
+import type { LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { LazyBatch, idempotencyKeyFor } from '../../src/source/batch.js';
 import type { Batch } from '../../src/types.js';
@@ -103,4 +105,32 @@ export function sqsRecord(
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:test',
     awsRegion: 'us-east-1',
   };
+}
+
+/**
+ * Enqueues rows 1..rows the way `run --queue` does (the real SqsSink), `perMessage` rows a
+ * message, onto a queue of the local SQS emulator.
+ */
+export async function enqueueRows(
+  sqs: Pick<LocalSqs, 'connection'>,
+  queueUrl: string,
+  rows: number,
+  perMessage: number,
+  job: string,
+): Promise<void> {
+  const sink = new SqsSink({
+    queueUrl,
+    connection: sqs.connection,
+    job,
+    messageBytes: 65_536,
+    rowsPerMessage: perMessage,
+    concurrency: 8,
+    retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 100 },
+  });
+  const never = new AbortController().signal;
+  try {
+    for await (const _ of sink.deliver(makeBatches(rows, 100, 120), { signal: never, hardSignal: never })) void _;
+  } finally {
+    await sink.close();
+  }
 }

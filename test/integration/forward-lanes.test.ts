@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { forwardConfig } from '../../src/config/forward-config.js';
 import { forwardSummary } from '../../src/cli/forward-run.js';
 import { runForward } from '../../src/run-forward.js';
-import { SqsSink } from '../../src/sink/sqs-sink.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
-import { makeBatches } from '../helpers/queue-fixtures.js';
+import { enqueueRows } from '../helpers/queue-fixtures.js';
 import { lanesAtEnd, startStickyBalancer, upAfter, type StickyBalancer } from '../helpers/sticky-balancer.js';
 
 /**
@@ -20,24 +19,6 @@ afterAll(async () => {
   await sqs.close();
 });
 
-async function enqueue(queueUrl: string, rows: number, perMessage: number): Promise<void> {
-  const sink = new SqsSink({
-    queueUrl,
-    connection: sqs.connection,
-    job: 'fwd-lanes',
-    messageBytes: 65_536,
-    rowsPerMessage: perMessage,
-    concurrency: 8,
-    retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 100 },
-  });
-  const never = new AbortController().signal;
-  try {
-    for await (const _ of sink.deliver(makeBatches(rows, 100, 120), { signal: never, hardSignal: never })) void _;
-  } finally {
-    await sink.close();
-  }
-}
-
 /** Every id 1..rows arrived exactly once (2xx), and no other. */
 function expectEachOnce(lb: StickyBalancer, rows: number): void {
   const counts = new Map<string, number>();
@@ -50,7 +31,7 @@ describe('forward: lanes follow a changing fleet', () => {
   test('2 pollers, a target down at the start and back after 2 s, --restick-after 1s: lanes end on all three', async () => {
     const rows = 24_000;
     const q = await sqs.createQueue('fwd-lanes-back');
-    await enqueue(q.url, rows, 20);
+    await enqueueRows(sqs, q.url, rows, 20, 'fwd-lanes');
     await using lb = await startStickyBalancer({
       backends: [{ latencyMs: 15 }, { latencyMs: 15 }, { latencyMs: 15 }],
       down: ['b3'],
@@ -111,7 +92,7 @@ describe('forward: lanes follow a changing fleet', () => {
   test('a fleet that does not change: --restick-after off re-places nothing; the lanes stay spread', async () => {
     const rows = 6000;
     const q = await sqs.createQueue('fwd-lanes-steady');
-    await enqueue(q.url, rows, 20);
+    await enqueueRows(sqs, q.url, rows, 20, 'fwd-lanes');
     await using lb = await startStickyBalancer({ backends: [{ latencyMs: 5 }, { latencyMs: 5 }, { latencyMs: 5 }] });
     const config = forwardConfig(
       {

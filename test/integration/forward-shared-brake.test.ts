@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { forwardConfig } from '../../src/config/forward-config.js';
 import { runForward } from '../../src/run-forward.js';
-import { SqsSink } from '../../src/sink/sqs-sink.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
 import { startCapacityApi, type CapacityApi } from '../helpers/capacity-api.js';
 import { startHttpSink } from '../helpers/http-sink.js';
-import { makeBatches } from '../helpers/queue-fixtures.js';
+import { enqueueRows } from '../helpers/queue-fixtures.js';
 
 /**
  * `forward` with several pollers: a Retry-After the API gave one request holds every poller of
@@ -19,24 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await sqs.close();
 });
-
-async function enqueue(queueUrl: string, rows: number, perMessage: number): Promise<void> {
-  const sink = new SqsSink({
-    queueUrl,
-    connection: sqs.connection,
-    job: 'fwd-brake',
-    messageBytes: 65_536,
-    rowsPerMessage: perMessage,
-    concurrency: 8,
-    retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 100 },
-  });
-  const never = new AbortController().signal;
-  try {
-    for await (const _ of sink.deliver(makeBatches(rows, 100, 120), { signal: never, hardSignal: never })) void _;
-  } finally {
-    await sink.close();
-  }
-}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => String(i + 1));
 const sortedIds = (api: CapacityApi) => [...api.ids].sort((a, b) => Number(a) - Number(b));
@@ -82,7 +63,7 @@ describe('forward: a Retry-After brakes every poller', () => {
     async (concurrency) => {
       const rows = 1200;
       const q = await sqs.createQueue(`fwd-brake-${concurrency}`);
-      await enqueue(q.url, rows, 20);
+      await enqueueRows(sqs, q.url, rows, 20, 'fwd-brake');
       await using api = await startCapacityApi({ workers: 32, serviceMs: 20, queue: 32 });
       let armed = false;
       const timer = setInterval(() => {
@@ -107,7 +88,7 @@ describe('forward: a Retry-After brakes every poller', () => {
   test('a 503 with a Retry-After, fixed concurrency, 2 pollers: the same hold, every row once', async () => {
     const rows = 1200;
     const q = await sqs.createQueue('fwd-brake-503');
-    await enqueue(q.url, rows, 20);
+    await enqueueRows(sqs, q.url, rows, 20, 'fwd-brake');
     await using api = await startHttpSink({
       latencyMs: 20,
       fault: (req) => (req.n === 300 ? { status: 503, retryAfter: '1' } : undefined),
