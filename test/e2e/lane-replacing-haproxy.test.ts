@@ -53,10 +53,10 @@ async function listening(port: number, deadlineMs: number): Promise<void> {
 describe.skipIf(haproxy === undefined)('lanes follow a changing fleet, through HAProxy', () => {
   it('a server disabled at the start and enabled after 2 s gets lanes', async () => {
     await using dir = await tempDir();
-    const rows = 32_000;
+    const rows = 48_000;
     const from = await dir.file('rows.ndjson', makeRows(rows));
     const sinks: HttpSink[] = await Promise.all(
-      ['b1', 'b2', 'b3'].map((name) => startHttpSink({ name, latencyMs: 15, record: 'ids' })),
+      ['b1', 'b2', 'b3'].map((name) => startHttpSink({ name, latencyMs: 15, record: 'full' })),
     );
     const port = await freePort();
     const socket = join(dir.path, 'admin.sock');
@@ -102,7 +102,17 @@ describe.skipIf(haproxy === undefined)('lanes follow a changing fleet, through H
       console.log(`haproxy: ${JSON.stringify(p)}; b3 took ${sinks[2]!.acceptedIds().length} rows`);
       expect(p.by).toBe('cookie SERVERID');
       expect(Object.keys(p.lanesPerTarget)).toHaveLength(3);
-      expect(sinks[2]!.acceptedIds().length).toBeGreaterThan(rows * 0.1);
+      // Judged on the last third of the run, by time: how many rows b3 took in all depends on how
+      // fast the machine got through the first 2 s, but once lanes have spread over the three
+      // servers (3/3/2 at 8 lanes: b3 ~25 %), b3 holds its share whatever the machine's speed.
+      const all = sinks.flatMap((s) => s.requests);
+      const first = Math.min(...all.map((r) => r.at));
+      const last = Math.max(...all.map((r) => r.at));
+      const tail = all.filter((r) => r.at >= last - (last - first) / 3);
+      const b3Share = tail.filter((r) => r.backend === 'b3').length / tail.length;
+      console.log(`haproxy: b3 took ${(b3Share * 100).toFixed(0)} % of the last third's ${tail.length} requests`);
+      expect(tail.length).toBeGreaterThan(200);
+      expect(b3Share).toBeGreaterThan(0.12);
     } finally {
       proxy?.kill('SIGTERM');
       await Promise.all(sinks.map((s) => s.close()));
