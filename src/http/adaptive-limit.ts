@@ -1,3 +1,5 @@
+import { RetryAfterBrake } from './retry-after-brake.js';
+
 /**
  * `--concurrency auto`: a client-side concurrency limit run like a TCP congestion window (see
  * FIELD-NOTES §6: Netflix concurrency-limits' Vegas/Gradient2, Envoy's gradient controller).
@@ -116,7 +118,6 @@ export class AdaptiveLimit {
   #inFlight = 0;
   #slowStart = true;
   #growth = 1;
-  #pausedUntil = 0;
   /** When the limit last backed off (−∞: never). */
   #backoffAt = Number.NEGATIVE_INFINITY;
   /** The last window's mean latency when it was inflated past SHRINK_ABOVE, else undefined. */
@@ -124,9 +125,9 @@ export class AdaptiveLimit {
   /** When the limit last changed on latency (grew or shrank; −∞: never). */
   #changedAt = Number.NEGATIVE_INFINITY;
   backoffs = 0;
-  brakes = 0;
   readonly #now: () => number;
-  readonly #maxBrakeMs: number;
+  /** The Retry-After hold, the same mechanism `forward` shares between its pollers. */
+  readonly #hold: RetryAfterBrake;
   readonly #probeEvery: number;
   #windows = 0;
   /** Re-measure the minimum latency at the next window's end (once slow start has ended). */
@@ -149,7 +150,7 @@ export class AdaptiveLimit {
     this.max = Math.max(1, Math.floor(o.max));
     this.#limit = clamp(o.initial ?? Math.min(4, this.max), 1, this.max);
     this.#now = o.now ?? (() => performance.now());
-    this.#maxBrakeMs = o.maxBrakeMs ?? 120_000;
+    this.#hold = new RetryAfterBrake(o.maxBrakeMs ?? 120_000, this.#now);
     this.#probeEvery = o.probeEvery ?? 100;
     this.#limitCounts = new Uint32Array(this.max + 1);
   }
@@ -170,7 +171,7 @@ export class AdaptiveLimit {
 
   /** Milliseconds until an attempt may start (0: now): a Retry-After holds every lane. */
   waitMs(): number {
-    return Math.max(0, this.#pausedUntil - this.#now());
+    return this.#hold.waitMs();
   }
 
   /** An attempt starts; returns its start time, to give back to end(). */
@@ -238,17 +239,19 @@ export class AdaptiveLimit {
     };
   }
 
+  /** Retry-After brakes honoured (a burst of answers extending one hold counts once). */
+  get brakes(): number {
+    return this.#hold.holds;
+  }
+
   #brake(retryAfterMs: number): void {
-    const now = this.#now();
-    const until = now + Math.min(retryAfterMs, this.#maxBrakeMs);
     // The lanes that were in flight together answer together: one brake (one halving) for them, extended.
-    if (this.#pausedUntil <= now) {
-      this.brakes++;
+    if (this.#hold.waitMs() <= 0) {
       this.#limit = clamp(this.#limit * BRAKE, 1, this.max);
       this.#slowStart = false;
       this.#growth = 1;
     }
-    this.#pausedUntil = Math.max(this.#pausedUntil, until);
+    this.#hold.hold(retryAfterMs);
   }
 
   #endWindow(): void {
