@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import { BulkImportError } from '../errors.js';
 import type { StickyMode } from '../http/cookie-lanes.js';
 import { classifyRefusal } from '../http/retry-policy.js';
@@ -116,7 +115,7 @@ export async function runStep(
     }
   };
   const opts = { signal: bounds.signal, hardSignal: bounds.hardSignal };
-  for await (const _ of deliverWindowed(share(), pLimit(bounds.concurrency), send, opts)) {
+  for await (const _ of deliverWindowed(share(), { concurrency: bounds.concurrency }, send, opts)) {
     // Receipts carry nothing probe needs: the counters above are its record.
   }
   const elapsedMs = Math.max(1, lastEnd - started);

@@ -1,6 +1,5 @@
 import { setMaxListeners } from 'node:events';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import pLimit, { type LimitFunction } from 'p-limit';
 import type { RetryPolicy } from '../http/retry-policy.js';
 import { packCalls, ReceiptTracker, type Call } from '../queue/call-packer.js';
 import { MessagePacker, SQS_MAX_BYTES } from '../queue/message-packer.js';
@@ -9,7 +8,7 @@ import { createSqsClient, sqsFailure, type SqsConnection } from '../queue/sqs-cl
 import { IN_FLIGHT_BYTES, type QueueConfig } from '../config/queue-config.js';
 import { formatQueueSummary } from '../queue/pricing.js';
 import type { Batch, DeliverOptions, Receipt, Sink, SinkReport, SinkStats } from '../types.js';
-import { deliverWindowed } from './window.js';
+import { deliverWindowed, type WindowLimit } from './window.js';
 
 export interface SqsSinkConfig {
   readonly queueUrl: string;
@@ -39,7 +38,7 @@ export interface SqsSinkConfig {
  */
 export class SqsSink implements Sink {
   readonly describe: string;
-  readonly limit: LimitFunction;
+  readonly limit: WindowLimit;
   readonly counters: EnqueueCounters = newCounters();
   /** Rows SQS accepted, over the receipts yielded: the queue line's price per million rows. */
   #rowsEnqueued = 0;
@@ -64,7 +63,7 @@ export class SqsSink implements Sink {
 
   constructor(private readonly config: SqsSinkConfig) {
     this.describe = `SQS ${config.queueUrl}`;
-    this.limit = pLimit(config.concurrency);
+    this.limit = { concurrency: config.concurrency };
     this.#sqs = createSqsClient(config.connection, { maxAttempts: 1 });
   }
 
