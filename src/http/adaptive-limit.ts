@@ -4,29 +4,39 @@ import { RetryAfterBrake } from './retry-after-brake.js';
  * `--concurrency auto`: a client-side concurrency limit run like a TCP congestion window (see
  * FIELD-NOTES §6: Netflix concurrency-limits' Vegas/Gradient2, Envoy's gradient controller).
  *
- * Samples (one per HTTP attempt: its latency and how it ended) are grouped in windows of about
- * `limit` samples, i.e. about one round trip of the whole window; a window holds only attempts
- * started after the limit last changed (those started before ran at the old limit). At its end:
+ * Samples (one per HTTP attempt: its latency and how it ended) are judged in windows. A window is
+ * a cohort: the next `limit` attempts to start, judged once every one of them has ended (so about
+ * two round trips), not the first `limit` answers: the request a step added past the knee waits
+ * longest and answers last. Attempts started before the limit last changed judge nothing.
+ * At a window's end:
  * - an overload answer (429, 503, 502, 504, a timeout or a network error) in it: limit × 0.7;
- * - else its mean latency is compared with the minimum (the API's latency with nothing queued):
- *   at most GROW_BELOW × the minimum, and with the window really used (in flight ≥ limit / 2), the
- *   limit grows: × 1.5 a window until the first congestion sign (slow start), then +1, +2, +4… per
- *   window (at most a quarter of the limit) while the latency stays flat, so a knee that moves up
- *   is found again in a few windows.
- *   Above SHRINK_ABOVE × the minimum the API is queueing our requests; by Little's law it works on
- *   about `limit · minimum / latency` of them at once, and the limit goes back to that (plus the
- *   queue it may hold, GROW_BELOW), by 10 % at least and by half at most. In between it holds.
- *   The thresholds are ratios, not a count of queued requests (Vegas's α = 2, β = 4, × log10 limit,
- *   which this used before): a count let a knee of 8 hold 4 more in the queue (1.5 × its latency),
- *   and at a knee of 128 took the client's own few milliseconds per round trip under load for a
- *   queue of 10 and stopped growing far below the knee (bench/adaptive measured both).
- * The minimum latency only falls between re-probes; every `probeEvery` windows the limit is pinned
- * low (a quarter, at least 1) for one window, like Envoy's minRTT measurement, and that window's
- * mean becomes the minimum: it can rise again when the API gets slower for good (a neighbour
- * loading it), and it does not drift up while a queue is held. The window is of attempts started
- * once every attempt from before the pin has ended: those started earlier still wait behind the old
- * queue at the API, and would take the queue for the floor.
+ * - late answers: on an API whose unloaded latency is steady, an answer that took more than 1.3 ×
+ *   the floor (and 4 of its spreads) waited behind a whole request in the API's queue. Workers
+ *   that start together finish together, so one request over the knee makes one such answer a
+ *   round trip, while it adds only 1 / limit to the mean (0.8 % at a knee of 128, where 1 % of the
+ *   answers is the p99): the limit comes down by the late count (bounded by what the mean says);
+ * - the mean against the floor: over SHRINK_ABOVE × (and more than the two means' noise), by
+ *   Little's law the API works on about `limit · floor / latency` at once, and the limit goes
+ *   back near that; at most GROW_BELOW × (or within the noise), with the window really used, the
+ *   limit grows: × 1.5 a window until the first queue (slow start), then +1, +2, +4… (at most a
+ *   quarter of the limit) while nothing queues, so a knee that moves up is found again.
+ * Past slow start a queue must show in two windows in a row (a GC pause or a busy core looks like
+ * one once). A limit that queued becomes a ceiling: the limit one under it holds, and the ceiling
+ * itself is tried again after a hold of 8 windows, doubled each time it still queues (up to 32),
+ * so a knee of 8 is not overrun every other window; a try that does not queue means the knee
+ * moved up, and growth starts again.
+ * The floor is the pooled samples of the last unloaded windows: slow start's, then the pinned
+ * ones. Every `probeEvery` windows the limit is pinned low (a quarter) for one window of at least
+ * 8 attempts, started once every attempt from before the pin has ended (those still waited behind
+ * the old queue), like Envoy's minRTT measurement: the floor can rise again when the API gets
+ * slower for good, and does not drift up while a queue is held. A window clearly slower than a new
+ * one leaves the pool (the run's cold first window). Its median and spread are robust (a stall of
+ * our own process delays a few answers a lot); on an API whose latency varies (spread over 10 %
+ * of the median) late answers are not counted at all, and its means are compared with their
+ * noise, so one slow window is not taken for a queue (a minimum of window means, which this used
+ * before, was a lucky window, and walked such an API down to a limit of 1).
  * A Retry-After is a brake for every lane: the limit halves and no attempt starts before it passes.
+ * bench/adaptive/simulate.ts models the adaptive bench on a virtual clock, for tuning.
  *
  * Pure logic with an injectable clock: the HTTP client calls begin()/end(), the sink reads `limit`.
  */
@@ -91,15 +101,15 @@ export interface AdaptiveReport {
 const BACKOFF = 0.7;
 const BRAKE = 0.5;
 /**
- * Window latency / minimum latency at or under which the limit grows. With `limit` past the knee k
- * every request waits its turn, and the latency is limit / k × the floor: at a knee of 8, 9 in
- * flight is 1.125 ×, 10 is 1.25 ×, and each queued request can wait up to a whole service time, the
- * p99. 10 % stops a small knee at k + 1, and still lets a large one grow through the client's own
- * few percent of timing noise at thousands of requests a second.
+ * Window latency / unloaded latency at or under which the limit grows. With `limit` past the knee k
+ * every request waits its turn, and the mean latency is limit / k × the floor: at a knee of 8, 9 in
+ * flight is 1.125 ×. 10 % stops a small knee at k + 1 on the mean alone, and still lets a large one
+ * grow through the client's own few percent of timing noise at thousands of requests a second
+ * (where a queue of one or two shows in the late count instead, below).
  */
 const GROW_BELOW = 1.1;
 /** Above this ratio the API is queueing our requests: back to what it works on at once. */
-const SHRINK_ABOVE = 1.3;
+const SHRINK_ABOVE = 1.2;
 /** A shrink takes at least 10 % (a mild queue), at most half (a window that doubled the latency). */
 const SHRINK_MIN = 0.5;
 const SHRINK_MAX = 0.9;
@@ -110,6 +120,46 @@ const SHRINK_MAX = 0.9;
  * in under 10 round trips.
  */
 const SLOW_START = 1.5;
+/**
+ * A late answer took longer than the unloaded latency plus half of it (and plus 4 of its standard
+ * deviations): it waited in the API's queue behind a whole request. The mean hides a queue of one or
+ * two at a large knee (129 in flight at a knee of 128 adds 0.8 % to the mean), but an API's workers
+ * finish in step (requests started together end together), so the one queued request waits most of
+ * a service time: one answer in the window at about twice the floor, and 1 % of them is the p99.
+ * Counted only on an API whose unloaded latency is steady (spread ≤ LATE_CV of its mean): where it
+ * varies more, its own p99 is already far over its mean and a queue of one changes little of it.
+ */
+const LATE_GAP = 0.3;
+const LATE_SD = 4;
+const LATE_CV = 0.1;
+/** Fewer samples in the floor than this say little of the API's spread (see `lateAt`). */
+const LATE_BASE_N = 8;
+/**
+ * After a queue at some limit, that limit is tried again (one request over the limit that held no
+ * queue) only after HOLD_MIN windows, doubled each time it queues again, up to HOLD_MAX: each try
+ * costs about one late answer, and trying every other window would make 1 in 2 × knee of all
+ * answers late. A try that holds no queue means the knee moved up: growth starts again from it.
+ */
+const HOLD_MIN = 8;
+const HOLD_MAX = 32;
+/**
+ * …and never longer than this (ms): on a slow API 32 windows are many seconds (at 100 ms a request,
+ * a window is ~200 ms), and a knee that moved up (the API scaled out) would wait that long to be
+ * found. At the adaptive bench's 40 ms it is ~24 windows: a try costs a knee of 8 about 0.5 % of
+ * its answers.
+ */
+const HOLD_MAX_MS = 2000;
+/** A window's cohort is judged without its last members once they have taken this × the floor's median. */
+const OVERDUE = 3;
+/** The unloaded latency is pooled over this many of the last unloaded windows. */
+const BASE_WINDOWS = 4;
+
+/** A window's count, mean and variance of latencies. */
+interface Stats {
+  readonly n: number;
+  readonly mean: number;
+  readonly variance: number;
+}
 
 export class AdaptiveLimit {
   readonly max: number;
@@ -117,28 +167,45 @@ export class AdaptiveLimit {
   #limit: number;
   #inFlight = 0;
   #slowStart = true;
+  /** The last limit slow start judged clean: its cut never goes below it. */
+  #slowStartClean = 1;
   #growth = 1;
   /** When the limit last backed off (−∞: never). */
   #backoffAt = Number.NEGATIVE_INFINITY;
-  /** The last window's mean latency when it was inflated past SHRINK_ABOVE, else undefined. */
-  #inflated: number | undefined;
-  /** When the limit last changed on latency (grew or shrank; −∞: never). */
-  #changedAt = Number.NEGATIVE_INFINITY;
+  /** The last window, when it showed a queue that was not acted on yet (past slow start, one is not enough). */
+  #queuedBefore: { late: number; mean: number } | undefined;
+  /**
+   * The window's cohort: the first `size` attempts started at or after `from` (after the limit last
+   * changed, or the last window ended); the window ends once every one of them has ended. Not the
+   * first `size` answers: those are the fastest, and the request that waited behind the knee
+   * answers last: a window of the first answers would never see it.
+   */
+  #cohort = { from: 0, size: 4, started: 0, ended: 0, last: Number.NEGATIVE_INFINITY };
+  /** Start stamps are strictly increasing, so a stamp tells whether its attempt is in the cohort. */
+  #lastStart = Number.NEGATIVE_INFINITY;
+  /** The smallest limit known to queue, the window count its hold began at, and the hold (windows). */
+  #ceiling: number | undefined;
+  #ceilingSince = 0;
+  #ceilingAt = 0;
+  #hold = HOLD_MIN;
   backoffs = 0;
   readonly #now: () => number;
   /** The Retry-After hold, the same mechanism `forward` shares between its pollers. */
-  readonly #hold: RetryAfterBrake;
+  readonly #brakeHold: RetryAfterBrake;
   readonly #probeEvery: number;
   #windows = 0;
-  /** Re-measure the minimum latency at the next window's end (once slow start has ended). */
+  /** Re-measure the unloaded latency at the next window's end (once slow start has ended). */
   #probeSoon = false;
   /**
-   * While re-measuring the minimum: the limit to go back to; `draining`, how many attempts from
-   * before the pin are still out; `since`, the pin, then (once they have all ended, each within the
-   * request timeout) the start of the pinned window.
+   * While re-measuring the unloaded latency: the limit to go back to; `draining`, how many attempts
+   * from before the pin (started at or before `since`) are still out: each ends within the request
+   * timeout, and the pinned window's cohort starts when the last has.
    */
   #probe: { since: number; restore: number; draining: number } | undefined;
-  #minRtt: number | undefined;
+  /** The last unloaded windows: slow start's until the re-measurements (the pinned ones) push them out. */
+  #base: BaseWindow[] = [];
+  /** The floor's median, kept from the last window's end (0: none yet). */
+  #floorMedian = 0;
   /** The current window's latencies of answered attempts, and whether it saw an overload. */
   #window: number[] = [];
   #windowOverload = false;
@@ -150,7 +217,7 @@ export class AdaptiveLimit {
     this.max = Math.max(1, Math.floor(o.max));
     this.#limit = clamp(o.initial ?? Math.min(4, this.max), 1, this.max);
     this.#now = o.now ?? (() => performance.now());
-    this.#hold = new RetryAfterBrake(o.maxBrakeMs ?? 120_000, this.#now);
+    this.#brakeHold = new RetryAfterBrake(o.maxBrakeMs ?? 120_000, this.#now);
     this.#probeEvery = o.probeEvery ?? 100;
     this.#limitCounts = new Uint32Array(this.max + 1);
   }
@@ -164,14 +231,14 @@ export class AdaptiveLimit {
     return this.#inFlight;
   }
 
-  /** The latency floor the limit is judged against (ms), once a window has ended. */
+  /** The API's latency with nothing of ours queued (ms), the floor the limit is judged against. */
   get minLatencyMs(): number | undefined {
-    return this.#minRtt;
+    return this.#base.length === 0 ? undefined : floorOf(this.#base).mean;
   }
 
   /** Milliseconds until an attempt may start (0: now): a Retry-After holds every lane. */
   waitMs(): number {
-    return this.#hold.waitMs();
+    return this.#brakeHold.waitMs();
   }
 
   /** An attempt starts; returns its start time, to give back to end(). */
@@ -179,7 +246,14 @@ export class AdaptiveLimit {
     this.#inFlight++;
     this.#windowMaxInFlight = Math.max(this.#windowMaxInFlight, this.#inFlight);
     this.#limitCounts[this.limit]++;
-    return this.#now();
+    const at = Math.max(this.#now(), this.#lastStart + 1e-6);
+    this.#lastStart = at;
+    const c = this.#cohort;
+    if (at >= c.from && c.started < c.size) {
+      c.started++;
+      c.last = at;
+    }
+    return at;
   }
 
   /** An attempt ended: how, and the Retry-After the API asked for, if any. */
@@ -191,24 +265,40 @@ export class AdaptiveLimit {
     if (outcome === 'overload') this.#windowOverload ||= startedAt >= this.#backoffAt;
     else if (outcome === 'ok') this.latency.add(ms);
     const probe = this.#probe;
-    if (probe && (probe.draining > 0 || startedAt < probe.since)) {
-      // Attempts from before the pin, and those started while they were still out, waited behind
-      // the old queue: they tell nothing of the unloaded latency. The pinned window begins when the
-      // last attempt from before the pin has ended (≤: one started in the pin's own tick counts as
-      // before it, so the count cannot be left waiting for an attempt that no longer exists).
-      if (probe.draining > 0 && startedAt <= probe.since && --probe.draining === 0) {
-        probe.since = this.#now();
-        this.#window = [];
-      }
-    } else if (outcome === 'ok' && startedAt >= this.#changedAt) this.#window.push(ms);
+    // Attempts from before the pin, and those started while they were still out, waited behind
+    // the old queue: they tell nothing of the unloaded latency. The pinned window's cohort begins
+    // when the last attempt from before the pin has ended (≤: one started in the pin's own tick
+    // counts as before it, so the count cannot be left waiting for an attempt that no longer exists).
+    if (probe && probe.draining > 0 && startedAt <= probe.since && --probe.draining === 0) this.#newCohort();
     // Only attempts started after the limit last changed judge the limit it set: those started
     // before ran at the old one (behind the queue a decrease was about, or without the requests a
     // growth added), and would grow it again past the knee or cut it twice for one queue.
-    // A window is about one round trip of the whole limit; an overload ends it at once. In slow
-    // start half the limit will do: the attempts a step added start first and answer first, so
-    // they are in that half, and the ramp takes one round trip a step instead of two.
-    const size = this.#slowStart ? this.limit / 2 : this.limit;
-    if (this.#windowOverload || this.#window.length >= Math.max(4, size)) this.#endWindow();
+    const c = this.#cohort;
+    if (c.started > 0 && startedAt >= c.from && startedAt <= c.last) {
+      c.ended++;
+      if (outcome === 'ok') this.#window.push(ms);
+    }
+    // A window is about one round trip of the whole limit; an overload ends it at once.
+    if (this.#windowOverload || (c.started >= c.size && c.ended >= c.started)) this.#endWindow();
+    else if (c.started >= c.size && this.#floorMedian > 0 && this.#now() - c.last > OVERDUE * this.#floorMedian) {
+      // The last members are overdue: on an API with a long tail the slowest of a big cohort can
+      // take many times the median, and waiting for it would leave the limit unjudged that long.
+      // They count as answers of at least the time they have taken (they started by c.last).
+      for (let i = c.ended; i < c.started; i++) this.#window.push(this.#now() - c.last);
+      this.#endWindow();
+    }
+  }
+
+  /**
+   * The next window's cohort: the next `limit` attempts (at least 4), so a window spans every
+   * request in flight, the one a step added past the knee too (a cohort of half the limit, which
+   * slow start used to save a round trip a step, missed it: it starts last and waits longest).
+   */
+  #newCohort(from = Math.max(this.#now(), this.#lastStart + 5e-7)): void {
+    // A pinned window (the floor's re-measurement) takes 8: 4 say little of the API's spread.
+    const size = Math.max(this.#probe ? 8 : 4, this.limit);
+    this.#cohort = { from, size, started: 0, ended: 0, last: Number.NEGATIVE_INFINITY };
+    this.#window = [];
   }
 
   report(): AdaptiveReport {
@@ -241,20 +331,27 @@ export class AdaptiveLimit {
 
   /** Retry-After brakes honoured (a burst of answers extending one hold counts once). */
   get brakes(): number {
-    return this.#hold.holds;
+    return this.#brakeHold.holds;
   }
 
   #brake(retryAfterMs: number): void {
     // The lanes that were in flight together answer together: one brake (one halving) for them, extended.
-    if (this.#hold.waitMs() <= 0) {
+    if (this.#brakeHold.waitMs() <= 0) {
       this.#limit = clamp(this.#limit * BRAKE, 1, this.max);
       this.#slowStart = false;
       this.#growth = 1;
     }
-    this.#hold.hold(retryAfterMs);
+    this.#brakeHold.hold(retryAfterMs);
   }
 
   #endWindow(): void {
+    this.#judge();
+    // A probe's pin waits for the attempts from before it to drain: its cohort starts then.
+    if (this.#probe && this.#probe.draining > 0) this.#newCohort(Number.POSITIVE_INFINITY);
+    else this.#newCohort();
+  }
+
+  #judge(): void {
     const samples = this.#window;
     const overload = this.#windowOverload;
     const used = this.#windowMaxInFlight >= this.limit / 2;
@@ -265,57 +362,165 @@ export class AdaptiveLimit {
       this.backoffs++;
       if (this.#probe) this.#limit = this.#probe.restore;
       this.#probe = undefined;
+      this.#queuedBefore = undefined;
+      // The limit that met a full queue is a ceiling too: growth comes back to it only after a hold.
+      this.#setCeiling(Math.floor(this.#limit * BACKOFF) + 1, false);
       this.#decrease(BACKOFF);
       return;
     }
-    const rtt = mean(samples);
+    const w = stats(samples);
     if (this.#probe) {
-      // The re-measured floor replaces the old one, higher or lower; then back to work.
-      this.#minRtt = rtt;
+      // The re-measured floor joins the pool (the oldest leaves it), higher or lower; then back to work.
+      this.#pushBase(w, samples);
       this.#limit = this.#probe.restore;
       this.#probe = undefined;
       return;
     }
-    const minRtt = Math.min(this.#minRtt ?? rtt, rtt);
-    this.#minRtt = minRtt;
+    if (this.#base.length === 0) {
+      // The first window is the only floor there is yet: nothing to judge it against.
+      this.#pushBase(w, samples);
+      this.#grow(used);
+      return;
+    }
+    const base = floorOf(this.#base);
+    this.#floorMedian = base.median;
     const due = ++this.#windows % this.#probeEvery === 0 || this.#probeSoon;
     this.#probeSoon = false;
     if (due) {
-      this.#probe = { since: this.#now(), restore: this.#limit, draining: this.#inFlight };
+      // `since`: the last stamp handed out, so every attempt begun before the pin is ≤ it.
+      this.#probe = { since: this.#lastStart, restore: this.#limit, draining: this.#inFlight };
       this.#limit = Math.max(1, Math.ceil(this.#limit / 4));
+      this.#queuedBefore = undefined;
       return;
     }
-    const inflation = rtt / minRtt;
-    const inflatedBefore = this.#inflated;
-    this.#inflated = inflation > SHRINK_ABOVE ? rtt : undefined;
-    if (inflation > SHRINK_ABOVE && (this.#slowStart || inflatedBefore !== undefined)) {
-      // Little's law: at `limit` in flight and this latency, the API works on limit · min / rtt at
-      // once. Past slow start a queue must show in two windows in a row, and the milder of the two
-      // sets the cut: a window of our own process starved of CPU (a neighbour on the machine, a GC
-      // pause) looks like a queue once, a queue at the API stays until the limit comes down. Slow
-      // start cuts at the first sign: its last step may have overshot by half.
-      const judged = Math.min(rtt, inflatedBefore ?? rtt);
-      this.#inflated = undefined;
-      this.#decrease(clamp((minRtt / judged) * GROW_BELOW, SHRINK_MIN, SHRINK_MAX));
-    } else if (inflation > SHRINK_ABOVE) this.#growth = 1;
-    else if (inflation <= GROW_BELOW && used) {
-      const step = this.#slowStart ? this.#limit * (SLOW_START - 1) : this.#growth;
-      this.#limit = clamp(this.#limit + step, 1, this.max);
-      this.#changedAt = this.#now();
+    // The window's mean against the floor, and whether the difference is more than the two means'
+    // own noise (2 standard errors): on an API whose latency varies, a small window's mean swings
+    // far from the floor with nothing queued, and a limiter that took each swing for a queue would
+    // walk down to 1.
+    const inflation = w.mean / base.mean;
+    // A floor of few samples may look steadier than the API is (4 answers of a long-tailed API can
+    // happen to agree): until it has LATE_BASE_N, its spread is taken as at least half its mean.
+    const baseVariance = base.n >= LATE_BASE_N ? base.variance : Math.max(base.variance, (base.mean / 2) ** 2);
+    const noise = 2 * Math.sqrt(w.variance / w.n + baseVariance / base.n);
+    const inflated = w.mean - base.mean > noise;
+    let late = 0;
+    if (base.tight) {
+      // A floor of few samples (slow start's first windows) says little of the API's spread: only
+      // an answer far over it counts then, as a queue of one behind a whole request would be.
+      const lateAt =
+        base.n >= LATE_BASE_N
+          ? base.median + Math.max(LATE_GAP * base.median, LATE_SD * base.spread)
+          : base.median * (1 + 2 * LATE_GAP);
+      for (const x of samples) if (x > lateAt) late++;
+    }
+    const meanQueue = inflated && inflation > SHRINK_ABOVE;
+    if (late > 0 || meanQueue) {
+      const before = this.#queuedBefore;
+      const atCeiling = this.#ceiling !== undefined && this.limit >= this.#ceiling;
+      const plain = meanQueue || (inflated && late > 0);
+      if (!atCeiling && before === undefined && !(this.#slowStart && plain)) {
+        // A queue must show in two windows in a row: a window of our own process starved of CPU
+        // (a neighbour on the machine, a GC pause) looks like a queue once, and so does one slow
+        // answer of an API whose latency varies; a queue at the API stays until the limit comes
+        // down. Slow start cuts at once when the mean shows it too (its last step may have
+        // overshot by half), and so does a try at a known ceiling (it is one over).
+        this.#queuedBefore = { late, mean: w.mean };
+        this.#growth = 1;
+        return;
+      }
+      this.#queuedBefore = undefined;
+      let target = this.#limit;
+      // The milder of the two windows sets the cut, for the late count as for the mean.
+      const judged = Math.min(w.mean, before?.mean ?? w.mean);
+      if (late > 0) {
+        // Each late answer waited behind one request too many: that many over the knee. Not more
+        // than the mean says: q late answers of about twice the floor make it (1 + q / limit) ×
+        // the floor; after a big step a window also holds answers that waited behind the step
+        // before it, and counts too many.
+        const counted = Math.min(late, before && before.late > 0 ? before.late : late);
+        const byMean = Math.ceil(this.#limit * (judged / base.mean - 1));
+        target = this.#limit - Math.max(1, Math.min(counted, byMean));
+      }
+      if (meanQueue) {
+        // Little's law: at `limit` in flight and this latency, the API works on limit · floor /
+        // latency at once.
+        const factor = clamp((base.mean / judged) * GROW_BELOW, SHRINK_MIN, SHRINK_MAX);
+        target = Math.min(target, this.#limit * factor);
+      }
+      // Slow start's last step was judged clean: the knee is not below it, whatever a window that
+      // also holds answers queued behind the overshoot counts. If that judgement was wrong (the
+      // floor had too few samples yet to count late answers), the next windows cut the rest.
+      if (this.#slowStart) target = Math.max(target, this.#slowStartClean);
+      this.#setCeiling(Math.floor(target) + 1, atCeiling);
+      this.#decrease(target / this.#limit);
+      return;
+    }
+    this.#queuedBefore = undefined;
+    if (inflated && inflation > GROW_BELOW) this.#growth = 1;
+    else {
+      // Slow start's windows below the knee are unloaded ones: the floor's first samples.
+      if (this.#slowStart) {
+        this.#pushBase(w, samples);
+        if (used) this.#slowStartClean = this.limit;
+      }
+      this.#grow(used);
+    }
+  }
+
+  /** The window held no queue: grow (if the window was really used), up to a known ceiling. */
+  #grow(used: boolean): void {
+    if (!used) {
+      this.#growth = 1;
+      return;
+    }
+    const ceiling = this.#ceiling;
+    if (ceiling !== undefined && this.limit >= ceiling) {
+      // A try at the ceiling held no queue: the knee moved up (the API scaled out). Climb again.
+      this.#ceiling = undefined;
+      this.#hold = HOLD_MIN;
+      this.#growth = 1;
+    }
+    const step = this.#slowStart ? this.#limit * (SLOW_START - 1) : this.#growth;
+    let next = clamp(this.#limit + step, 1, this.max);
+    if (this.#ceiling !== undefined && next >= this.#ceiling) {
+      // Up to one under the ceiling at once; the ceiling itself once its hold has passed.
+      const held = this.#windows - this.#ceilingSince >= this.#hold || this.#now() - this.#ceilingAt >= HOLD_MAX_MS;
+      next = held ? this.#ceiling : this.#ceiling - 1;
+      this.#growth = 1;
+    } else {
       // The step doubles while the latency stays flat, up to a quarter of the limit: a window is
       // judged on attempts started after the last change, so an overshoot is one step at most,
       // and a limit that left slow start early (a noisy window) climbs back at × 1.25 a window.
-      this.#growth = Math.min(this.#growth * 2, Math.max(1, this.#limit / 4));
-    } else this.#growth = 1;
+      this.#growth = Math.min(this.#growth * 2, Math.max(1, next / 4));
+    }
+    if (Math.floor(next) <= this.limit && next <= this.#limit) return;
+    this.#limit = clamp(next, 1, this.max);
+  }
+
+  /** A queue showed at the limit over `ceiling` - 1; a failed try at the old ceiling doubles its hold. */
+  #setCeiling(ceiling: number, failedTry: boolean): void {
+    if (failedTry) this.#hold = Math.min(this.#hold * 2, HOLD_MAX);
+    this.#ceiling = Math.max(2, ceiling);
+    this.#ceilingSince = this.#windows;
+    this.#ceilingAt = this.#now();
+  }
+
+  #pushBase(w: Stats, samples: number[]): void {
+    if (w.n === 0) return;
+    // A window clearly slower than this one was not unloaded after all (the run's first, with a
+    // cold client and connections still opening; or one that still waited behind a queue): it
+    // leaves the pool. Clearly: by more than both windows' noise, so one lucky window of an API
+    // whose latency varies does not throw out the rest and leave a floor nothing can meet.
+    const se = (x: Stats) => x.variance / Math.max(1, x.n);
+    this.#base = this.#base.filter((b) => b.mean - w.mean <= 2 * Math.sqrt(se(b) + se(w)) || b.mean <= w.mean * 1.05);
+    this.#base.push({ ...w, samples });
+    if (this.#base.length > BASE_WINDOWS) this.#base.shift();
   }
 
   #decrease(factor: number): void {
     this.#backoffAt = this.#now();
-    this.#changedAt = this.#backoffAt;
     // The floor slow start measured came from the run's first windows (a cold client, connections
-    // still opening), and past the knee no window is unqueued enough to lower it again: measure it
-    // anew once slow start ends, not only every probeEvery windows (at a knee of 8 the bench saw a
-    // floor of 43.9 ms against 40.9 re-measured, which let 11 in flight pass for 1.14 ×).
+    // still opening): measure it anew once slow start ends, not only every probeEvery windows.
     if (this.#slowStart) this.#probeSoon = true;
     this.#slowStart = false;
     this.#growth = 1;
@@ -331,8 +536,50 @@ function clamp(v: number, lo: number, hi: number): number {
  * A window's latency is its mean: by Little's law the mean is what the queue adds to (in flight =
  * throughput × mean latency), where a median stays at the unqueued latency until half a window waits.
  */
-function mean(xs: number[]): number {
+function stats(xs: number[]): Stats {
   let sum = 0;
   for (const x of xs) sum += x;
-  return sum / xs.length;
+  const n = xs.length;
+  const mean = n === 0 ? 0 : sum / n;
+  let sq = 0;
+  for (const x of xs) sq += (x - mean) * (x - mean);
+  return { n, mean, variance: n > 1 ? sq / (n - 1) : 0 };
+}
+
+interface BaseWindow extends Stats {
+  readonly samples: readonly number[];
+}
+
+interface Floor extends Stats {
+  readonly median: number;
+  /** 1.4826 × the median absolute deviation: the standard deviation, were the latencies normal. */
+  readonly spread: number;
+  /** The spread is at most LATE_CV of the median: late answers can be told from the API's own. */
+  readonly tight: boolean;
+}
+
+/**
+ * The unloaded latency from the pooled samples of the last unloaded windows. Its median and spread
+ * are robust: a stall of our own process (a GC pause, a neighbour on the core) delays every answer
+ * that arrives during it, and a standard deviation would take those few for the API's own spread.
+ * On a tight API those outliers (past 6 spreads) are left out of the mean too; on one whose latency
+ * varies (a spread over LATE_CV of the median) nothing is: its slow answers are its own, and a mean
+ * without them would make every window look inflated.
+ */
+function floorOf(ws: readonly BaseWindow[]): Floor {
+  const all = ws.flatMap((w) => w.samples).sort((a, b) => a - b);
+  const median = quantileOf(all, 0.5);
+  const deviations = all.map((x) => Math.abs(x - median)).sort((a, b) => a - b);
+  const spread = 1.4826 * quantileOf(deviations, 0.5);
+  const tight = spread <= LATE_CV * median;
+  const kept = tight ? all.filter((x) => x <= median + 6 * spread + 1e-9) : all;
+  return { ...stats(kept), median, spread, tight };
+}
+
+function quantileOf(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const i = (sorted.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (i - lo);
 }
