@@ -194,8 +194,10 @@ export class AdaptiveLimit {
   readonly #brakeHold: RetryAfterBrake;
   readonly #probeEvery: number;
   #windows = 0;
-  /** Re-measure the unloaded latency at the next window's end (once slow start has ended). */
+  /** Re-measure the floor at the next window's end: a cut did not bring the latency down. */
   #probeSoon = false;
+  /** The mean of the window that called for the last cut on latency (undefined: none since growth). */
+  #cutMean: number | undefined;
   /**
    * While re-measuring the unloaded latency: the limit to go back to; `draining`, how many attempts
    * from before the pin (started at or before `since`) are still out: each ends within the request
@@ -204,8 +206,9 @@ export class AdaptiveLimit {
   #probe: { since: number; restore: number; draining: number } | undefined;
   /** The last unloaded windows: slow start's until the re-measurements (the pinned ones) push them out. */
   #base: BaseWindow[] = [];
-  /** The floor's median, kept from the last window's end (0: none yet). */
+  /** The floor's median, kept from the last window's end (0: none yet), and whether it is steady. */
   #floorMedian = 0;
+  #floorTight = false;
   /** The current window's latencies of answered attempts, and whether it saw an overload. */
   #window: number[] = [];
   #windowOverload = false;
@@ -371,7 +374,8 @@ export class AdaptiveLimit {
     const w = stats(samples);
     if (this.#probe) {
       // The re-measured floor joins the pool (the oldest leaves it), higher or lower; then back to work.
-      this.#pushBase(w, samples);
+      this.#pushBase(w, samples, true);
+      this.#cutMean = undefined;
       this.#limit = this.#probe.restore;
       this.#probe = undefined;
       return;
@@ -384,6 +388,7 @@ export class AdaptiveLimit {
     }
     const base = floorOf(this.#base);
     this.#floorMedian = base.median;
+    this.#floorTight = base.tight && base.n >= LATE_BASE_N;
     const due = ++this.#windows % this.#probeEvery === 0 || this.#probeSoon;
     this.#probeSoon = false;
     if (due) {
@@ -451,6 +456,11 @@ export class AdaptiveLimit {
       // also holds answers queued behind the overshoot counts. If that judgement was wrong (the
       // floor had too few samples yet to count late answers), the next windows cut the rest.
       if (this.#slowStart) target = Math.max(target, this.#slowStartClean);
+      // A cut whose window is no faster than the one that called for the cut before it did not
+      // find a queue: the latency did not follow the limit down, so the floor is what is wrong (too
+      // low: slow start's few first answers). Re-measure it at the next window's end.
+      if (this.#cutMean !== undefined && w.mean >= this.#cutMean * 0.95) this.#probeSoon = true;
+      this.#cutMean = w.mean;
       this.#setCeiling(Math.floor(target) + 1, atCeiling);
       this.#decrease(target / this.#limit);
       return;
@@ -494,6 +504,7 @@ export class AdaptiveLimit {
       this.#growth = Math.min(this.#growth * 2, Math.max(1, next / 4));
     }
     if (Math.floor(next) <= this.limit && next <= this.#limit) return;
+    this.#cutMean = undefined;
     this.#limit = clamp(next, 1, this.max);
   }
 
@@ -505,8 +516,15 @@ export class AdaptiveLimit {
     this.#ceilingAt = this.#now();
   }
 
-  #pushBase(w: Stats, samples: number[]): void {
+  #pushBase(w: Stats, samples: number[], pinned = false): void {
     if (w.n === 0) return;
+    if (pinned) {
+      // A pinned window is unloaded by construction: a window clearly faster than it is stale (the
+      // API got slower for good) or was a lucky few answers of an API whose latency varies, and a
+      // floor too low takes every window for a queue.
+      const se = (x: Stats) => x.variance / Math.max(1, x.n);
+      this.#base = this.#base.filter((b) => w.mean - b.mean <= 2 * Math.sqrt(se(b) + se(w)) || w.mean <= b.mean * 1.05);
+    }
     // A window clearly slower than this one was not unloaded after all (the run's first, with a
     // cold client and connections still opening; or one that still waited behind a queue): it
     // leaves the pool. Clearly: by more than both windows' noise, so one lucky window of an API
@@ -519,9 +537,10 @@ export class AdaptiveLimit {
 
   #decrease(factor: number): void {
     this.#backoffAt = this.#now();
-    // The floor slow start measured came from the run's first windows (a cold client, connections
-    // still opening): measure it anew once slow start ends, not only every probeEvery windows.
-    if (this.#slowStart) this.#probeSoon = true;
+    // As slow start ends, the floor is re-measured if the API's latency varies: slow start's few
+    // first answers may have been lucky ones. A steady API's are not (and the pool drops a cold
+    // window by itself): its re-measurement cost 1–2 % of a short run and bought nothing.
+    if (this.#slowStart && !this.#floorTight) this.#probeSoon = true;
     this.#slowStart = false;
     this.#growth = 1;
     this.#limit = clamp(this.#limit * factor, 1, this.max);
