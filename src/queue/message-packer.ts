@@ -107,7 +107,7 @@ export class MessagePacker {
           break;
         }
         cut = cutRows(buf, at, end, bytes, rows - hold);
-      } else if (room.bytes > 0 && room.rows > 0)
+      } else if (room.bytes > 0 && room.rows > 0 && !this.#hopeless(rows, bytes, room))
         cut = this.#aligned(buf, at, end, cutRows(buf, at, end, room.bytes, room.rows), room);
       if (!cut && this.#rows > 0) {
         sealed.push(this.#seal());
@@ -157,6 +157,20 @@ export class MessagePacker {
     const call = this.#callBytes + room.used + (aligned?.bytes ?? 0);
     const waste = Math.ceil(call / BILLING_CHUNK) * BILLING_CHUNK - call;
     return waste <= call * MAX_WASTE ? aligned : cut;
+  }
+
+  /**
+   * Whether the rows that would complete the message's API batch are, at this batch's average
+   * row size, more than twice the room left: then the scan for a cut could only end in sealing
+   * the message, and is skipped. Without it every batch was scanned for ~12 KB in vain (a 100-row
+   * API batch of 520-byte rows never fits the 64 KiB message's remainder), a quarter of the bytes.
+   * Rows that vary that much in size may seal a message a little early: only its fill suffers.
+   */
+  #hopeless(rows: number, bytes: number, room: Room): boolean {
+    const g = this.#apiBatch;
+    if (g === 1 || this.#rows === 0 || room.closesCall) return false;
+    const missing = g - (this.#rows % g);
+    return missing <= rows && missing * (bytes / rows) > 2 * room.bytes;
   }
 
   /**
