@@ -39,7 +39,9 @@ export interface RequestBody {
  * from call to call. A fresh ~700 KB buffer per call was ~700 MB of memory outside the JS heap
  * per million rows, and V8 frees such memory only when a full collection finds its Buffer dead,
  * which it starts only once ~64 MB of it has piled up: that pile was most of queue mode's RSS.
- * The byte budget keeps ~5 calls in flight, so a handful of buffers serve the whole run.
+ * The byte budget keeps ~5 calls in flight, so a handful of buffers serve the whole run. Small
+ * calls (--rows-per-message 1: ~8 KB, up to --concurrency of them in flight) get a buffer of
+ * their own size: a 1 MiB one each would count as that much more memory for V8 to collect.
  */
 const POOLED_BYTES = 1_048_576;
 const POOL_MAX = 8;
@@ -56,7 +58,8 @@ const pool: Buffer[] = [];
 export function requestBody(queueUrl: string, messages: readonly PackedMessage[]): RequestBody {
   let size = 256 + queueUrl.length;
   for (const m of messages) size += Math.ceil(m.bytes * 1.25) + 64;
-  let out = size <= POOLED_BYTES ? (pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES)) : Buffer.allocUnsafeSlow(size);
+  const pooled = size > POOLED_BYTES / 4 && size <= POOLED_BYTES;
+  let out = pooled ? (pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES)) : Buffer.allocUnsafeSlow(size);
   let at = 0;
   const reserve = (bytes: number) => {
     if (at + bytes <= out.length) return;

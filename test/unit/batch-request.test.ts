@@ -62,6 +62,34 @@ describe('requestBody', () => {
     expect(md5).toEqual(sent.map((b) => createHash('md5').update(b, 'utf8').digest('hex')));
   });
 
+  test('a released body buffer serves the next call; one still in flight is never written over', () => {
+    const big = (id0: number) => {
+      const rows = Array.from({ length: 1000 }, (_, i) => `{"id":${id0 + i},"t":"${'x'.repeat(500)}"}`);
+      const bytes = Buffer.from(`[${rows.join(',')}]`, 'utf8');
+      const packer = new MessagePacker({ job: 'j', messageBytes: 65_536 });
+      const out = [...packer.add(new LazyBatch(0, 1000, ['1'], ['1000'], 'k', { bytes })).sealed];
+      const last = packer.flush();
+      return last ? [...out, last] : out;
+    };
+    const ids = (body: Buffer) =>
+      (JSON.parse(body.toString('utf8')) as { Entries: { MessageBody: string }[] }).Entries.flatMap((e) =>
+        (JSON.parse(e.MessageBody) as { rows: { id: number }[] }).rows.map((r) => r.id),
+      );
+    const url = 'http://127.0.0.1:1/000000000000/q';
+    const first = requestBody(url, big(1));
+    const firstText = first.body.toString('utf8');
+    const second = requestBody(url, big(5001)); // first is in flight: a buffer of its own
+    expect(second.body.buffer).not.toBe(first.body.buffer);
+    expect(first.body.toString('utf8')).toBe(firstText);
+    first.release();
+    const third = requestBody(url, big(9001));
+    expect(third.body.buffer).toBe(first.body.buffer);
+    expect(ids(second.body)).toEqual(Array.from({ length: 1000 }, (_, i) => 5001 + i));
+    expect(ids(third.body)).toEqual(Array.from({ length: 1000 }, (_, i) => 9001 + i));
+    second.release();
+    third.release();
+  });
+
   test('a message counts the UTF-8 bytes SQS counts', () => {
     const all = packed();
     const bodyBytes = all.map((m) => Buffer.byteLength(m.body));
