@@ -6,10 +6,11 @@ import { ensureListings, openBenchDatabase, warmListings } from '../bench-databa
 import { killAll, removeScratch, runMeasured, scratch } from '../child-processes.js';
 import { BIN } from '../contenders.js';
 import { median } from '../report.js';
+import { shebangEnv, withEnv } from './shebang-env.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
- * `node dist/bench/queue/ab.js [--bin PATH [--env NAME=VALUE]…]… [--plain] [--rows N] [--runs N]`: an A/B of queue
+ * `node dist/bench/queue/ab.js [--bin PATH [--env NAME=VALUE]…]… [--plain] [--single] [--rows N] [--runs N]`: an A/B of queue
  * mode's send path, quicker than the full queue bench. Each `--bin` (a bin/bulk-import.js of
  * another build; default this checkout's) runs `run --queue` packed, and `--plain` adds the plain
  * script, interleaved round-robin (start rotated each round), into the SQS stand-in that keeps
@@ -28,6 +29,8 @@ const bins: string[] = [];
 /** Environment of each --bin (`--env NAME=VALUE` after it), e.g. an allocator setting to compare. */
 const envs: Record<string, string>[] = [];
 let plain = false;
+/** `--single`: the bulk-import contenders run `--rows-per-message 1` (the plain script stays packed). */
+let single = false;
 let rows = 1_000_000;
 let runs = 3;
 const argv = process.argv.slice(2);
@@ -40,11 +43,12 @@ for (let i = 0; i < argv.length; i++) {
     const [name, ...value] = String(argv[++i]).split('=');
     (envs[envs.length - 1] as Record<string, string>)[name as string] = value.join('=');
   } else if (a === '--plain') plain = true;
+  else if (a === '--single') single = true;
   else if (a === '--rows') rows = Number(argv[++i]);
   else if (a === '--runs') runs = Number(argv[++i]);
   else {
     log(
-      `usage: node dist/bench/queue/ab.js [--bin PATH [--env NAME=VALUE]…]… [--plain] [--rows N] [--runs N] (got ${a})`,
+      `usage: node dist/bench/queue/ab.js [--bin PATH [--env NAME=VALUE]…]… [--plain] [--single] [--rows N] [--runs N] (got ${a})`,
     );
     process.exit(2);
   }
@@ -87,33 +91,35 @@ try {
       const before = sqs.counts().rows;
       const summary = join(scratch, `ab-${round}-${id}.json`);
       const bin = id === 'plain' ? undefined : (bins[Number(id.slice(3))] as string);
-      const env = id === 'plain' ? {} : (envs[Number(id.slice(3))] ?? {});
-      // runMeasured hands the child this process's environment.
-      for (const [k, v] of Object.entries(env)) process.env[k] = v;
+      // A bin runs with its shebang's environment, and what --env adds.
+      const env = bin ? { ...shebangEnv(bin), ...envs[Number(id.slice(3))] } : {};
       const run = bin
-        ? await runMeasured(
-            flagsOf(bin),
-            bin,
-            [
-              'run',
-              '--from',
-              db.url,
-              '--table',
-              TABLE,
-              '--queue',
-              sqs.queueUrl,
-              '--sqs-endpoint',
-              sqs.endpoint,
-              '--no-checkpoint',
-              '--no-progress',
-              '--concurrency',
-              '16',
-              '--limit',
-              String(rows),
-              '--summary-json',
-              summary,
-            ],
-            60_000 + rows,
+        ? await withEnv(env, () =>
+            runMeasured(
+              flagsOf(bin),
+              bin,
+              [
+                'run',
+                '--from',
+                db.url,
+                '--table',
+                TABLE,
+                '--queue',
+                sqs.queueUrl,
+                '--sqs-endpoint',
+                sqs.endpoint,
+                '--no-checkpoint',
+                '--no-progress',
+                '--concurrency',
+                '16',
+                '--limit',
+                String(rows),
+                '--summary-json',
+                summary,
+                ...(single ? ['--rows-per-message', '1'] : []),
+              ],
+              60_000 + rows,
+            ),
           )
         : await runMeasured(
             [],
@@ -121,7 +127,6 @@ try {
             [db.url, TABLE, sqs.endpoint, sqs.queueUrl, String(rows)],
             60_000 + rows,
           );
-      for (const k of Object.keys(env)) delete process.env[k];
       rmSync(summary, { force: true });
       const got = sqs.counts().rows - before;
       if (run.exitCode !== 0 || !run.rusage || got !== rows) {
