@@ -35,6 +35,11 @@ export interface Batch {
    * UTF-8, sent as it is, so no JS string of it is ever made; undefined otherwise (use `rows[0]`).
    */
   readonly single?: Uint8Array;
+  /**
+   * The sink is done with the rows (the batch's receipt is made; nothing reads them again): the
+   * source may reuse their memory. A sink that never calls it leaves that memory to the GC.
+   */
+  release?(): void;
   /** The key of the first and last row; the watermark moves to `lastKey` once acknowledged. */
   readonly firstKey: KeyTuple;
   readonly lastKey: KeyTuple;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runMeasured, scratch } from '../child-processes.js';
 import { BIN, shebangNodeFlags } from '../contenders.js';
 import { median } from '../report.js';
+import { shebangEnv, withEnv } from './shebang-env.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
@@ -48,7 +49,7 @@ export async function runQueueRssScale(input: {
           '--summary-json',
           summary,
         ];
-        const run = await runMeasured(shebangNodeFlags(), BIN, args, 60_000 + n);
+        const run = await withEnv(shebangEnv(BIN), () => runMeasured(shebangNodeFlags(), BIN, args, 60_000 + n));
         const got = sqs.counts().rows - before;
         let delivered = NaN;
         try {

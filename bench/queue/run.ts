@@ -18,6 +18,7 @@ import { median } from '../report.js';
 import { startFauxqsProcess, type FauxqsProcess, type Settled } from './fauxqs-client.js';
 import { lambdaColdMarkdown, measureLambdaCold } from './lambda-cold.js';
 import { runQueueRssScale } from './rss-scale.js';
+import { shebangEnv, withEnv } from './shebang-env.js';
 
 /**
  * `node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N]` (issue 4, "Benchmark"):
@@ -28,6 +29,7 @@ import { runQueueRssScale } from './rss-scale.js';
  * drained (rows and payload bytes counted from what arrived), purged and deleted.
  */
 const TABLE = 'bench_listings';
+const SCALE_TABLE = 'bench_listings_scale';
 const CHUNK = 65_536; // SQS bills every 64 KiB of a call's payload as one request
 const RESULTS_DIR = fileURLToPath(new URL('../../../.bench/', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -49,7 +51,7 @@ for (const [signal, code] of [
 // ---- options --------------------------------------------------------------------------------
 const USAGE = `usage: node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N] [--rss-scale]
   --rows N         rows the packed contenders read (default 1,000,000)
-  --rss-scale      only: run --queue over N and 5 × N rows, peak RSS of each (an SQS stand-in keeps nothing)
+  --rss-scale      only: run --queue over N and 5 × N rows of bench_listings_scale, peak RSS of each (an SQS stand-in keeps nothing)
   --runs N         runs per contender, interleaved round-robin; medians reported (default 3)
   --single-rows N  rows for --rows-per-message 1, about 10 × slower (default min(rows, 30,000))
   env BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test)`;
@@ -93,6 +95,8 @@ interface QueueContender {
   readonly label: string;
   readonly rows: number;
   readonly nodeArgs: readonly string[];
+  /** Environment added for the run (bulk-import: its shebang's, see shebang-env.ts). */
+  readonly env: Record<string, string>;
   readonly script: string;
   args(queueUrl: string, summaryFile: string): string[];
   readonly timeoutMs: number;
@@ -124,6 +128,7 @@ function contenders(db: string, endpoint: string, tableRows: number): QueueConte
     label,
     rows,
     nodeArgs: shebangNodeFlags(),
+    env: shebangEnv(BIN),
     script: BIN,
     args: (queue, summary) => [
       'run',
@@ -157,6 +162,7 @@ function contenders(db: string, endpoint: string, tableRows: number): QueueConte
       label: 'plain script: keyset + row_to_json, ~64 KiB bodies, SendMessageBatch ×10, 16 in flight',
       rows: opts.rows,
       nodeArgs: [],
+      env: {},
       script: fileURLToPath(new URL('./baseline-plain.js', import.meta.url)),
       args: (queue) => [db, TABLE, endpoint, queue, String(opts.rows)],
       timeoutMs: timeoutFor(opts.rows, 2000),
@@ -171,7 +177,7 @@ async function measureOnce(c: QueueContender, fq: FauxqsProcess): Promise<QueueR
   const summaryFile = join(scratch, `summary-${n}.json`);
   const fq0 = await fq.usage();
   const host0 = sampleHostCpu();
-  const run = await runMeasured(c.nodeArgs, c.script, c.args(queueUrl, summaryFile), c.timeoutMs);
+  const run = await withEnv(c.env, () => runMeasured(c.nodeArgs, c.script, c.args(queueUrl, summaryFile), c.timeoutMs));
   const host1 = sampleHostCpu();
   const fq1 = await fq.usage();
   const problems: string[] = [];
@@ -332,7 +338,11 @@ async function describeSetup(
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite: single-threaded, slower)' : ''} at ${redact(d.url)}; table ${TABLE}: ${n(tableRows)} rows, ~${avgRowBytes} bytes of JSON each (rows alone, no envelope: ≈ ${n(Math.round(rowFloor))} × 64 KiB per 1M rows)`,
     `- SQS: fauxqs (emulator) in its own process at ${endpoint}; a fresh queue per run, checked after it (queue depth == messages the client reports, drained: rows in the bodies == rows expected), then purged and deleted`,
     `- packed and plain read ${n(opts.rows)} rows${opts.rows < tableRows ? ' (--limit)' : ''}; --rows-per-message 1 reads the first ${n(opts.singleRows)} (--limit): it is about 10 × slower, and fauxqs holds every message`,
-    `- bulk-import runs as \`node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run --queue … --sqs-endpoint … --no-checkpoint --no-progress --concurrency 16\`; the plain script with node's defaults`,
+    `- bulk-import runs as \`${Object.entries(shebangEnv(BIN))
+      .map(([k, v]) => `${k}=${v} `)
+      .join(
+        '',
+      )}node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run --queue … --sqs-endpoint … --no-checkpoint --no-progress --concurrency 16\`; the plain script with node's defaults`,
     `- ${opts.runs} run(s) per contender, interleaved round-robin (start rotated each round); medians of runs that passed the counts check (exit 0, client and queue agree on rows and messages)`,
     "- rows/s over wall time from spawn to exit (start-up included); client CPU (user + sys) and peak RSS from `process.resourceUsage()` / VmHWM in the child (the main bench's rusage preload)",
     "- calls and billed requests: bulk-import's own counters (`--summary-json` queue.calls, queue.billedRequests); the plain script counts its own (Σ ceil(call payload / 64 KiB)). floor = payload bytes drained from the queue (bodies + attributes) / 64 KiB; billed / floor is the median of each run's ratio",
@@ -368,11 +378,13 @@ try {
   };
   let tableRows = await count();
   if (opts.rssScale) {
-    if (tableRows < opts.rows * 5) await ensureListings(db.url, TABLE, opts.rows * 5, log);
-    await warmListings(db.url, TABLE);
+    // A table of its own: bench_listings is sized (grown and trimmed) by the other benches on
+    // this database, which would cut a 5 × N run short or re-seed under it.
+    await ensureListings(db.url, SCALE_TABLE, opts.rows * 5, log);
+    await warmListings(db.url, SCALE_TABLE);
     const { markdown, failed } = await runQueueRssScale({
       db: db.url,
-      table: TABLE,
+      table: SCALE_TABLE,
       rows: opts.rows,
       runs: opts.runs,
       log,

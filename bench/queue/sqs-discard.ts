@@ -32,7 +32,14 @@ export async function startDiscardingSqs(): Promise<DiscardingSqs> {
       else if (target.endsWith('.SendMessageBatch')) {
         const entries = input.Entries ?? [];
         messages += entries.length;
-        for (const e of entries) rows += Number(e.MessageAttributes?.rows?.StringValue ?? NaN);
+        // The plain script sends no attributes: its rows are counted from the body.
+        for (const e of entries) {
+          const attribute = e.MessageAttributes?.rows?.StringValue;
+          rows +=
+            attribute !== undefined
+              ? Number(attribute)
+              : ((JSON.parse(e.MessageBody) as { rows?: unknown[] }).rows?.length ?? NaN);
+        }
         out = {
           Successful: entries.map((e) => ({
             Id: e.Id,

@@ -45,6 +45,30 @@ export function valueEnd(text: string, from: number): number {
   return text.length;
 }
 
+/**
+ * valueEnd over UTF-8 bytes, within [from, end): the same scan, since every byte of a multi-byte
+ * character is ≥ 0x80 and so never mistaken for a quote, bracket or comma. Queue mode cuts rows
+ * this way straight from the bytes the source read, so no JS string of them is ever made.
+ */
+export function byteValueEnd(bytes: Uint8Array, from: number, end: number): number {
+  let depth = 0;
+  for (let i = from; i < end; i++) {
+    const c = bytes[i] as number;
+    if (c === QUOTE) {
+      for (i++; i < end; i++) {
+        const d = bytes[i];
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) depth++;
+    else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      if (depth === 0) return i;
+      depth--;
+    } else if (c === COMMA && depth === 0) return i;
+  }
+  return end;
+}
+
 /** The index of the next `[` or `{` at or after `from` outside strings, or text.length. */
 function nextOpener(text: string, from: number): number {
   for (let i = from; i < text.length; i++) {

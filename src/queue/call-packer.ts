@@ -190,5 +190,7 @@ export class ReceiptTracker {
     if (!o || o.unsettled > 0) return;
     this.#open.delete(seq);
     this.#ready.push(receiptFor(o.batch, { delivered: o.delivered, failed: o.failed }));
+    // Every message holding its rows has its answer: nothing reads them again.
+    o.batch.release?.();
   }
 }

@@ -125,12 +125,17 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
     ctx.counters.billed += Math.ceil(call.bytes / BILLING_CHUNK);
     ctx.counters.payloadBytes += call.bytes;
     let answer: SendMessageBatchCommandOutput;
+    let md5: readonly string[];
     try {
-      const body = requestBody(
+      const request = requestBody(
         ctx.queueUrl,
         call.items.map((p) => p.message),
       );
-      answer = await ctx.sqs.send(sendBatchCommand(ctx.queueUrl, body), { abortSignal: ctx.signal });
+      md5 = request.md5;
+      answer = await ctx.sqs.send(sendBatchCommand(ctx.queueUrl, request.body), { abortSignal: ctx.signal });
+      // SQS answered, so the body was read whole: its buffer can take the next call. After a
+      // failure it is left to the GC (a socket may still hold it).
+      request.release();
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       if (classifySqsError(err) === 'fatal') throw sqsFailure('SendMessageBatch', ctx.queueUrl, err);
@@ -142,7 +147,7 @@ async function sendRound(ctx: SendContext, pending: readonly Pending[], sent: Se
     call.items.forEach((p, i) => {
       const id = String(i);
       const accepted = ok.get(id);
-      if (accepted && bodyIntact(p.message, accepted)) {
+      if (accepted && bodyIntact(md5[i], accepted)) {
         ctx.counters.messages++;
         enqueued.push(p.message);
         return;

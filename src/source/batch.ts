@@ -12,8 +12,10 @@ export class LazyBatch implements Batch {
   #rows: readonly string[] | undefined;
   #json: string | undefined;
   #bytes: Buffer | undefined;
-  /** Batch size 1: the row's JSON as bytes (see Batch.single). */
-  readonly single: Buffer | undefined;
+  #single: Buffer | undefined;
+  /** Set by a source that reuses the batch's memory once the sink releases it (see Batch.release). */
+  #onRelease: (() => void) | undefined;
+  #released = false;
   readonly rejected: readonly FailedRow[] | undefined;
   readonly skipped: number | undefined;
 
@@ -31,21 +33,50 @@ export class LazyBatch implements Batch {
     if ('rows' in content) this.#rows = content.rows;
     else if ('json' in content) this.#json = content.json;
     else if ('bytes' in content) this.#bytes = content.bytes;
-    else this.single = content.single; // decoded into `rows` only if asked (a failure, a transform)
+    else this.#single = content.single; // decoded into `rows` only if asked (a failure, a transform)
+  }
+
+  /** Batch size 1: the row's JSON as bytes (see Batch.single). */
+  get single(): Buffer | undefined {
+    return this.#unreleased(this.#single);
+  }
+
+  /** Hands the batch's memory back to its source: `onRelease` runs at the first release(). */
+  recycledBy(onRelease: () => void): this {
+    this.#onRelease = onRelease;
+    return this;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#onRelease?.();
+  }
+
+  /** Bytes a released batch no longer owns: reading them would read whatever reuses them. */
+  #unreleased(bytes: Buffer | undefined): Buffer | undefined {
+    if (bytes && this.#released && this.#onRelease) throw new Error(`batch ${this.seq} was read after its release`);
+    return bytes;
   }
 
   get rows(): readonly string[] {
-    if (this.#rows === undefined) this.#rows = this.single ? [this.single.toString('utf8')] : splitJsonArray(this.json);
+    if (this.#rows === undefined) {
+      const single = this.single;
+      this.#rows = single ? [single.toString('utf8')] : splitJsonArray(this.json);
+    }
     return this.#rows;
   }
 
   get json(): string {
-    if (this.#json === undefined) this.#json = this.#bytes ? this.#bytes.toString('utf8') : `[${this.rows.join(',')}]`;
+    if (this.#json === undefined) {
+      const bytes = this.#unreleased(this.#bytes);
+      this.#json = bytes ? bytes.toString('utf8') : `[${this.rows.join(',')}]`;
+    }
     return this.#json;
   }
 
   get payload(): string | Buffer {
-    return this.#bytes ?? this.json;
+    return this.#unreleased(this.#bytes) ?? this.json;
   }
 }
 

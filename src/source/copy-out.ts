@@ -158,10 +158,16 @@ export class PackedRows implements RowCollector<PackedRows> {
    * page is one allocation: grown by doubling, each page allocated ~3× its size outside the heap,
    * and V8 answers that much external memory with full collections (12 where 6 do, measured).
    */
-  constructor(width: number, expect: { rows: number; bytes: number } = { rows: 512, bytes: 64 * 1024 }, glue = 0) {
+  constructor(
+    width: number,
+    expect: { rows: number; bytes: number } = { rows: 512, bytes: 64 * 1024 },
+    glue = 0,
+    reuse?: Buffer,
+  ) {
     this.width = width;
     this.glue = glue > 1 ? glue : 0;
-    this.#body = Buffer.allocUnsafe(Math.max(1024, expect.bytes));
+    // `reuse`: the body buffer of a page whose rows are all sent (see PostgresKeysetSource).
+    this.#body = reuse && reuse.length >= expect.bytes ? reuse : Buffer.allocUnsafe(Math.max(1024, expect.bytes));
     this.#keys = Buffer.allocUnsafe(Math.max(256, expect.rows * 16));
     this.#spans = new Int32Array(Math.max(64, expect.rows * width * 2));
   }
@@ -169,6 +175,11 @@ export class PackedRows implements RowCollector<PackedRows> {
   /** Rows read. */
   get length(): number {
     return this.#count;
+  }
+
+  /** The body buffer itself, to be reused once nothing reads this page any more. */
+  get bodyBuffer(): Buffer {
+    return this.#body;
   }
 
   /** Bytes of the body buffer used. */
@@ -259,8 +270,9 @@ export function copyOutPacked(
   width: number,
   expect?: { rows: number; bytes: number },
   glue = 0,
+  reuse?: Buffer,
 ): Promise<PackedRows> {
-  const q = new CopyOutQuery(query, new PackedRows(width, expect, glue));
+  const q = new CopyOutQuery(query, new PackedRows(width, expect, glue, reuse));
   client.query(q as unknown as pg.Submittable);
   return q.done;
 }

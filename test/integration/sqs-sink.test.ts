@@ -4,6 +4,7 @@ import type { RetryPolicy } from '../../src/http/retry-policy.js';
 import { attributesBytes, type EnvelopeMeta } from '../../src/queue/envelope.js';
 import { SqsSink, type SqsSinkConfig } from '../../src/sink/sqs-sink.js';
 import { startLocalSqs, type LocalSqs } from '../../src/demo/sandbox/local-sqs.js';
+import { LazyBatch } from '../../src/source/batch.js';
 import type { Batch, Receipt } from '../../src/types.js';
 import { drainQueue, idsIn, makeBatches } from '../helpers/queue-fixtures.js';
 import { startSqsFaultProxy } from '../helpers/sqs-fault-proxy.js';
@@ -75,6 +76,32 @@ describe('SqsSink', () => {
     const c = sink.counters;
     expect(c.messages).toBe(messages.length);
     expect(c.billed).toBeLessThanOrEqual(Math.ceil((c.payloadBytes / 65_536) * 1.1));
+  });
+
+  test('rows read as UTF-8 bytes arrive as the same text: quotes, escapes, multi-byte characters', async () => {
+    const q = await sqs.createQueue(`sink-${++queues}`);
+    const sink = sinkFor(q.url);
+    // No characters beyond U+FFFF: fauxqs refuses them (SQS itself takes them).
+    const row = (id: number) =>
+      `{"id":${id},"t":"Zürich \\"${id}\\" ✓ back\\\\slash\\nline","pad":"${'é'.repeat(200 + (id % 50))}"}`;
+    // As the PostgreSQL source hands batches over: each one's JSON array as bytes, never a string.
+    async function* batches(): AsyncGenerator<Batch> {
+      for (let seq = 0; seq < 30; seq++) {
+        const ids = Array.from({ length: 100 }, (_, i) => seq * 100 + i + 1);
+        const bytes = Buffer.from(`[${ids.map(row).join(',')}]`, 'utf8');
+        yield new LazyBatch(seq, ids.length, [String(ids[0])], [String(ids.at(-1))], `k${seq}`, { bytes });
+      }
+    }
+    const receipts = await deliverAll(sink, batches());
+    expect(receipts.every((r) => r.delivered === r.rows && r.failed.length === 0)).toBe(true);
+    const messages = await drainQueue(sqs.sqs, q.url);
+    expect(messages.length).toBeGreaterThan(10);
+    const arrived = messages
+      .flatMap((m) => (JSON.parse(m.Body as string) as { rows: { id: number }[] }).rows)
+      .sort((a, b) => a.id - b.id);
+    expect(arrived).toEqual(range(3000).map((id) => JSON.parse(row(id))));
+    const sizes = messages.map((m) => Buffer.byteLength(m.Body as string) + attributesBytes(metaOf(m)));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(65_536);
   });
 
   test('--rows-per-message 1: one row per message, ten messages per call', async () => {

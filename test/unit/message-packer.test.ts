@@ -108,18 +108,21 @@ describe('MessagePacker', () => {
 
 describe('cutRows', () => {
   const text = ['{"a":"x,y}"}', '{"b":[1,{"c":2}]}', '{"d":"Zürich ✓"}', '[3]'].join(',');
+  const bytes = Buffer.from(`[${text}]`);
+  const cut = (maxBytes: number, maxRows: number) => cutRows(bytes, 1, bytes.length - 1, maxBytes, maxRows);
 
   test('cuts only between rows, never inside strings or nesting', () => {
-    expect(cutRows(text, 1000, 1)).toMatchObject({ chars: 12, rows: 1 });
-    expect(cutRows(text, 1000, 2)).toMatchObject({ chars: 30, rows: 2 });
-    expect(cutRows(text, 1000, 10)).toMatchObject({ chars: text.length, rows: 4, bytes: Buffer.byteLength(text) });
+    expect(cut(1000, 1)).toEqual({ bytes: 12, rows: 1 });
+    expect(cut(1000, 2)).toEqual({ bytes: 30, rows: 2 });
+    expect(cut(1000, 10)).toEqual({ bytes: Buffer.byteLength(text), rows: 4 });
   });
 
   test('counts UTF-8 bytes, not characters', () => {
     const third = text.indexOf(',[3]');
     expect(Buffer.byteLength(text.slice(0, third))).toBeGreaterThan(third);
-    expect(cutRows(text, third, 10)).toMatchObject({ rows: 2 }); // the third row fits by characters, not by bytes
-    expect(cutRows(text, 11, 10)).toBeUndefined();
+    expect(cut(third, 10)).toMatchObject({ rows: 2 }); // the third row fits by characters, not by bytes
+    expect(cut(Buffer.byteLength(text.slice(0, third)), 10)).toMatchObject({ rows: 3 });
+    expect(cut(11, 10)).toBeUndefined();
   });
 
   test('a multi-byte batch is packed within the byte limit', async () => {
