@@ -47,12 +47,14 @@ export async function runMeasured(
   script: string,
   args: readonly string[],
   timeoutMs: number,
+  /** Added to the environment: bulk-import's shebang sets some (shebangEnv), and so must its runs here. */
+  env: Readonly<Record<string, string>> = {},
 ): Promise<ChildRun> {
   const rusageFile = join(scratch, `rusage-${++runs}.json`);
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, [...nodeArgs, '--import', REPORTER, script, ...args], {
     cwd: scratch, // bulk-import's failed-rows file, if any, lands here and not in the checkout
-    env: { ...process.env, BENCH_RUSAGE_FILE: rusageFile },
+    env: { ...process.env, ...env, BENCH_RUSAGE_FILE: rusageFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);

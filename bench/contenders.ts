@@ -7,6 +7,8 @@ export interface Contender {
   readonly label: string;
   readonly kind: 'bulk-import' | 'naive' | 'plain' | 'autocannon';
   readonly nodeArgs: readonly string[];
+  /** Added to the child's environment (bulk-import: what its shebang sets). */
+  readonly env?: Readonly<Record<string, string>>;
   readonly script: string;
   readonly args: readonly string[];
   /** Rows the sink must receive; null for autocannon, which runs for a time, not a count. */
@@ -30,6 +32,28 @@ export function shebangNodeFlags(): string[] {
   const words = first.replace(/^#!\s*/, '').split(/\s+/);
   const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
   return node < 0 ? [] : words.slice(node + 1);
+}
+
+/**
+ * The environment the same shebang sets (`#!/usr/bin/env -S NAME=VALUE … node …`): `npx
+ * bulk-import` runs with it, so every bench's bulk-import runs must too. The bench starts `node`
+ * itself, which would leave these out.
+ */
+export function shebangEnv(bin = BIN): Record<string, string> {
+  const words = (readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '').replace(/^#!\s*/, '').split(/\s+/);
+  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
+  const env: Record<string, string> = {};
+  for (const w of words.slice(0, Math.max(0, node))) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(w);
+    if (m) env[m[1] as string] = m[2] as string;
+  }
+  return env;
+}
+
+/** How `npx bulk-import` starts node, for the reports: the shebang's environment and flags. */
+export function shebangCommand(): string {
+  const env = Object.entries(shebangEnv()).map(([k, v]) => `${k}=${v} `);
+  return `${env.join('')}node ${shebangNodeFlags().join(' ')}`;
 }
 
 /** Timeout from a floor rate no sane run goes below: bounded, but never cutting a slow machine short. */
@@ -72,6 +96,7 @@ export function bulkImport(r: BulkImportRun): Contender {
     label: `bulk-import batch ${r.batch}, --sticky ${r.sticky}, concurrency ${r.concurrency}`,
     kind: 'bulk-import',
     nodeArgs: [...shebangNodeFlags(), ...(r.extraNodeArgs ?? [])],
+    env: shebangEnv(),
     script: BIN,
     args,
     rows: r.rows,

@@ -23,6 +23,7 @@ export async function profileContender(c: Contender, dir: string, name: string):
     c.script,
     c.args,
     c.timeoutMs,
+    c.env,
   );
   if (run.exitCode !== 0) throw new Error(`${c.label} exited ${run.exitCode ?? run.signal}: ${run.stderrTail}`);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;

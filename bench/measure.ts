@@ -33,7 +33,7 @@ export async function measure(c: Contender, sink: SinkProcess, databaseInProcess
   const before = await sink.report();
   const host0 = sampleHostCpu();
   const self0 = process.cpuUsage();
-  const run = await runMeasured(c.nodeArgs, c.script, c.args, c.timeoutMs);
+  const run = await runMeasured(c.nodeArgs, c.script, c.args, c.timeoutMs, c.env);
   const host1 = sampleHostCpu();
   const self = process.cpuUsage(self0);
   const after = await sink.report();

@@ -12,7 +12,7 @@ import {
 import { killAll, removeScratch, track } from './child-processes.js';
 import { builtStamp, describeCode } from './code-version.js';
 import { runComparison } from './comparison.js';
-import { bulkImport, plainSingle, shebangNodeFlags } from './contenders.js';
+import { bulkImport, plainSingle, shebangCommand } from './contenders.js';
 import { profileContender } from './cpu-profile.js';
 import { parseBenchOptions, UsageError, type BenchOptions } from './options.js';
 import { runRssScale } from './rss-scale.js';
@@ -155,7 +155,7 @@ async function describeSetup(o: BenchOptions, d: BenchDatabase, avgRowBytes: num
     `- machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, Node ${process.version}; client, sink and PostgreSQL share these cores`,
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite: single-threaded, slower)' : ''} at ${redact(d.url)}; table ${TABLE}: ${n(o.rows)} rows, ~${avgRowBytes} bytes of JSON each`,
     `- sink: own process, record 'count'${o.front === 'alb' ? ', behind the sticky-balancer simulator (AWSALB + AWSALBCORS set on every answer, as an ALB does)' : ', bare (no cookies)'}`,
-    `- bulk-import runs as \`node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run … --no-progress --no-checkpoint\`: the flags of its shebang, which \`npx bulk-import\` honours; baselines and autocannon run with node's defaults`,
+    `- bulk-import runs as \`${shebangCommand()} bin/bulk-import.js run … --no-progress --no-checkpoint\`: the environment and flags of its shebang, which \`npx bulk-import\` honours; baselines and autocannon run with node's defaults`,
     o.rssScale || o.profile
       ? `- ${o.rssScale ? `bench_listings (${n(o.rows)} rows) against bench_listings_x5 (${n(o.rows * 5)} rows)` : `one profiled run each; batch 1 reads the first ${n(o.batch1Rows)} rows`}`
       : `- batch 1 reads the first ${n(o.batch1Rows)} rows (--limit), the naive client the first ${n(o.naiveRows)}; autocannon runs ${o.autocannonSeconds} s`,

@@ -31,7 +31,7 @@ let n = 0;
 export async function measureAdaptive(c: AdaptiveContender, api: CapacityProcess): Promise<AdaptiveMeasurement> {
   const summaryFile = join(scratch, `adaptive-summary-${++n}.json`);
   await api.reset();
-  const run = await runMeasured(c.nodeArgs, c.script, c.args(summaryFile), c.timeoutMs);
+  const run = await runMeasured(c.nodeArgs, c.script, c.args(summaryFile), c.timeoutMs, c.env);
   const seen = await api.report();
   const problems: string[] = [];
   if (run.exitCode !== 0)

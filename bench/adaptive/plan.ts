@@ -1,4 +1,4 @@
-import { BIN, shebangNodeFlags } from '../contenders.js';
+import { BIN, shebangEnv, shebangNodeFlags } from '../contenders.js';
 
 /**
  * What the adaptive bench runs. The API: k workers × SERVICE_MS each, a FIFO queue of k more
@@ -25,6 +25,7 @@ export interface AdaptiveContender {
   readonly rows: number;
   readonly timeoutMs: number;
   readonly nodeArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
   readonly script: string;
   args(summaryFile: string): string[];
 }
@@ -67,6 +68,7 @@ export function contendersFor(
       // Generous: a fixed 4 × knee waits out retry backoffs; still bounded.
       timeoutMs: 60_000 + seconds * 10_000,
       nodeArgs: shebangNodeFlags(),
+      env: shebangEnv(),
       script: BIN,
       args: (summaryFile) => [
         'run',

@@ -6,7 +6,7 @@ import { ensureListings, openBenchDatabase, redact, serverVersion, warmListings 
 import type { BenchDatabase } from '../bench-database.js';
 import { killAll, removeScratch, track } from '../child-processes.js';
 import { builtStamp, describeCode } from '../code-version.js';
-import { shebangNodeFlags } from '../contenders.js';
+import { shebangCommand } from '../contenders.js';
 import { parseBenchOptions, UsageError, type BenchOptions } from '../options.js';
 import { startCapacityProcess, type CapacityProcess } from './capacity-process.js';
 import { measureAdaptive, type AdaptiveMeasurement } from './measure.js';
@@ -168,7 +168,7 @@ async function describe(
     `- machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, Node ${process.version}; client, API and PostgreSQL share these cores`,
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite)' : ''} at ${redact(d.url)}; contenders read the first rows of ${TABLE} (up to ${int(rows)}), ~${avgRowBytes} bytes of JSON each`,
     `- API: its own process; k workers × ${SERVICE_MS} ms each, a FIFO queue of k more, 503 at once beyond (no Retry-After); knees k = ${KNEES.join(', ')}`,
-    `- client: \`node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run --batch-size ${BATCH} --limit N … --no-progress --no-checkpoint\` with \`--concurrency\` fixed at k/2, k, 2k, 4k or \`auto --max-concurrency ${MAX_CONCURRENCY}\`; each run gets ~${seconds} s of work at the rate the API allows it`,
+    `- client: \`${shebangCommand()} bin/bulk-import.js run --batch-size ${BATCH} --limit N … --no-progress --no-checkpoint\` with \`--concurrency\` fixed at k/2, k, 2k, 4k or \`auto --max-concurrency ${MAX_CONCURRENCY}\`; each run gets ~${seconds} s of work at the rate the API allows it`,
     `- the largest knee takes ${int(top)} rows/s = ${int(top / BATCH)} requests/s of ${BATCH} rows; "client CPU" shows the client stays far from a core`,
     `- ${o.runs} run(s) per contender, interleaved (rounds over knees and contenders, order rotated per round); medians of runs that delivered every row and exited 0, min–max in brackets; ${minutes.toFixed(1)} min of runs`,
     "- rows/s over the API's span (first request in → last answer out: the client's start-up is left out, its ramp-up is not); p50/p99: arrival-to-answer latency of accepted requests at the API (queueing included); 503 %: refused / all requests that reached it; mean in flight: time-weighted, at the API",

@@ -4,9 +4,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureListings, openBenchDatabase, warmListings } from '../bench-database.js';
 import { killAll, removeScratch, runMeasured, scratch } from '../child-processes.js';
-import { BIN } from '../contenders.js';
+import { BIN, shebangEnv } from '../contenders.js';
 import { median } from '../report.js';
-import { shebangEnv, withEnv } from './shebang-env.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
@@ -94,32 +93,31 @@ try {
       // A bin runs with its shebang's environment, and what --env adds.
       const env = bin ? { ...shebangEnv(bin), ...envs[Number(id.slice(3))] } : {};
       const run = bin
-        ? await withEnv(env, () =>
-            runMeasured(
-              flagsOf(bin),
-              bin,
-              [
-                'run',
-                '--from',
-                db.url,
-                '--table',
-                TABLE,
-                '--queue',
-                sqs.queueUrl,
-                '--sqs-endpoint',
-                sqs.endpoint,
-                '--no-checkpoint',
-                '--no-progress',
-                '--concurrency',
-                '16',
-                '--limit',
-                String(rows),
-                '--summary-json',
-                summary,
-                ...(single ? ['--rows-per-message', '1'] : []),
-              ],
-              60_000 + rows,
-            ),
+        ? await runMeasured(
+            flagsOf(bin),
+            bin,
+            [
+              'run',
+              '--from',
+              db.url,
+              '--table',
+              TABLE,
+              '--queue',
+              sqs.queueUrl,
+              '--sqs-endpoint',
+              sqs.endpoint,
+              '--no-checkpoint',
+              '--no-progress',
+              '--concurrency',
+              '16',
+              '--limit',
+              String(rows),
+              '--summary-json',
+              summary,
+              ...(single ? ['--rows-per-message', '1'] : []),
+            ],
+            60_000 + rows,
+            env,
           )
         : await runMeasured(
             [],

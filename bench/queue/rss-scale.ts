@@ -1,9 +1,8 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runMeasured, scratch } from '../child-processes.js';
-import { BIN, shebangNodeFlags } from '../contenders.js';
+import { BIN, shebangEnv, shebangNodeFlags } from '../contenders.js';
 import { median } from '../report.js';
-import { shebangEnv, withEnv } from './shebang-env.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
@@ -49,7 +48,7 @@ export async function runQueueRssScale(input: {
           '--summary-json',
           summary,
         ];
-        const run = await withEnv(shebangEnv(BIN), () => runMeasured(shebangNodeFlags(), BIN, args, 60_000 + n));
+        const run = await runMeasured(shebangNodeFlags(), BIN, args, 60_000 + n, shebangEnv());
         const got = sqs.counts().rows - before;
         let delivered = NaN;
         try {

@@ -12,13 +12,12 @@ import {
   type BenchDatabase,
 } from '../bench-database.js';
 import { killAll, removeScratch, runMeasured, scratch, track } from '../child-processes.js';
-import { BIN, shebangNodeFlags } from '../contenders.js';
+import { BIN, shebangCommand, shebangEnv, shebangNodeFlags } from '../contenders.js';
 import { sampleHostCpu } from '../host-cpu.js';
 import { median } from '../report.js';
 import { startFauxqsProcess, type FauxqsProcess, type Settled } from './fauxqs-client.js';
 import { lambdaColdMarkdown, measureLambdaCold } from './lambda-cold.js';
 import { runQueueRssScale } from './rss-scale.js';
-import { shebangEnv, withEnv } from './shebang-env.js';
 
 /**
  * `node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N]` (issue 4, "Benchmark"):
@@ -128,7 +127,7 @@ function contenders(db: string, endpoint: string, tableRows: number): QueueConte
     label,
     rows,
     nodeArgs: shebangNodeFlags(),
-    env: shebangEnv(BIN),
+    env: shebangEnv(),
     script: BIN,
     args: (queue, summary) => [
       'run',
@@ -177,7 +176,7 @@ async function measureOnce(c: QueueContender, fq: FauxqsProcess): Promise<QueueR
   const summaryFile = join(scratch, `summary-${n}.json`);
   const fq0 = await fq.usage();
   const host0 = sampleHostCpu();
-  const run = await withEnv(c.env, () => runMeasured(c.nodeArgs, c.script, c.args(queueUrl, summaryFile), c.timeoutMs));
+  const run = await runMeasured(c.nodeArgs, c.script, c.args(queueUrl, summaryFile), c.timeoutMs, c.env);
   const host1 = sampleHostCpu();
   const fq1 = await fq.usage();
   const problems: string[] = [];
@@ -338,11 +337,7 @@ async function describeSetup(
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite: single-threaded, slower)' : ''} at ${redact(d.url)}; table ${TABLE}: ${n(tableRows)} rows, ~${avgRowBytes} bytes of JSON each (rows alone, no envelope: ≈ ${n(Math.round(rowFloor))} × 64 KiB per 1M rows)`,
     `- SQS: fauxqs (emulator) in its own process at ${endpoint}; a fresh queue per run, checked after it (queue depth == messages the client reports, drained: rows in the bodies == rows expected), then purged and deleted`,
     `- packed and plain read ${n(opts.rows)} rows${opts.rows < tableRows ? ' (--limit)' : ''}; --rows-per-message 1 reads the first ${n(opts.singleRows)} (--limit): it is about 10 × slower, and fauxqs holds every message`,
-    `- bulk-import runs as \`${Object.entries(shebangEnv(BIN))
-      .map(([k, v]) => `${k}=${v} `)
-      .join(
-        '',
-      )}node ${shebangNodeFlags().join(' ')} bin/bulk-import.js run --queue … --sqs-endpoint … --no-checkpoint --no-progress --concurrency 16\`; the plain script with node's defaults`,
+    `- bulk-import runs as \`${shebangCommand()} bin/bulk-import.js run --queue … --sqs-endpoint … --no-checkpoint --no-progress --concurrency 16\`; the plain script with node's defaults`,
     `- ${opts.runs} run(s) per contender, interleaved round-robin (start rotated each round); medians of runs that passed the counts check (exit 0, client and queue agree on rows and messages)`,
     "- rows/s over wall time from spawn to exit (start-up included); client CPU (user + sys) and peak RSS from `process.resourceUsage()` / VmHWM in the child (the main bench's rusage preload)",
     "- calls and billed requests: bulk-import's own counters (`--summary-json` queue.calls, queue.billedRequests); the plain script counts its own (Σ ceil(call payload / 64 KiB)). floor = payload bytes drained from the queue (bodies + attributes) / 64 KiB; billed / floor is the median of each run's ratio",
