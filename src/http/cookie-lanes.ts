@@ -6,7 +6,7 @@ export type StickyMode = 'lane' | 'shared' | 'off';
 /** A Set-Cookie that deletes: it must reach the jar even when its name=value did not change. */
 const DELETES = /;\s*max-age\s*=\s*(0|-)/i;
 
-/** How long a cached Cookie header is trusted before the jar is asked again (expiry, deletions). */
+/** How long an identical Set-Cookie is recognised without the jar; it is fed at least this often. */
 const REFRESH_MS = 1000;
 
 /**
@@ -27,6 +27,11 @@ export class CookieState {
   /** The last Set-Cookie as it came (string or list): an identical one within REFRESH_MS changes nothing. */
   #lastRaw: string | readonly string[] = '';
   #refreshedAt = 0;
+  /**
+   * When the cached header must be made again without any answer changing it: the moment the first
+   * cookie it carries expires (by the jar's own rule: Expires, or Max-Age from its last use).
+   */
+  #staleAt = Number.POSITIVE_INFINITY;
 
   /**
    * Shared by all lanes (`--sticky shared`): the first cookie wins (see update), and while none is
@@ -46,7 +51,9 @@ export class CookieState {
 
   /** The Cookie header to send, or '' for none. */
   header(now: number): string {
-    if (this.#signature !== '' && now - this.#refreshedAt > REFRESH_MS) this.#refresh(now);
+    // The jar changes only when it is fed (update, drop, adopt), and each feed makes the header
+    // again: between feeds only the clock can change what it yields, and only at an expiry.
+    if (now >= this.#staleAt) this.#refresh(now);
     return this.#header;
   }
 
@@ -92,6 +99,7 @@ export class CookieState {
     this.#lastPairs = '';
     this.#lastRaw = '';
     this.#refreshedAt = 0;
+    this.#staleAt = Number.POSITIVE_INFINITY;
     this.#placed = false;
   }
 
@@ -150,11 +158,20 @@ export class CookieState {
   }
 
   #refresh(now: number): void {
-    this.#header = this.#jar.getCookieStringSync(this.url);
-    if (this.#header.length > COOKIE_LIMITS.headerBytes / 3) {
-      this.#header = capHeader(this.#store, this.#jar.getCookiesSync(this.url));
-    }
+    // What getCookieStringSync would give (RFC 6265 order, expired ones left out and removed), with
+    // the cookies themselves at hand for their expiry.
+    const cookies = this.#jar.getCookiesSync(this.url, { sort: true });
+    let header = cookies.map((c) => c.cookieString()).join('; ');
+    if (header.length > COOKIE_LIMITS.headerBytes / 3) header = capHeader(this.#store, cookies);
+    this.#header = header;
     this.#refreshedAt = now;
+    // tough-cookie judges expiry by the wall clock, so the next look is by the wall clock too.
+    let staleAt = Number.POSITIVE_INFINITY;
+    for (const c of cookies) {
+      const at = c.expiryTime();
+      if (at !== undefined && at < staleAt) staleAt = at;
+    }
+    this.#staleAt = staleAt === Number.POSITIVE_INFINITY ? staleAt : now + Math.max(0, staleAt - Date.now());
   }
 }
 

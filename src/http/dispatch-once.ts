@@ -85,29 +85,30 @@ export class AttemptWatch {
  */
 export function dispatchOnce(
   client: Dispatcher,
-  request: { path: string; method: string; headers: string[]; body: string | Uint8Array },
+  request: { path: string; method: string; headers: string[]; body?: string | Uint8Array | undefined },
   watch: AttemptWatch,
   signal?: AbortSignal,
 ): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     const attempt = new Attempt(watch, signal, resolve, reject);
     watch.begin(attempt, signal);
-    client.dispatch(
-      {
-        path: request.path,
-        method: request.method as Dispatcher.HttpMethod,
-        headers: request.headers,
-        body: request.body,
-      },
-      attempt,
-    );
+    // Passed as it is (the caller's object may be reused for its next request): undici copies
+    // every field it needs while dispatch() runs, and keeps no reference to the object.
+    client.dispatch(request as Dispatcher.DispatchOptions, attempt);
   });
 }
 
-/** The handler of one attempt: a class, so an attempt is one object and not a closure per callback. */
-class Attempt implements Dispatcher.DispatchHandler {
-  #status = 0;
-  #headers: Record<string, string | string[] | undefined> = {};
+/** The headers of an attempt that got none (yet): shared, never written to. */
+const NO_HEADERS: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
+
+/**
+ * The handler of one attempt: a class, so an attempt is one object and not a closure per callback.
+ * It is also the answer it resolves to (status, headers, text): one object less per request.
+ */
+class Attempt implements Dispatcher.DispatchHandler, Answer {
+  status = 0;
+  headers: Readonly<Record<string, string | string[] | undefined>> = NO_HEADERS;
+  text = '';
   #kept: Buffer[] | undefined;
   #keptBytes = 0;
   #controller: Dispatcher.DispatchController | undefined;
@@ -142,8 +143,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
   ): void {
     if (statusCode < 200) return; // 1xx: the real answer follows
-    this.#status = statusCode;
-    this.#headers = headers;
+    this.status = statusCode;
+    this.headers = headers;
     this.#kept = statusCode >= 300 ? [] : undefined;
   }
 
@@ -157,11 +158,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.watch.end(this);
     const kept = this.#kept;
-    this.resolve({
-      status: this.#status,
-      headers: this.#headers,
-      text: kept ? Buffer.concat(kept).subarray(0, KEEP_BYTES).toString('utf8') : '',
-    });
+    if (kept) this.text = Buffer.concat(kept).subarray(0, KEEP_BYTES).toString('utf8');
+    this.resolve(this);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

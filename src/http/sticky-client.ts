@@ -58,9 +58,24 @@ interface Lane {
   readonly cookies: CookieState | null;
   /** `--sticky lane`: where the lane stands in the fleet, and whether it is to move (lane-placement.ts). */
   readonly seat: LaneSeat | undefined;
+  /**
+   * The lane's request, made once: each attempt writes its body and idempotency key into it, and
+   * its header list is made again only when the lane's Cookie header changes (see #attempt).
+   */
+  readonly request: LaneRequest;
+  /** The Cookie header `request.headers` carries ('' for none). */
+  sentCookie: string;
   requests: number;
   failuresInARow: number;
   target: string | undefined;
+}
+
+/** What undici is given for an attempt; it copies every field as it takes the request (synchronously). */
+interface LaneRequest {
+  readonly path: string;
+  readonly method: string;
+  headers: string[];
+  body: string | Uint8Array | undefined;
 }
 
 /**
@@ -75,6 +90,8 @@ export class StickyHttpClient {
   readonly #origin: string;
   readonly #path: string;
   readonly #baseHeaders: string[];
+  /** Where the idempotency key sits in a lane's header list. */
+  readonly #keyAt: number;
   readonly #free: Lane[] = [];
   readonly #all: Lane[] = [];
   readonly #cookiesFor: () => CookieState | null;
@@ -108,6 +125,7 @@ export class StickyHttpClient {
     const hasType = Object.keys(config.headers).some((h) => h.toLowerCase() === 'content-type');
     this.#bodyType = hasType ? undefined : 'application/json';
     this.#baseHeaders = Object.entries(config.headers).flat();
+    this.#keyAt = this.#baseHeaders.length + 1;
   }
 
   /** Sends one body, retrying as the policy says, on one lane from start to end. */
@@ -158,6 +176,8 @@ export class StickyHttpClient {
       watch: new AttemptWatch(timeoutMs),
       cookies,
       seat: cookies ? this.#placement?.seat(cookies) : undefined,
+      request: { path: this.#path, method: this.config.method, headers: this.#headersWith(''), body: undefined },
+      sentCookie: '',
       requests: 0,
       failuresInARow: 0,
       target: undefined,
@@ -174,7 +194,7 @@ export class StickyHttpClient {
     signal: AbortSignal | undefined,
     attempt: number,
   ): Promise<SendResult | Retry<SendResult>> {
-    const { method, targetHeader } = this.config;
+    const { targetHeader } = this.config;
     const cookies = lane.cookies;
     signal?.throwIfAborted();
     if (this.#rate) await this.#rate.take(signal);
@@ -189,16 +209,25 @@ export class StickyHttpClient {
     const now = Date.now();
     lane.seat?.beforeRequest(now); // a lane moves only here, between two requests
     const cookie = cookies?.header(now) ?? '';
-    const headers = [...this.#baseHeaders, 'idempotency-key', idempotencyKey];
-    if (this.#bodyType) headers.push('content-type', this.#bodyType);
-    if (cookie) headers.push('cookie', cookie);
+    // The header list is the lane's own, made again only when its Cookie header changed (a new
+    // jar answer, a drop, an expiry): a list built per request cost a spread and two pushes.
+    const request = lane.request;
+    if (cookie !== lane.sentCookie) {
+      request.headers = this.#headersWith(cookie);
+      lane.sentCookie = cookie;
+    }
+    request.headers[this.#keyAt] = idempotencyKey;
+    request.body = body;
     lane.requests++;
     this.stats.requests++;
     const startedAt = this.adaptive?.begin();
     let outcome: AttemptOutcome = 'other';
     let retryAfterMs: number | undefined;
     try {
-      const res = await dispatchOnce(lane.client, { path: this.#path, method, headers, body }, lane.watch, signal);
+      const answer = dispatchOnce(lane.client, request, lane.watch, signal);
+      // undici has copied what it needs: an idle lane must not hold a body (a view of a whole page).
+      request.body = undefined;
+      const res = await answer;
       if (OVERLOAD.has(res.status)) {
         outcome = 'overload';
         retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
@@ -235,6 +264,14 @@ export class StickyHttpClient {
       release?.();
       if (startedAt !== undefined) this.adaptive?.end(startedAt, outcome, retryAfterMs);
     }
+  }
+
+  /** A lane's header list: the configured headers, the idempotency key's slot, the body type, the cookie. */
+  #headersWith(cookie: string): string[] {
+    const headers = [...this.#baseHeaders, 'idempotency-key', ''];
+    if (this.#bodyType) headers.push('content-type', this.#bodyType);
+    if (cookie) headers.push('cookie', cookie);
+    return headers;
   }
 
   /** A lane whose target keeps failing forgets its cookies, so the balancer can re-place it. */

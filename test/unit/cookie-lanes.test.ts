@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CookieState, cookieStatesFor } from '../../src/http/cookie-lanes.js';
 
 const url = 'http://127.0.0.1:8080/listings';
@@ -60,5 +60,53 @@ describe('cookie lanes, fast path', () => {
     expect(c.header(1001)).toBe('S=1');
     c.update(['S=1; Max-Age=0; Path=/'], 1002);
     expect(c.header(1003)).toBe('');
+  });
+});
+
+describe('cookie lanes, the cached header and expiry', () => {
+  const t0 = Date.UTC(2026, 0, 1, 12, 0, 0, 400);
+
+  it('stops sending a cookie the moment it expires, also within a second of the jar last running', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    try {
+      const c = new CookieState(url);
+      // Expires has whole seconds: this one ends 600 ms after the answer that set it.
+      c.update([`E=1; Expires=${new Date(t0 + 600).toUTCString()}; Path=/`, 'K=2; Path=/'], t0);
+      expect(c.header(t0 + 599)).toBe('E=1; K=2');
+      vi.setSystemTime(t0 + 600);
+      expect(c.header(t0 + 600)).toBe('K=2');
+      expect(c.held).toBe('E=1\nK=2'); // what the jar was fed; placement reads it, the header is what goes out
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('ends a Max-Age cookie by the jar rule, and sends it again once an answer sets it again', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    try {
+      const c = new CookieState(url);
+      c.update(['M=1; Max-Age=2; Path=/'], t0);
+      expect(c.header(t0 + 1999)).toBe('M=1');
+      vi.setSystemTime(t0 + 2000);
+      expect(c.header(t0 + 2000)).toBe('');
+      c.update(['M=2; Max-Age=2; Path=/'], t0 + 2100);
+      expect(c.header(t0 + 2101)).toBe('M=2');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps a cookie the answers keep re-issuing, past the lifetime of the first one', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    try {
+      const c = new CookieState(url);
+      for (let ms = 0; ms <= 5000; ms += 250) {
+        vi.setSystemTime(t0 + ms);
+        c.update([`A=1; Expires=${new Date(t0 + ms + 2000).toUTCString()}; Path=/`], t0 + ms);
+        expect(c.header(t0 + ms)).toBe('A=1');
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
