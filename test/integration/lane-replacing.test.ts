@@ -110,7 +110,10 @@ describe('lanes follow a changing fleet', () => {
     const moves = replacedAt(lb).map((t) => t - start);
     console.log(`run ${end - start} ms; re-placed at ${moves.join(', ')} ms`);
     expect(end - start).toBeGreaterThan(2500);
-    expect(moves[0]).toBeGreaterThanOrEqual(1000);
+    // Measured from the first request's arrival, which is a little after the lane sent it and its
+    // timer started: a re-place due at 1000 ms after the send can arrive at 999 ms after that
+    // (CI saw it once), so the floor allows the trip of the first request.
+    expect(moves[0]).toBeGreaterThanOrEqual(950);
     expect(moves[0]).toBeLessThan(1500);
     // One at a time with a cool-down of 0.5 s: never two re-placed requests within 0.4 s.
     for (let i = 1; i < moves.length; i++) expect(moves[i]! - moves[i - 1]!).toBeGreaterThanOrEqual(400);
