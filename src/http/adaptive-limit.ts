@@ -183,7 +183,7 @@ export class AdaptiveLimit {
   #cohort = { from: 0, size: 4, started: 0, ended: 0, last: Number.NEGATIVE_INFINITY };
   /** Start stamps are strictly increasing, so a stamp tells whether its attempt is in the cohort. */
   #lastStart = Number.NEGATIVE_INFINITY;
-  /** The smallest limit known to queue, the window count its hold began at, and the hold (windows). */
+  /** The smallest limit known to queue; the window count and time its hold began at; the hold (windows). */
   #ceiling: number | undefined;
   #ceilingSince = 0;
   #ceilingAt = 0;
@@ -294,8 +294,10 @@ export class AdaptiveLimit {
 
   /**
    * The next window's cohort: the next `limit` attempts (at least 4), so a window spans every
-   * request in flight, the one a step added past the knee too (a cohort of half the limit, which
-   * slow start used to save a round trip a step, missed it: it starts last and waits longest).
+   * request in flight and a second round trip at a new limit. A cohort of half the limit, which
+   * slow start used to save a round trip a step, could miss the step that crossed the knee: in
+   * the first round trip the queued request may wait only a little, depending on where the API's
+   * workers are in their service time; from the second on it waits a whole one.
    */
   #newCohort(from = Math.max(this.#now(), this.#lastStart + 5e-7)): void {
     // A pinned window (the floor's re-measurement) takes 8: 4 say little of the API's spread.
@@ -518,19 +520,12 @@ export class AdaptiveLimit {
 
   #pushBase(w: Stats, samples: number[], pinned = false): void {
     if (w.n === 0) return;
-    if (pinned) {
-      // A pinned window is unloaded by construction: a window clearly faster than it is stale (the
-      // API got slower for good) or was a lucky few answers of an API whose latency varies, and a
-      // floor too low takes every window for a queue.
-      const se = (x: Stats) => x.variance / Math.max(1, x.n);
-      this.#base = this.#base.filter((b) => w.mean - b.mean <= 2 * Math.sqrt(se(b) + se(w)) || w.mean <= b.mean * 1.05);
-    }
     // A window clearly slower than this one was not unloaded after all (the run's first, with a
     // cold client and connections still opening; or one that still waited behind a queue): it
-    // leaves the pool. Clearly: by more than both windows' noise, so one lucky window of an API
-    // whose latency varies does not throw out the rest and leave a floor nothing can meet.
-    const se = (x: Stats) => x.variance / Math.max(1, x.n);
-    this.#base = this.#base.filter((b) => b.mean - w.mean <= 2 * Math.sqrt(se(b) + se(w)) || b.mean <= w.mean * 1.05);
+    // leaves the pool. A pinned window is unloaded by construction, so one clearly faster than it
+    // leaves too: it is stale (the API got slower for good) or was a lucky few answers of an API
+    // whose latency varies, and a floor too low takes every window for a queue.
+    this.#base = this.#base.filter((b) => !clearlySlower(b, w) && !(pinned && clearlySlower(w, b)));
     this.#base.push({ ...w, samples });
     if (this.#base.length > BASE_WINDOWS) this.#base.shift();
   }
@@ -545,6 +540,16 @@ export class AdaptiveLimit {
     this.#growth = 1;
     this.#limit = clamp(this.#limit * factor, 1, this.max);
   }
+}
+
+/**
+ * Whether window `a`'s mean is clearly over `b`'s: by more than both means' noise (2 standard
+ * errors), so one lucky window of an API whose latency varies does not throw out the rest, and by
+ * more than 5 %.
+ */
+function clearlySlower(a: Stats, b: Stats): boolean {
+  const se = (x: Stats) => x.variance / Math.max(1, x.n);
+  return a.mean - b.mean > 2 * Math.sqrt(se(a) + se(b)) && a.mean > b.mean * 1.05;
 }
 
 function clamp(v: number, lo: number, hi: number): number {
