@@ -199,6 +199,18 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     },
   );
 
+  it('slow start takes one round trip a step: a knee of 128 is reached within 12 round trips', () => {
+    // 4 → 153 is 9 steps of × 1.5. When a window left out the attempts of the burst that ended the
+    // window before (begun a moment before the step, under the old limit), each step waited a
+    // second round trip for them to come round: 100 was passed at ~616 ms here, ~7 % of a 7 s run.
+    for (const seed of [1, 2, 3]) {
+      const r = simulateBench({ knee: 128, serviceMs: 40, concurrency: 'auto', seconds: 2, seed, debug: true });
+      const reached = r.limitTrace?.find(([, limit]) => limit >= 100)?.[0];
+      expect(reached, `seed ${seed}`).toBeDefined();
+      expect(reached as number, `seed ${seed}`).toBeLessThanOrEqual(12 * 41);
+    }
+  });
+
   it('a client that stalls now and then (5 ms every ~50 ms) keeps p99 within 1.5 × the fixed knee', () => {
     for (const knee of [8, 32, 128]) {
       const stalls = { stallEveryMs: 50, stallMs: 5 };
