@@ -1,3 +1,4 @@
+import { CookieJar } from 'tough-cookie';
 import { describe, expect, it, vi } from 'vitest';
 import { CookieState, cookieStatesFor } from '../../src/http/cookie-lanes.js';
 
@@ -105,6 +106,70 @@ describe('cookie lanes, the cached header and expiry', () => {
         c.update([`A=1; Expires=${new Date(t0 + ms + 2000).toUTCString()}; Path=/`], t0 + ms);
         expect(c.header(t0 + ms)).toBe('A=1');
       }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('runs the jar only when an answer changes what is sent: an ALB moving Expires on every second does not', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    const feeds = vi.spyOn(CookieJar.prototype, 'setCookieSync');
+    try {
+      const c = new CookieState(url);
+      // 10 s of answers every 50 ms, both ALB cookies re-issued with the second's Expires (+7 days).
+      for (let ms = 0; ms <= 10_000; ms += 50) {
+        vi.setSystemTime(t0 + ms);
+        const expires = new Date(t0 + ms + 604_800_000).toUTCString();
+        c.update(
+          [`AWSALB=b1; Expires=${expires}; Path=/`, `AWSALBCORS=b1; Expires=${expires}; Path=/; Secure`],
+          t0 + ms,
+        );
+        expect(c.header(t0 + ms)).toBe('AWSALB=b1; AWSALBCORS=b1');
+      }
+      // The first answer only (two cookies): the jar fed once a second made this 22.
+      expect(feeds).toHaveBeenCalledTimes(2);
+      c.update(
+        [`AWSALB=b2; Expires=${future(604_800)}; Path=/`, `AWSALBCORS=b2; Expires=${future(604_800)}; Path=/`],
+        t0 + 10_001,
+      );
+      expect(c.header(t0 + 10_002)).toBe('AWSALB=b2; AWSALBCORS=b2');
+    } finally {
+      feeds.mockRestore();
+      vi.useRealTimers();
+    }
+  });
+
+  it('takes an earlier Expires at once, and a past one as a deletion, though the value is the same', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    try {
+      const c = new CookieState(url);
+      c.update([`A=1; Expires=${new Date(t0 + 604_800_000).toUTCString()}; Path=/`, 'K=2; Path=/'], t0);
+      c.update([`A=1; Expires=${new Date(t0 + 5_000).toUTCString()}; Path=/`, 'K=2; Path=/'], t0 + 100);
+      expect(c.header(t0 + 4_000)).toBe('A=1; K=2');
+      vi.setSystemTime(t0 + 5_000);
+      expect(c.header(t0 + 5_000)).toBe('K=2');
+      const d = new CookieState(url);
+      d.update([`A=1; Expires=${new Date(t0 + 604_800_000).toUTCString()}; Path=/`], t0 + 5_000);
+      d.update(['A=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/'], t0 + 5_001);
+      expect(d.header(t0 + 5_002)).toBe('');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a Max-Age cookie re-issued identically is kept while answers keep coming, and taken again after it lapsed', () => {
+    vi.useFakeTimers({ now: t0, toFake: ['Date'] });
+    try {
+      const c = new CookieState(url);
+      for (let ms = 0; ms <= 5_000; ms += 500) {
+        vi.setSystemTime(t0 + ms);
+        c.update(['M=1; Max-Age=2; Path=/'], t0 + ms);
+        expect(c.header(t0 + ms), `at ${ms} ms`).toBe('M=1');
+      }
+      vi.setSystemTime(t0 + 8_000); // no answer for 3 s: it lapsed
+      expect(c.header(t0 + 8_000)).toBe('');
+      c.update(['M=1; Max-Age=2; Path=/'], t0 + 8_001); // the same text as before: taken again
+      expect(c.header(t0 + 8_002)).toBe('M=1');
     } finally {
       vi.useRealTimers();
     }
