@@ -14,11 +14,20 @@ const atomicWriter = (path: string) => `
   for (let i = 0; ; i++) await writeFileAtomic(${JSON.stringify(path)}, JSON.stringify({ i, pad, end: i }));
 `;
 
-/** The same with a plain rewrite in place: the control that shows the harness can catch a torn file. */
+/**
+ * The same rewritten in place, in pieces as a streaming writer does: the control that shows the
+ * harness can catch a torn file. (One `writeFile` of the whole text leaves the file partial only
+ * between its truncate and its single write: on a slow host 40 kills could all miss that window.)
+ */
 const plainWriter = (path: string) => `
-  const { writeFile } = await import('node:fs/promises');
+  const { open } = await import('node:fs/promises');
   const pad = 'x'.repeat(200_000);
-  for (let i = 0; ; i++) await writeFile(${JSON.stringify(path)}, JSON.stringify({ i, pad, end: i }));
+  for (let i = 0; ; i++) {
+    const text = JSON.stringify({ i, pad, end: i });
+    const file = await open(${JSON.stringify(path)}, 'w');
+    for (let at = 0; at < text.length; at += 16_384) await file.write(text.slice(at, at + 16_384));
+    await file.close();
+  }
 `;
 
 /** Kills the writer at random instants; how many of `rounds` kills left a file that is not a whole version. */
