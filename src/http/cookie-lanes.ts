@@ -17,7 +17,7 @@ const EXPIRES = /;\s*expires\s*=\s*([^;]*)/i;
  * answer changes what we send: a cookie's name, value or attributes other than a later Expires,
  * a deletion, or an earlier expiry. A later Expires alone is kept aside and given to the jar only
  * when a cookie we send would expire (see header); feeding it once a second per lane, as this did
- * before, cost ~200 µs a lane a second (1–4 % of the CPU at batch size 1).
+ * before, cost ~200 µs a lane a second (32 lanes at 13,000 requests/s: ~0.5 µs a request).
  */
 export class CookieState {
   readonly #store = new MemoryCookieStore();
@@ -91,7 +91,6 @@ export class CookieState {
     this.#feed(list, key, now);
   }
 
-  /** Forget every cookie: the balancer will place the next request on a (healthy) target. */
   /** Forget every cookie: the balancer will place the next request on a (healthy) target. */
   drop(): void {
     this.#jar.removeAllCookiesSync();
