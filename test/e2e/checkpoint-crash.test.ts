@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +16,8 @@ const atomicWriter = (path: string) => `
 
 /**
  * The same rewritten in place, in pieces as a streaming writer does: the control that shows the
- * harness can catch a torn file. (One `writeFile` of the whole text leaves the file partial only
- * between its truncate and its single write: on a slow host 40 kills could all miss that window.)
+ * harness can catch a torn file (one `writeFile` of the whole text is partial only between its
+ * truncate and its single write, a narrow target for a kill).
  */
 const plainWriter = (path: string) => `
   const { open } = await import('node:fs/promises');
@@ -34,6 +34,10 @@ const plainWriter = (path: string) => `
 async function tornAfterKills(script: string, path: string, rounds: number, stopAtFirst = false): Promise<number> {
   let torn = 0;
   for (let round = 0; round < rounds; round++) {
+    // The file of the round before would pass for writes under way: every round after the first
+    // was then killed while node was still starting (on a slow host, most of the 0–120 ms below),
+    // and read back what the first round had left.
+    await rm(path, { force: true });
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
     // Kill at a random instant once writes are under way (a loaded machine starts node slowly).
     for (const end = Date.now() + 10_000; Date.now() < end; await sleep(10)) {
