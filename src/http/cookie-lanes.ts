@@ -29,8 +29,6 @@ export class CookieState {
   /** When an answer last carried `#lastRaw`, and when the jar was last fed (the caller's clock). */
   #lastRawAt = Number.NEGATIVE_INFINITY;
   #fedAt = Number.NEGATIVE_INFINITY;
-  /** When it last came by the wall clock: a Max-Age counts from then (tough-cookie's clock). */
-  #lastRawWall = 0;
   /** What the jar was last fed, less each cookie's Expires: equal means only expiries moved. */
   #fedKey = '';
   /**
@@ -78,7 +76,6 @@ export class CookieState {
     if (setCookie === undefined) return;
     if (this.shared && sent !== this.#header && this.#header !== '') return;
     this.#lastRawAt = now;
-    this.#lastRawWall = Date.now();
     // Balancers re-issue the same cookies on every answer: the exact same header text again has no
     // effect, not even a repeated deletion, so it is recognised before anything is sliced or
     // matched (~1 µs a request at batch size 1).
@@ -181,7 +178,8 @@ export class CookieState {
     const before = this.#header;
     if (this.#lastRawAt > this.#fedAt && this.#lastRaw !== '') {
       const list = usable(this.#lastRaw);
-      this.#feed(list, keyOf(list), now, new Date(this.#lastRawWall));
+      // A Max-Age counts from that answer, by the wall clock the jar keeps (the caller's runs alongside).
+      this.#feed(list, keyOf(list), now, new Date(Date.now() - (now - this.#lastRawAt)));
     } else this.#refresh(now);
     if (this.#header === before) return;
     // A cookie lapsed: the next answer that sets it is fed, even in the very words fed before.
