@@ -27,8 +27,8 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
  * The node flags of bin/bulk-import.js's shebang (`#!/usr/bin/env -S node …`): `npx bulk-import`
  * honours them, so the bench must too, and reads them from the file so the two cannot drift.
  */
-export function shebangNodeFlags(): string[] {
-  const first = readFileSync(BIN, 'utf8').split('\n', 1)[0];
+export function shebangNodeFlags(bin = BIN): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
   const words = first.replace(/^#!\s*/, '').split(/\s+/);
   const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
   return node < 0 ? [] : words.slice(node + 1);

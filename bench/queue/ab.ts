@@ -1,11 +1,12 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureListings, openBenchDatabase, warmListings } from '../bench-database.js';
 import { killAll, removeScratch, runMeasured, scratch } from '../child-processes.js';
-import { BIN, shebangEnv } from '../contenders.js';
+import { BIN, shebangEnv, shebangNodeFlags } from '../contenders.js';
 import { median } from '../report.js';
+import { queueRunArgs } from './run-args.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
@@ -54,13 +55,6 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (bins.length === 0) bins.push(BIN);
 
-/** The node flags of a bin's shebang, as `npx bulk-import` honours them. */
-function flagsOf(bin: string): string[] {
-  const words = (readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '').replace(/^#!\s*/, '').split(/\s+/);
-  const node = words.findIndex((w) => w === 'node' || w.endsWith('/node'));
-  return node < 0 ? [] : words.slice(node + 1);
-}
-
 interface Result {
   rss: number[];
   cpu: number[];
@@ -94,28 +88,17 @@ try {
       const env = bin ? { ...shebangEnv(bin), ...envs[Number(id.slice(3))] } : {};
       const run = bin
         ? await runMeasured(
-            flagsOf(bin),
+            shebangNodeFlags(bin),
             bin,
-            [
-              'run',
-              '--from',
-              db.url,
-              '--table',
-              TABLE,
-              '--queue',
-              sqs.queueUrl,
-              '--sqs-endpoint',
-              sqs.endpoint,
-              '--no-checkpoint',
-              '--no-progress',
-              '--concurrency',
-              '16',
-              '--limit',
-              String(rows),
-              '--summary-json',
-              summary,
-              ...(single ? ['--rows-per-message', '1'] : []),
-            ],
+            queueRunArgs({
+              db: db.url,
+              table: TABLE,
+              queueUrl: sqs.queueUrl,
+              endpoint: sqs.endpoint,
+              summaryFile: summary,
+              limit: rows,
+              extra: single ? ['--rows-per-message', '1'] : [],
+            }),
             60_000 + rows,
             env,
           )

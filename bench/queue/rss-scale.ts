@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runMeasured, scratch } from '../child-processes.js';
 import { BIN, shebangEnv, shebangNodeFlags } from '../contenders.js';
 import { median } from '../report.js';
+import { queueRunArgs } from './run-args.js';
 import { startDiscardingSqs } from './sqs-discard.js';
 
 /**
@@ -29,25 +30,14 @@ export async function runQueueRssScale(input: {
         const n = sizes[i] as number;
         const summary = join(scratch, `rss-scale-${round}-${i}.json`);
         const before = sqs.counts().rows;
-        const args = [
-          'run',
-          '--from',
+        const args = queueRunArgs({
           db,
-          '--table',
           table,
-          '--queue',
-          sqs.queueUrl,
-          '--sqs-endpoint',
-          sqs.endpoint,
-          '--no-checkpoint',
-          '--no-progress',
-          '--concurrency',
-          '16',
-          '--limit',
-          String(n),
-          '--summary-json',
-          summary,
-        ];
+          queueUrl: sqs.queueUrl,
+          endpoint: sqs.endpoint,
+          summaryFile: summary,
+          limit: n,
+        });
         const run = await runMeasured(shebangNodeFlags(), BIN, args, 60_000 + n, shebangEnv());
         const got = sqs.counts().rows - before;
         let delivered = NaN;

@@ -18,6 +18,7 @@ import { median } from '../report.js';
 import { startFauxqsProcess, type FauxqsProcess, type Settled } from './fauxqs-client.js';
 import { lambdaColdMarkdown, measureLambdaCold } from './lambda-cold.js';
 import { runQueueRssScale } from './rss-scale.js';
+import { queueRunArgs } from './run-args.js';
 
 /**
  * `node dist/bench/queue/run.js [--rows N] [--runs N] [--single-rows N]` (issue 4, "Benchmark"):
@@ -94,7 +95,7 @@ interface QueueContender {
   readonly label: string;
   readonly rows: number;
   readonly nodeArgs: readonly string[];
-  /** Environment added for the run (bulk-import: its shebang's, see shebang-env.ts). */
+  /** Environment added for the run (bulk-import: its shebang's, see shebangEnv in contenders.ts). */
   readonly env: Record<string, string>;
   readonly script: string;
   args(queueUrl: string, summaryFile: string): string[];
@@ -129,25 +130,16 @@ function contenders(db: string, endpoint: string, tableRows: number): QueueConte
     nodeArgs: shebangNodeFlags(),
     env: shebangEnv(),
     script: BIN,
-    args: (queue, summary) => [
-      'run',
-      '--from',
-      db,
-      '--table',
-      TABLE,
-      '--queue',
-      queue,
-      '--sqs-endpoint',
-      endpoint,
-      '--no-checkpoint',
-      '--no-progress',
-      '--concurrency',
-      '16',
-      ...extra,
-      ...(rows < tableRows ? ['--limit', String(rows)] : []),
-      '--summary-json',
-      summary,
-    ],
+    args: (queueUrl, summaryFile) =>
+      queueRunArgs({
+        db,
+        table: TABLE,
+        queueUrl,
+        endpoint,
+        summaryFile,
+        extra,
+        limit: rows < tableRows ? rows : undefined,
+      }),
     timeoutMs: timeoutFor(rows, id === 'single' ? 500 : 2000),
   });
   return [
