@@ -199,8 +199,6 @@ export class AdaptiveLimit {
    * so the next window can take those of the last burst (see BURST). Emptied as slow start ends.
    */
   readonly #outside = new Set<number>();
-  /** The last window's mean latency: the burst's width before the floor is known. */
-  #lastMean = 0;
   /** The smallest limit known to queue; the window count and time its hold began at; the hold (windows). */
   #ceiling: number | undefined;
   #ceilingSince = 0;
@@ -330,7 +328,8 @@ export class AdaptiveLimit {
   /** Slow start: the attempts still out that began in the last burst (see BURST) join the new cohort. */
   #joinBurst(from: number): void {
     const c = this.#cohort;
-    const since = from - BURST * (this.#floorMedian || this.#lastMean);
+    // The floor's median is kept from the last judged window; after the first, only the pool has it.
+    const since = from - BURST * (this.#floorMedian || (this.minLatencyMs ?? 0));
     for (const at of this.#outside) {
       if (at < since || c.started >= c.size) continue;
       if (c.started === 0) c.from = at;
@@ -408,7 +407,6 @@ export class AdaptiveLimit {
       return;
     }
     const w = stats(samples);
-    if (w.n > 0) this.#lastMean = w.mean;
     if (this.#probe) {
       // The re-measured floor joins the pool (the oldest leaves it), higher or lower; then back to work.
       this.#pushBase(w, samples, true);
