@@ -39,26 +39,31 @@ afterAll(async () => {
   await db?.stop();
 });
 
-test('rows read into reused page buffers arrive once each, as the table holds them', async () => {
-  const q = await sqs.createQueue('page-reuse');
+/** The whole table into `queueUrl`: pages of 40 rows, batches of 10, messages of at most 4 KiB. */
+function importVia(queueUrl: string, sqsEndpoint: string, failed: string | false) {
   const config = parseRunConfig(
     {
       from: db.url,
       table: schema.qualified('listings'),
-      queue: q.url,
-      sqsEndpoint: sqs.endpoint,
+      queue: queueUrl,
+      sqsEndpoint,
       batchSize: '10',
       pageRows: '40',
       concurrency: '8',
       messageBytes: '4096',
       progress: false,
       checkpoint: false,
-      failed: false,
+      failed,
     },
     {},
   );
   const never = new AbortController().signal;
-  const result = await runImport(config, { signal: never, hardSignal: never });
+  return runImport(config, { signal: never, hardSignal: never });
+}
+
+test('rows read into reused page buffers arrive once each, as the table holds them', async () => {
+  const q = await sqs.createQueue('page-reuse');
+  const result = await importVia(q.url, sqs.endpoint, false);
   expect(result.thisRun).toMatchObject({ read: ROWS, delivered: ROWS, failed: 0 });
   const messages = await drainQueue(sqs.sqs, q.url);
   const arrived = messages
@@ -86,24 +91,7 @@ test('rows SQS refuses are written to the failed file as the table holds them, w
   }));
   await using dir = await tempDir();
   const failed = `${dir.path}/failed.ndjson`;
-  const config = parseRunConfig(
-    {
-      from: db.url,
-      table: schema.qualified('listings'),
-      queue: q.url,
-      sqsEndpoint: proxy.endpoint,
-      batchSize: '10',
-      pageRows: '40',
-      concurrency: '8',
-      messageBytes: '4096',
-      progress: false,
-      checkpoint: false,
-      failed,
-    },
-    {},
-  );
-  const never = new AbortController().signal;
-  const result = await runImport(config, { signal: never, hardSignal: never });
+  const result = await importVia(q.url, proxy.endpoint, failed);
   expect(result.thisRun).toMatchObject({ read: ROWS, delivered: ROWS - refused.size, failed: refused.size });
   const lines = (await readFile(failed, 'utf8'))
     .trim()
