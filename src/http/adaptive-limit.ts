@@ -152,6 +152,16 @@ const LATE_BASE_N = 8;
  * answers late. A try that holds no queue means the knee moved up: growth starts again from it.
  */
 const HOLD_MIN = 8;
+/**
+ * The first hold, of the ceiling slow start's end sets, is about 64 answers (HOLD_MIN windows at
+ * a limit of 8, at least HOLD_FIRST windows): the window that ended slow start may have been our
+ * own start-up (a client whose code is not compiled yet queues answers in its own loop: on two
+ * cores, the first second of a run at a knee of 128 lifted a window's mean 20–30 % with nothing
+ * queued at the API), and 8 windows at a limit of ~100 kept it there for most of a second. Each
+ * try at a real knee costs about one late answer, so the share of late answers stays that of a
+ * knee of 8; the hold doubles from here as usual.
+ */
+const HOLD_FIRST = 2;
 const HOLD_MAX = 32;
 /**
  * …and never longer than this (ms): on a slow API 32 windows are many seconds (at 100 ms a request,
@@ -457,13 +467,15 @@ export class AdaptiveLimit {
     if (late > 0 || meanQueue) {
       const before = this.#queuedBefore;
       const atCeiling = this.#ceiling !== undefined && this.limit >= this.#ceiling;
-      const plain = meanQueue || (inflated && late > 0);
-      if (!atCeiling && before === undefined && !(this.#slowStart && plain)) {
+      if (!atCeiling && before === undefined && !(this.#slowStart && meanQueue)) {
         // A queue must show in two windows in a row: a window of our own process starved of CPU
         // (a neighbour on the machine, a GC pause) looks like a queue once, and so does one slow
         // answer of an API whose latency varies; a queue at the API stays until the limit comes
-        // down. Slow start cuts at once when the mean shows it too (its last step may have
-        // overshot by half), and so does a try at a known ceiling (it is one over).
+        // down. Slow start cuts at once when the mean shows a queue (its last step may have
+        // overshot by half), and so does a try at a known ceiling (it is one over). Late answers
+        // in a mean that is only a little up wait for the next window in slow start too: in the
+        // first second of a run our own client is slow (its code not yet compiled, new lanes)
+        // and a window of ~100 answers can hold a few late ones with nothing queued at the API.
         this.#queuedBefore = { late, mean: w.mean };
         this.#growth = 1;
         return;
@@ -546,6 +558,7 @@ export class AdaptiveLimit {
   /** A queue showed at the limit over `ceiling` - 1; a failed try at the old ceiling doubles its hold. */
   #setCeiling(ceiling: number, failedTry: boolean): void {
     if (failedTry) this.#hold = Math.min(this.#hold * 2, HOLD_MAX);
+    else if (this.#slowStart) this.#hold = clamp(Math.ceil((HOLD_MIN * 8) / this.limit), HOLD_FIRST, HOLD_MIN);
     this.#ceiling = Math.max(2, ceiling);
     this.#ceilingSince = this.#windows;
     this.#ceilingAt = this.#now();
