@@ -8,8 +8,7 @@ import { AdaptiveLimit } from '../../src/http/adaptive-limit.js';
  * same tick finish together: the bunching that makes a queue of one cost a whole service time.
  * It is a model, not the measurement of record (that is `npm run bench -- --adaptive`).
  *
- * `node dist/bench/adaptive/simulate.js [seconds] [seed offset] [σ] [stall every ms] [stall ms]
- * [client ms a request] [cold factor]`: fixed
+ * `node dist/bench/adaptive/simulate.js [seconds] [seed offset] [σ] [stall every ms] [stall ms]`: fixed
  * k, fixed 2k and auto at knees 8, 32 and 128, medians of 3 seeds. σ > 0 gives the API a lognormal
  * service time (a latency that varies with nothing queued); stalls block the client's loop now and
  * then (a GC pause, a neighbour on the core). test/unit/adaptive-limit.test.ts runs it too.
@@ -82,22 +81,13 @@ export function simulate(o: {
   /** A client on a busy machine: on average every `stallEveryMs` its loop stalls for up to `stallMs`. */
   stallEveryMs?: number;
   stallMs?: number;
-  /**
-   * A client that starts cold (its code not yet compiled, its lanes not yet warm): per-request CPU
-   * starts at (1 + coldFactor) × clientMs and decays to clientMs with a time constant of coldMs.
-   */
-  coldFactor?: number;
-  coldMs?: number;
 }): SimResult & { lateAt?: number[]; limitTrace?: [number, number][] } {
   let seed = o.seed ?? 1;
   const rnd = () => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed / 0x7fffffff;
   };
-  const warmMs = o.clientMs ?? 0.06;
-  const coldFactor = o.coldFactor ?? 0;
-  const coldMs = o.coldMs ?? 700;
-  const cpuMs = () => (coldFactor > 0 ? warmMs * (1 + coldFactor * Math.exp(-now / coldMs)) : warmMs);
+  const clientMs = o.clientMs ?? 0.06;
   const netMs = o.netMs ?? 0.1;
   let now = 0;
   const lim = o.concurrency === 'auto' ? new AdaptiveLimit({ max: o.max ?? 256, now: () => now }) : undefined;
@@ -145,7 +135,7 @@ export function simulate(o: {
   };
   const send = () => {
     while (inFlight < limit() && (lim?.waitMs() ?? 0) === 0 && now < end) {
-      clientFree = Math.max(clientFree, now) + cpuMs() / 2;
+      clientFree = Math.max(clientFree, now) + clientMs / 2;
       const id = nextId++;
       inFlight++;
       startedAt.set(id, lim ? lim.begin() : now);
@@ -178,7 +168,7 @@ export function simulate(o: {
       }
       arrivedAt.delete(e.id);
       // The answer reaches the client, which handles answers one at a time.
-      clientFree = stalled(Math.max(clientFree, now + netMs)) + cpuMs() / 2;
+      clientFree = stalled(Math.max(clientFree, now + netMs)) + clientMs / 2;
       heap.push({ at: clientFree, kind: 'answer', id: e.id });
     } else {
       inFlight--;
@@ -210,25 +200,13 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const sigma = Number(process.argv[4] ?? 0);
   const stallEveryMs = Number(process.argv[5] ?? 0);
   const stallMs = Number(process.argv[6] ?? 0);
-  const clientMs = Number(process.argv[7] ?? 0.06);
-  const coldFactor = Number(process.argv[8] ?? 0);
   const seeds = [1, 2, 3].map((s) => s + Number(process.argv[3] ?? 0));
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
   for (const knee of [8, 32, 128]) {
+    const clientMs = 0.06;
     const run = (c: number | 'auto') =>
       seeds.map((seed) =>
-        simulate({
-          knee,
-          serviceMs: 40,
-          concurrency: c,
-          seconds,
-          clientMs,
-          seed,
-          sigma,
-          stallEveryMs,
-          stallMs,
-          coldFactor,
-        }),
+        simulate({ knee, serviceMs: 40, concurrency: c, seconds, clientMs, seed, sigma, stallEveryMs, stallMs }),
       );
     const atKnee = run(knee);
     const best = run(knee * 2);
