@@ -141,6 +141,18 @@ const BURST = 0.05;
  * varies more, its own p99 is already far over its mean and a queue of one changes little of it.
  */
 const LATE_GAP = 0.3;
+/**
+ * A window with more late answers than this × the requests its step added over the last clean
+ * window (+ 2) waits for the next before it cuts, in slow start and at a ceiling too. A step
+ * queues at most what it added: slow start's × 1.5, a third of the window; a try at a ceiling,
+ * one; the rest is served at the floor. A delay shared by more is something else, most often our
+ * own process stalled while a window's burst of answers came in: in the first second of a run on
+ * two cores, 10–25 ms stalls (code being compiled, young collections, three processes on two
+ * cores) made 43 of 68 and 95 of 102 answers late in slow start, and 25 of 76 at a try at a
+ * ceiling, at a knee of 128 with nothing queued at the API. A queue that is real shows again in
+ * the next window.
+ */
+const SHIFTED = 1.25;
 const LATE_SD = 4;
 const LATE_CV = 0.1;
 /** Fewer samples in the floor than this say little of the API's spread (see `lateAt`). */
@@ -188,8 +200,8 @@ export class AdaptiveLimit {
   #limit: number;
   #inFlight = 0;
   #slowStart = true;
-  /** The last limit slow start judged clean: its cut never goes below it. */
-  #slowStartClean = 1;
+  /** The last limit a window judged clean (no queue, really used): slow start's cut never goes below it. */
+  #lastClean = 1;
   #growth = 1;
   /** When the limit last backed off (−∞: never). */
   #backoffAt = Number.NEGATIVE_INFINITY;
@@ -213,6 +225,8 @@ export class AdaptiveLimit {
   #ceiling: number | undefined;
   #ceilingSince = 0;
   #ceilingAt = 0;
+  /** The means of the clean windows at the last limit judged clean (count, mean, Welford's m2). */
+  readonly #held = { limit: 0, n: 0, mean: 0, m2: 0 };
   #hold = HOLD_MIN;
   backoffs = 0;
   readonly #now: () => number;
@@ -464,10 +478,13 @@ export class AdaptiveLimit {
       for (const x of samples) if (x > lateAt) late++;
     }
     const meanQueue = inflated && inflation > SHRINK_ABOVE;
-    if (late > 0 || meanQueue) {
+    const atCeiling = this.#ceiling !== undefined && this.limit >= this.#ceiling;
+    const tryQueued = atCeiling && this.#tryQueued(w.mean);
+    if (late > 0 || meanQueue || tryQueued) {
       const before = this.#queuedBefore;
-      const atCeiling = this.#ceiling !== undefined && this.limit >= this.#ceiling;
-      if (!atCeiling && before === undefined && !(this.#slowStart && meanQueue)) {
+      // More late answers than the step from the last clean window could have queued (see SHIFTED).
+      const shifted = late > SHIFTED * Math.max(1, this.limit - this.#lastClean) + 2;
+      if (before === undefined && (shifted || (!atCeiling && !(this.#slowStart && meanQueue)))) {
         // A queue must show in two windows in a row: a window of our own process starved of CPU
         // (a neighbour on the machine, a GC pause) looks like a queue once, and so does one slow
         // answer of an API whose latency varies; a queue at the API stays until the limit comes
@@ -476,8 +493,11 @@ export class AdaptiveLimit {
         // in a mean that is only a little up wait for the next window in slow start too: in the
         // first second of a run our own client is slow (its code not yet compiled, new lanes)
         // and a window of ~100 answers can hold a few late ones with nothing queued at the API.
+        // Nor does a window of more late answers than a step can queue (see SHIFTED), in slow
+        // start or at a ceiling.
         this.#queuedBefore = { late, mean: w.mean };
-        this.#growth = 1;
+        // A shift is our own stall, most likely: the climb goes on at its pace if it passes.
+        if (!shifted) this.#growth = 1;
         return;
       }
       this.#queuedBefore = undefined;
@@ -493,6 +513,7 @@ export class AdaptiveLimit {
         const byMean = Math.ceil(this.#limit * (judged / base.mean - 1));
         target = this.#limit - Math.max(1, Math.min(counted, byMean));
       }
+      if (tryQueued) target = Math.min(target, this.#limit - 1);
       if (meanQueue) {
         // Little's law: at `limit` in flight and this latency, the API works on limit · floor /
         // latency at once.
@@ -502,7 +523,7 @@ export class AdaptiveLimit {
       // Slow start's last step was judged clean: the knee is not below it, whatever a window that
       // also holds answers queued behind the overshoot counts. If that judgement was wrong (the
       // floor had too few samples yet to count late answers), the next windows cut the rest.
-      if (this.#slowStart) target = Math.max(target, this.#slowStartClean);
+      if (this.#slowStart) target = Math.max(target, this.#lastClean);
       // A cut whose window is no faster than the one that called for the cut before it did not
       // find a queue: the latency did not follow the limit down, so the floor is what is wrong (too
       // low: slow start's few first answers). Re-measure it at the next window's end.
@@ -515,13 +536,45 @@ export class AdaptiveLimit {
     this.#queuedBefore = undefined;
     if (inflated && inflation > GROW_BELOW) this.#growth = 1;
     else {
-      // Slow start's windows below the knee are unloaded ones: the floor's first samples.
-      if (this.#slowStart) {
-        this.#pushBase(w, samples);
-        if (used) this.#slowStartClean = this.limit;
+      // Slow start's windows below the knee are unloaded ones: the floor's first samples. Later, a
+      // window clearly faster than the floor shows the floor too high: slow start's windows were
+      // measured by a cold client (on two cores, ~6 ms of its own on a 40 ms API for its first
+      // second), and a floor that high let a knee of 8 be overrun by 2–3 until the next pin. Only
+      // on a steady API: where the latency varies, a faster window is as often a lucky one.
+      if (this.#slowStart || (base.tight && clearlySlower(base, w))) this.#pushBase(w, samples);
+      if (used) {
+        this.#lastClean = this.limit;
+        this.#noteClean(w.mean);
       }
       this.#grow(used);
     }
+  }
+
+  /**
+   * A try at a ceiling is one request over the limit held below it. Where one request's worth of
+   * latency (mean / limit) is more than the held windows' means vary, the try's mean shows it: up
+   * by half a request's worth, the try queued. Late answers do not show it there: a client whose
+   * own share of the latency varies sends the try a few ms apart from the rest, and it waits only
+   * that long. At a knee of 8 behind a cold client's ~6 ms, windows at 9 ran at 45–46 ms, tries
+   * at 10 at 50–51 (inside the floor's noise, and under GROW_BELOW): they passed, the limit
+   * climbed to 11, and 1 % of the answers waited a whole service time.
+   */
+  #tryQueued(mean: number): boolean {
+    const h = this.#held;
+    if (h.limit !== this.limit - 1 || h.n < 3) return false;
+    const worth = h.mean / this.limit;
+    const varies = 2 * Math.sqrt(h.m2 / (h.n - 1));
+    return worth > varies && mean - h.mean > Math.max(worth / 2, varies);
+  }
+
+  /** A clean window's mean joins those of its limit (a new limit starts them afresh). */
+  #noteClean(mean: number): void {
+    const h = this.#held;
+    if (h.limit !== this.limit) Object.assign(h, { limit: this.limit, n: 0, mean: 0, m2: 0 });
+    h.n++;
+    const d = mean - h.mean;
+    h.mean += d / h.n;
+    h.m2 += d * (mean - h.mean);
   }
 
   /** The window held no queue: grow (if the window was really used), up to a known ceiling. */

@@ -199,6 +199,78 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     },
   );
 
+  /** A limiter on a virtual clock, driven a round trip of its whole limit at a time. */
+  const rounds = () => {
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 256, now: () => t });
+    /** `lat(i, limit)` is the i-th attempt's latency in a round at `limit`. */
+    const round = (lat: (i: number, limit: number) => number) => {
+      const limit = lim.limit;
+      const starts = Array.from({ length: limit }, () => {
+        t += 0.001;
+        return lim.begin();
+      });
+      const ends = starts.map((start, i) => ({ start, at: start + lat(i, limit) })).sort((a, b) => a.at - b.at);
+      for (const e of ends) {
+        t = Math.max(t, e.at);
+        lim.end(e.start, 'ok');
+      }
+      t += 0.5;
+    };
+    return { lim, round };
+  };
+  const steady = (i: number) => 40 + (i % 5) * 0.2;
+
+  it('a window whose answers all came late together (our own stall) does not end slow start; a third late does', () => {
+    // On two cores, the first second of a real run stalls our own process 10–25 ms at a time:
+    // 43 of 68 answers of a slow-start window came late with nothing queued at the API, and slow
+    // start ended at 45 against a knee of 128.
+    const stalled = rounds();
+    while (stalled.lim.limit < 60) stalled.round(steady);
+    const before = stalled.lim.limit;
+    stalled.round((i) => 62 + (i % 5) * 0.2);
+    expect(stalled.lim.limit).toBe(before);
+    stalled.round(steady);
+    stalled.round(steady);
+    expect(stalled.lim.limit).toBeGreaterThanOrEqual(before * 2);
+    // A step of × 1.5 past a knee queues its last third a whole service time: cut at once.
+    const overshot = rounds();
+    while (overshot.lim.limit < 60) overshot.round(steady);
+    const at = overshot.lim.limit;
+    overshot.round((i, limit) => (i >= (limit * 2) / 3 ? 80 : steady(i)));
+    expect(overshot.lim.limit).toBeLessThan(at);
+  });
+
+  it('at a small knee behind a client of its own jitter, a try one over the knee that lifts the mean a request is a failed try', () => {
+    // At a knee of 8 behind ~5 ms of a cold client's own, 9 in flight ran at 45 ms, 10 at 49, 11
+    // at 53, none of them late (the one over waits a few ms, not a whole service time): tries at
+    // 10 passed (1.09 × the floor, under GROW_BELOW), the limit sat at 10–11, and 1 % of a 7 s
+    // run's answers waited behind the knee.
+    const { lim, round } = rounds();
+    const atKnee = (i: number, limit: number) => 45 + Math.max(0, limit - 9) * 4 + (i % 3) * 0.3;
+    const limits: number[] = [];
+    for (let r = 0; r < 120; r++) {
+      round(atKnee);
+      if (r >= 40) limits.push(lim.limit);
+    }
+    expect(Math.max(...limits)).toBeLessThanOrEqual(10);
+    expect(avg(limits)).toBeLessThan(9.5);
+  });
+
+  it('a floor measured by a cold client comes down when clean windows are clearly faster', () => {
+    // Slow start's windows are the floor's first samples, and a cold client reads them high; too
+    // high a floor lets a small knee be overrun until the next pinned window.
+    const { lim, round } = rounds();
+    let cold = true;
+    const knee8 = (i: number) => (cold ? 50 : 42) + (i >= 8 ? 40 : 0) + (i % 5) * 0.2;
+    for (let r = 0; r < 6; r++) round(knee8);
+    expect(lim.limit).toBeLessThanOrEqual(9);
+    expect(lim.minLatencyMs).toBeGreaterThan(48);
+    cold = false;
+    for (let r = 0; r < 6; r++) round(knee8);
+    expect(lim.minLatencyMs).toBeLessThan(44);
+  });
+
   it('slow start goes on past one window of a few late answers whose mean is only a little up (our own start-up)', () => {
     // In the first second of a real run the client itself is slow (code not yet compiled, new
     // lanes): at ~70 in flight against a knee of 128, a window's mean rose 13–18 % with a few
