@@ -55,8 +55,8 @@ try {
   process.exit(2);
 }
 
-/** Seconds of work each run gets at the rate the API allows it: long enough to settle, short enough for ~8 min. */
-const seconds = opts.quick ? 3 : 7;
+/** Seconds of work each run gets at the rate the API allows it: by default long enough to settle, short enough for ~8 min. */
+const seconds = opts.adaptiveSeconds;
 
 let db: BenchDatabase | undefined;
 let api: CapacityProcess | undefined;
