@@ -536,12 +536,8 @@ export class AdaptiveLimit {
     this.#queuedBefore = undefined;
     if (inflated && inflation > GROW_BELOW) this.#growth = 1;
     else {
-      // Slow start's windows below the knee are unloaded ones: the floor's first samples. Later, a
-      // window clearly faster than the floor shows the floor too high: slow start's windows were
-      // measured by a cold client (on two cores, ~6 ms of its own on a 40 ms API for its first
-      // second), and a floor that high let a knee of 8 be overrun by 2–3 until the next pin. Only
-      // on a steady API: where the latency varies, a faster window is as often a lucky one.
-      if (this.#slowStart || (base.tight && clearlySlower(base, w))) this.#pushBase(w, samples);
+      // Slow start's windows below the knee are unloaded ones: the floor's first samples.
+      if (this.#slowStart) this.#pushBase(w, samples);
       if (used) {
         this.#lastClean = this.limit;
         this.#noteClean(w.mean);
