@@ -169,7 +169,7 @@ async function describe(
     `- PostgreSQL ${version}${d.embedded ? ' (embedded pglite)' : ''} at ${redact(d.url)}; contenders read the first rows of ${TABLE} (up to ${int(rows)}), ~${avgRowBytes} bytes of JSON each`,
     `- API: its own process; k workers × ${SERVICE_MS} ms each, a FIFO queue of k more, 503 at once beyond (no Retry-After); knees k = ${KNEES.join(', ')}`,
     `- client: \`${shebangCommand()} bin/bulk-import.js run --batch-size ${BATCH} --limit N … --no-progress --no-checkpoint\` with \`--concurrency\` fixed at k/2, k, 2k, 4k or \`auto --max-concurrency ${MAX_CONCURRENCY}\`; each run gets ~${seconds} s of work at the rate the API allows it`,
-    `- the largest knee takes ${int(top)} rows/s = ${int(top / BATCH)} requests/s of ${BATCH} rows; "client CPU" shows the client stays far from a core`,
+    `- the largest knee takes ${int(top)} rows/s = ${int(top / BATCH)} requests/s of ${BATCH} rows; "client CPU" is the client's CPU over its wall time (on two cores shared with the API and PostgreSQL, past ~0.5 the client's own share of each request's latency grows with its load)`,
     `- ${o.runs} run(s) per contender, interleaved (rounds over knees and contenders, order rotated per round); medians of runs that delivered every row and exited 0, min–max in brackets; ${minutes.toFixed(1)} min of runs`,
     "- rows/s over the API's span (first request in → last answer out: the client's start-up is left out, its ramp-up is not); p50/p99: arrival-to-answer latency of accepted requests at the API (queueing included); 503 %: refused / all requests that reached it; mean in flight: time-weighted, at the API",
   ].join('\n');
