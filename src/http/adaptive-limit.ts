@@ -200,8 +200,6 @@ export class AdaptiveLimit {
   #limit: number;
   #inFlight = 0;
   #slowStart = true;
-  /** The last limit a window judged clean (no queue, really used): slow start's cut never goes below it. */
-  #lastClean = 1;
   #growth = 1;
   /** When the limit last backed off (−∞: never). */
   #backoffAt = Number.NEGATIVE_INFINITY;
@@ -225,8 +223,11 @@ export class AdaptiveLimit {
   #ceiling: number | undefined;
   #ceilingSince = 0;
   #ceilingAt = 0;
-  /** The means of the clean windows at the last limit judged clean (count, mean, Welford's m2). */
-  readonly #held = { limit: 0, n: 0, mean: 0, m2: 0 };
+  /**
+   * The last limit a window judged clean (no queue, really used; slow start's cut never goes below
+   * it), and the means of its clean windows since it was reached (count, mean, Welford's m2).
+   */
+  readonly #clean = { limit: 1, n: 0, mean: 0, m2: 0 };
   #hold = HOLD_MIN;
   backoffs = 0;
   readonly #now: () => number;
@@ -483,7 +484,7 @@ export class AdaptiveLimit {
     if (late > 0 || meanQueue || tryQueued) {
       const before = this.#queuedBefore;
       // More late answers than the step from the last clean window could have queued (see SHIFTED).
-      const shifted = late > SHIFTED * Math.max(1, this.limit - this.#lastClean) + 2;
+      const shifted = late > SHIFTED * Math.max(1, this.limit - this.#clean.limit) + 2;
       if (before === undefined && (shifted || (!atCeiling && !(this.#slowStart && meanQueue)))) {
         // A queue must show in two windows in a row: a window of our own process starved of CPU
         // (a neighbour on the machine, a GC pause) looks like a queue once, and so does one slow
@@ -523,7 +524,7 @@ export class AdaptiveLimit {
       // Slow start's last step was judged clean: the knee is not below it, whatever a window that
       // also holds answers queued behind the overshoot counts. If that judgement was wrong (the
       // floor had too few samples yet to count late answers), the next windows cut the rest.
-      if (this.#slowStart) target = Math.max(target, this.#lastClean);
+      if (this.#slowStart) target = Math.max(target, this.#clean.limit);
       // A cut whose window is no faster than the one that called for the cut before it did not
       // find a queue: the latency did not follow the limit down, so the floor is what is wrong (too
       // low: slow start's few first answers). Re-measure it at the next window's end.
@@ -538,10 +539,7 @@ export class AdaptiveLimit {
     else {
       // Slow start's windows below the knee are unloaded ones: the floor's first samples.
       if (this.#slowStart) this.#pushBase(w, samples);
-      if (used) {
-        this.#lastClean = this.limit;
-        this.#noteClean(w.mean);
-      }
+      if (used) this.#noteClean(w.mean);
       this.#grow(used);
     }
   }
@@ -556,16 +554,16 @@ export class AdaptiveLimit {
    * climbed to 11, and 1 % of the answers waited a whole service time.
    */
   #tryQueued(mean: number): boolean {
-    const h = this.#held;
+    const h = this.#clean;
     if (h.limit !== this.limit - 1 || h.n < 3) return false;
     const worth = h.mean / this.limit;
     const varies = 2 * Math.sqrt(h.m2 / (h.n - 1));
     return worth > varies && mean - h.mean > Math.max(worth / 2, varies);
   }
 
-  /** A clean window's mean joins those of its limit (a new limit starts them afresh). */
+  /** A clean window: its limit is the last clean one, and its mean joins those at that limit (a new limit starts them afresh). */
   #noteClean(mean: number): void {
-    const h = this.#held;
+    const h = this.#clean;
     if (h.limit !== this.limit) Object.assign(h, { limit: this.limit, n: 0, mean: 0, m2: 0 });
     h.n++;
     const d = mean - h.mean;
