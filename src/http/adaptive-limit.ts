@@ -53,6 +53,12 @@ export interface AdaptiveLimitOptions {
   readonly probeEvery?: number;
   /** The longest Retry-After brake honoured (ms). */
   readonly maxBrakeMs?: number;
+  /**
+   * The share of the time since the last call (0..1) our own process was too busy to read an
+   * answer at once (see BUSY); by default the event loop's utilization, or 0 with an injected clock
+   * (a virtual clock has no loop of its own to measure).
+   */
+  readonly busy?: () => number;
 }
 
 /** Latency buckets ~5 % wide from 0.1 ms: p50/p99 without keeping a sample per request. */
@@ -153,6 +159,19 @@ const LATE_GAP = 0.3;
  * the next window.
  */
 const SHIFTED = 1.25;
+/**
+ * A window in which our own event loop was busy more than this share of the time (or the window
+ * before it was: its attempts started during the stall) is no evidence of a queue at the API: an
+ * answer that arrives while the loop works waits for it, and so does a request about to be sent.
+ * In the first 1–2 s of a run on two cores (code being compiled, three processes on two cores) the
+ * client's loop ran at 0.55–0.85 in the windows that cut slow start at 45 or 102 in flight, with
+ * 14–90 answers late at the client while the API saw none over 54 ms and nothing queued; clean
+ * windows ran at 0.2–0.5, and the steady state at a knee of 128 at 0.2–0.45. Such a window holds
+ * the limit instead of cutting it (it grows on one that is clean: latency that low is the API's),
+ * at most BUSY_WAITS in a row, so a client busy for good still cuts on a queue that stays.
+ */
+const BUSY = 0.5;
+const BUSY_WAITS = 2;
 const LATE_SD = 4;
 const LATE_CV = 0.1;
 /** Fewer samples in the floor than this say little of the API's spread (see `lateAt`). */
@@ -231,6 +250,10 @@ export class AdaptiveLimit {
   #hold = HOLD_MIN;
   backoffs = 0;
   readonly #now: () => number;
+  readonly #busy: () => number;
+  /** Our own loop's busy share over the last window, and how many queue-looking windows in a row it excused. */
+  #busyBefore = 0;
+  #busyWaits = 0;
   /** The Retry-After hold, the same mechanism `forward` shares between its pollers. */
   readonly #brakeHold: RetryAfterBrake;
   readonly #probeEvery: number;
@@ -261,6 +284,7 @@ export class AdaptiveLimit {
     this.max = Math.max(1, Math.floor(o.max));
     this.#limit = clamp(o.initial ?? Math.min(4, this.max), 1, this.max);
     this.#now = o.now ?? (() => performance.now());
+    this.#busy = o.busy ?? (o.now ? () => 0 : loopBusy());
     this.#brakeHold = new RetryAfterBrake(o.maxBrakeMs ?? 120_000, this.#now);
     this.#probeEvery = o.probeEvery ?? 100;
     this.#limitCounts = new Uint32Array(this.max + 1);
@@ -415,6 +439,9 @@ export class AdaptiveLimit {
   }
 
   #judge(): void {
+    const busyNow = this.#busy();
+    const busy = Math.max(busyNow, this.#busyBefore) > BUSY;
+    this.#busyBefore = busyNow;
     const samples = this.#window;
     const overload = this.#windowOverload;
     const used = this.#windowMaxInFlight >= this.limit / 2;
@@ -483,6 +510,13 @@ export class AdaptiveLimit {
     const tryQueued = atCeiling && this.#tryQueued(w.mean);
     if (late > 0 || meanQueue || tryQueued) {
       const before = this.#queuedBefore;
+      if (busy && this.#busyWaits < BUSY_WAITS) {
+        // Our own loop, not the API, most likely (see BUSY): hold the limit and judge the next window.
+        this.#busyWaits++;
+        this.#queuedBefore = before ?? { late, mean: w.mean };
+        return;
+      }
+      this.#busyWaits = 0;
       // More late answers than the step from the last clean window could have queued (see SHIFTED).
       const shifted = late > SHIFTED * Math.max(1, this.limit - this.#clean.limit) + 2;
       if (before === undefined && (shifted || (!atCeiling && !(this.#slowStart && meanQueue)))) {
@@ -528,13 +562,19 @@ export class AdaptiveLimit {
       // A cut whose window is no faster than the one that called for the cut before it did not
       // find a queue: the latency did not follow the limit down, so the floor is what is wrong (too
       // low: slow start's few first answers). Re-measure it at the next window's end.
-      if (this.#cutMean !== undefined && w.mean >= this.#cutMean * 0.95) this.#probeSoon = true;
-      this.#cutMean = w.mean;
+      // Only a cut of 10 % or more can show in the mean: trimming 130 to 129 at a ceiling moves it
+      // under 1 %, and every such trim after one cut re-measured the floor (a window at a quarter
+      // of the limit, ~1 % of a short run's rows each), three times in 2 s at a knee of 128.
+      if (target <= this.#limit * SHRINK_MAX) {
+        if (this.#cutMean !== undefined && w.mean >= this.#cutMean * 0.95) this.#probeSoon = true;
+        this.#cutMean = w.mean;
+      }
       this.#setCeiling(Math.floor(target) + 1, atCeiling);
       this.#decrease(target / this.#limit);
       return;
     }
     this.#queuedBefore = undefined;
+    this.#busyWaits = 0;
     if (inflated && inflation > GROW_BELOW) this.#growth = 1;
     else {
       // Slow start's windows below the knee are unloaded ones: the floor's first samples.
@@ -644,6 +684,17 @@ export class AdaptiveLimit {
 function clearlySlower(a: Stats, b: Stats): boolean {
   const se = (x: Stats) => x.variance / Math.max(1, x.n);
   return a.mean - b.mean > 2 * Math.sqrt(se(a) + se(b)) && a.mean > b.mean * 1.05;
+}
+
+/** The event loop's utilization since the last call: how much of the time our own process had no ear for an answer. */
+function loopBusy(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
+  };
 }
 
 function clamp(v: number, lo: number, hi: number): number {

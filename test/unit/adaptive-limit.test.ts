@@ -200,9 +200,9 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
   );
 
   /** A limiter on a virtual clock, driven a round trip of its whole limit at a time. */
-  const rounds = () => {
+  const rounds = (busy?: () => number) => {
     let t = 0;
-    const lim = new AdaptiveLimit({ max: 256, now: () => t });
+    const lim = new AdaptiveLimit({ max: 256, now: () => t, busy });
     /** `lat(i, limit)` is the i-th attempt's latency in a round at `limit`. */
     const round = (lat: (i: number, limit: number) => number) => {
       const limit = lim.limit;
@@ -255,6 +255,51 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     }
     expect(Math.max(...limits)).toBeLessThanOrEqual(10);
     expect(avg(limits)).toBeLessThan(9.5);
+  });
+
+  it('a window that looks queued while our own loop was busy holds the limit; a queue that stays is cut', () => {
+    // In a real run's first 1–2 s the client's own loop ran 0.55–0.85 busy in the windows that
+    // ended slow start at 45 and 102 in flight (a knee of 128): their answers were late at the
+    // client, while the API saw none over 54 ms and nothing queued.
+    let busy = 0;
+    const { lim, round } = rounds(() => busy);
+    while (lim.limit < 60) round(steady);
+    const before = lim.limit;
+    // The last third a whole service time late: the pattern of a step past a knee, cut at once
+    // when our loop was idle (the test above).
+    const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
+    busy = 0.8;
+    round(queued);
+    expect(lim.limit).toBe(before);
+    // The next window (its attempts began during the busy one) is excused too; a clean one grows.
+    busy = 0.2;
+    round(queued);
+    expect(lim.limit).toBe(before);
+    round(steady);
+    expect(lim.limit).toBeGreaterThan(before);
+    // A client busy for good still cuts a queue that stays: at most two windows are excused.
+    busy = 0.9;
+    const grown = lim.limit;
+    for (let r = 0; r < 3; r++) round(queued);
+    expect(lim.limit).toBeLessThan(grown);
+  });
+
+  it('trims of a request or two do not re-measure the floor (a window pinned at a quarter)', () => {
+    // A cut whose next cut's window is no faster re-measures the floor (it was too low: the cut
+    // did not bring the latency down). So did every trim of one or two, which cannot move the mean:
+    // three pins in 2 s at a knee of 128 in a real run, each a window at a quarter of the limit.
+    const { lim, round } = rounds();
+    let knee = 100;
+    const atKnee = (i: number, limit: number) => (limit > knee && i >= knee ? 80 : steady(i));
+    const limits: number[] = [];
+    for (let r = 0; r < 60; r++) {
+      // The knee creeps down 2 at a time (a neighbour starts loading the API): a trim each time.
+      if (r >= 20 && r % 4 === 0) knee -= 2;
+      round(atKnee);
+      if (r >= 15) limits.push(lim.limit);
+    }
+    expect(lim.limit).toBeLessThanOrEqual(knee + 1);
+    expect(Math.min(...limits)).toBeGreaterThan(knee / 2);
   });
 
   it('slow start goes on past one window of a few late answers whose mean is only a little up (our own start-up)', () => {
