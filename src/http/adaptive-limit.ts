@@ -577,10 +577,14 @@ export class AdaptiveLimit {
     this.#busyWaits = 0;
     if (inflated && inflation > GROW_BELOW) this.#growth = 1;
     else {
-      // Slow start's windows below the knee are unloaded ones: the floor's first samples.
+      // Slow start's windows below the knee are unloaded ones: the floor's first samples. One
+      // clearly faster than the last of them is a client (and API) still warming up: the floor
+      // it replaces was cold, so the limit it judged clean is not known to be; hold it a window.
+      const last = this.#base[this.#base.length - 1];
+      const warming = this.#slowStart && last !== undefined && clearlySlower(last, w);
       if (this.#slowStart) this.#pushBase(w, samples);
       if (used) this.#noteClean(w.mean);
-      this.#grow(used);
+      if (!warming) this.#grow(used);
     }
   }
 

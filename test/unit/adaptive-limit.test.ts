@@ -302,6 +302,25 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     expect(Math.min(...limits)).toBeGreaterThan(knee / 2);
   });
 
+  it('slow start holds its limit while the client warms up, so a knee of 8 is not overrun against a cold floor', () => {
+    // A run's first windows are slow for the client's own reasons (code not compiled yet, new
+    // connections): at a knee of 8 they took 100–140, then 50–63 ms against the API's 42. The
+    // floor they made let 9 in flight look clean, and slow start went on to 13.5: five requests
+    // queued for a few round trips, the p99 of a 7-second run (1.57 × the fixed knee's).
+    const { lim, round } = rounds();
+    const knee = 8;
+    const cold = [120, 58, 50];
+    let r = 0;
+    const limits: number[] = [];
+    for (; r < 12; r++) {
+      const unloaded = cold[r] ?? 42;
+      round((i, limit) => (limit > knee && i >= knee ? unloaded + 40 : unloaded + (i % 3) * 0.2));
+      limits.push(lim.limit);
+    }
+    expect(Math.max(...limits), limits.join(' ')).toBeLessThanOrEqual(knee + 2);
+    expect(lim.limit).toBeGreaterThanOrEqual(knee - 1);
+  });
+
   it('slow start goes on past one window of a few late answers whose mean is only a little up (our own start-up)', () => {
     // In the first second of a real run the client itself is slow (code not yet compiled, new
     // lanes): at ~70 in flight against a knee of 128, a window's mean rose 13–18 % with a few
