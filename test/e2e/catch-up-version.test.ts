@@ -331,7 +331,9 @@ describe('--changed-column on a bigint version', () => {
         );
         // A stop during the wait ends the run at once, before it reads.
         const stopped = startCli([...base, '--changed-column', 'version', '--catch-up-wait', '1m']);
-        await sleep(1000);
+        // Stopped once it is seen waiting (its look at pg_locks), not after a guessed second: on a
+        // loaded machine node's own start took longer, and the SIGINT came before the run trapped it.
+        for (let tries = 0; tries < 200 && !(await waitingAtHorizon(db.url)); tries++) await sleep(100);
         const at = Date.now();
         stopped.child.kill('SIGINT');
         const s = await stopped.done(10_000);
@@ -389,4 +391,15 @@ describe('--changed-column on a bigint version', () => {
 
 function range(from: number, to: number): string[] {
   return Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+}
+
+/** Whether a bulk-import session of this database is running its look at pg_locks (the horizon's wait). */
+async function waitingAtHorizon(url: string): Promise<boolean> {
+  return withClient(url, async (c) => {
+    const res = await c.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'bulk-import' AND query LIKE '%pg_locks%'`,
+    );
+    return Number(res.rows[0]?.n) > 0;
+  });
 }
