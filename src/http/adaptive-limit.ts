@@ -36,6 +36,9 @@ import { RetryAfterBrake } from './retry-after-brake.js';
  * of the median) late answers are not counted at all, and its means are compared with their
  * noise, so one slow window is not taken for a queue (a minimum of window means, which this used
  * before, was a lucky window, and walked such an API down to a limit of 1).
+ * Our own process is told apart where it can be: a window that looks queued while our event loop
+ * was over half busy holds the limit (see BUSY), and a slow-start window clearly faster than the one
+ * before it (a client still warming up: the floor it replaces was cold) holds it too.
  * A Retry-After is a brake for every lane: the limit halves and no attempt starts before it passes.
  * bench/adaptive/simulate.ts models the adaptive bench on a virtual clock, for tuning.
  *

@@ -284,6 +284,25 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     expect(lim.limit).toBeLessThan(grown);
   });
 
+  it('a busy loop excuses latency only: 503s from an API that refuses everything still back off', () => {
+    // Paired with the rule above: an overload answer is the API's own word, busy client or not.
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 256, now: () => t, busy: () => 0.95 });
+    const limits: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      const starts = Array.from({ length: lim.limit }, () => {
+        t += 0.001;
+        return lim.begin();
+      });
+      t += 1;
+      for (const s of starts) lim.end(s, 'overload');
+      t += 1;
+      limits.push(lim.limit);
+    }
+    expect(limits[0]).toBeLessThan(4);
+    expect(lim.limit).toBe(1);
+  });
+
   it('trims of a request or two do not re-measure the floor (a window pinned at a quarter)', () => {
     // A cut whose next cut's window is no faster re-measures the floor (it was too low: the cut
     // did not bring the latency down). So did every trim of one or two, which cannot move the mean:
@@ -310,9 +329,8 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     const { lim, round } = rounds();
     const knee = 8;
     const cold = [120, 58, 50];
-    let r = 0;
     const limits: number[] = [];
-    for (; r < 12; r++) {
+    for (let r = 0; r < 12; r++) {
       const unloaded = cold[r] ?? 42;
       round((i, limit) => (limit > knee && i >= knee ? unloaded + 40 : unloaded + (i % 3) * 0.2));
       limits.push(lim.limit);
@@ -327,22 +345,7 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     // answers 1.4 × the floor and nothing queued at the API. Slow start ended there (a ceiling
     // held for most of a second) on 2 runs of 3; such a window now waits for the next, as past
     // slow start.
-    let t = 0;
-    const lim = new AdaptiveLimit({ max: 256, now: () => t });
-    /** One round trip of the whole limit; `lat(i)` is the i-th attempt's latency. */
-    const round = (lat: (i: number) => number) => {
-      const starts = Array.from({ length: lim.limit }, () => {
-        t += 0.001;
-        return lim.begin();
-      });
-      const ends = starts.map((start, i) => ({ start, at: start + lat(i) })).sort((a, b) => a.at - b.at);
-      for (const e of ends) {
-        t = Math.max(t, e.at);
-        lim.end(e.start, 'ok');
-      }
-      t += 0.5;
-    };
-    const steady = (i: number) => 40 + (i % 5) * 0.2;
+    const { lim, round } = rounds();
     while (lim.limit < 60) round(steady);
     const before = lim.limit;
     // Mean 1.13 × the floor (not the 1.2 of a queue by the mean), 5 answers late.
