@@ -19,8 +19,9 @@ import { RetryAfterBrake } from './retry-after-brake.js';
  * - the mean against the floor: over SHRINK_ABOVE × (and more than the two means' noise), by
  *   Little's law the API works on about `limit · floor / latency` at once, and the limit goes
  *   back near that; at most GROW_BELOW × (or within the noise), with the window really used, the
- *   limit grows: × 1.5 a window until the first queue (slow start), then +1, +2, +4… (at most a
- *   quarter of the limit) while nothing queues, so a knee that moves up is found again.
+ *   limit grows: × 1.5 a window until the first queue (slow start; × 2 from a limit of 16), then
+ *   +1, +2, +4… (at most a quarter of the limit) while nothing queues, so a knee that moves up is
+ *   found again.
  * Past slow start a queue must show in two windows in a row (a GC pause or a busy core looks like
  * one once). A limit that queued becomes a ceiling: the limit one under it holds, and the ceiling
  * itself is tried again after a hold of 8 windows, doubled each time it still queues (up to 32),
@@ -37,8 +38,9 @@ import { RetryAfterBrake } from './retry-after-brake.js';
  * noise, so one slow window is not taken for a queue (a minimum of window means, which this used
  * before, was a lucky window, and walked such an API down to a limit of 1).
  * Our own process is told apart where it can be: a window that looks queued while our event loop
- * was over half busy holds the limit (see BUSY), and a slow-start window clearly faster than the one
- * before it (a client still warming up: the floor it replaces was cold) holds it too.
+ * was over half busy holds the limit (see BUSY), a cut made while it was busy is taken back once
+ * the loop is not (see #undo), and a slow-start window clearly faster than the one before it (a
+ * client still warming up: the floor it replaces was cold) holds it too.
  * A Retry-After is a brake for every lane: the limit halves and no attempt starts before it passes.
  * bench/adaptive/simulate.ts models the adaptive bench on a virtual clock, for tuning.
  *
@@ -131,6 +133,14 @@ const SHRINK_MAX = 0.9;
  */
 const SLOW_START = 1.5;
 /**
+ * …and × 2 from this limit on. Each step is a window (two round trips), and at a knee of 128 the
+ * climb was the largest loss of a short run: 0.6–1.3 s of an 8–9 s run went by below the knee
+ * (4 → 153 is nine steps of × 1.5, six with these). A knee under 16 is still met by × 1.5 (a knee
+ * of 8 overrun by 8 for a round trip is its p99); from 16 on, a step that doubles past a knee
+ * queues at most one knee's worth for the window that cuts it, under 1 % of a short run's answers.
+ */
+const SLOW_START_DOUBLE_FROM = 16;
+/**
  * Slow start: attempts begun within this share of the floor before a window ends join the next
  * window. Answers come in bursts (an API's workers that started together finish together), and
  * each answer starts the lane's next attempt at once: by the time the window's last answer is in,
@@ -175,6 +185,14 @@ const SHIFTED = 1.25;
  */
 const BUSY = 0.5;
 const BUSY_WAITS = 2;
+/**
+ * …and in slow start, this many: a run's start-up (code being compiled, the first collections of
+ * a heap that grows) is the client's busiest time. At a knee of 128 its loop ran 0.55–0.83 busy
+ * for up to five windows in a row at 81–162 in flight, at ~1,100 requests/s (a third of what it
+ * sends a second later): two excused windows ended slow start at 48–84, and the climb back took
+ * 1–1.5 s. The limit holds meanwhile, so a queue that is real waits at most these windows more.
+ */
+const BUSY_WAITS_SLOW_START = 4;
 const LATE_SD = 4;
 const LATE_CV = 0.1;
 /** Fewer samples in the floor than this say little of the API's spread (see `lateAt`). */
@@ -208,6 +226,16 @@ const HOLD_MAX_MS = 2000;
 const OVERDUE = 3;
 /** The unloaded latency is pooled over this many of the last unloaded windows. */
 const BASE_WINDOWS = 4;
+
+/** What a cut changes: the limit, whether slow start was on, the ceiling and its hold. */
+interface CutState {
+  readonly limit: number;
+  readonly slowStart: boolean;
+  readonly ceiling: number | undefined;
+  readonly since: number;
+  readonly at: number;
+  readonly hold: number;
+}
 
 /** A window's count, mean and variance of latencies. */
 interface Stats {
@@ -257,6 +285,18 @@ export class AdaptiveLimit {
   /** Our own loop's busy share over the last window, and how many queue-looking windows in a row it excused. */
   #busyBefore = 0;
   #busyWaits = 0;
+  /**
+   * The state a cut made while our loop was busy left, to take it back: like TCP's undo of a
+   * reduction found spurious (Eifel, RFC 3522), when the next window, at the lower limit, is
+   * clean and our loop is no longer busy, the limit before the cut comes back (and slow start,
+   * if the cut ended it). In a real run's first seconds at a knee of 128 the client's own
+   * start-up ended slow start at 48–84 in flight and, later, cut 184 to 140 with our loop 0.77
+   * busy; each climb back took a second. A queue that was the API's shows again at the restored
+   * limit, and is cut again: once, as a cut right after an undo is not undone (`#undid`).
+   */
+  #undo: CutState | undefined;
+  /** The limit was restored by an undo and has not grown since. */
+  #undid = false;
   /** The Retry-After hold, the same mechanism `forward` shares between its pollers. */
   readonly #brakeHold: RetryAfterBrake;
   readonly #probeEvery: number;
@@ -445,6 +485,8 @@ export class AdaptiveLimit {
     const busyNow = this.#busy();
     const busy = Math.max(busyNow, this.#busyBefore) > BUSY;
     this.#busyBefore = busyNow;
+    const undo = this.#undo;
+    this.#undo = undefined;
     const samples = this.#window;
     const overload = this.#windowOverload;
     const used = this.#windowMaxInFlight >= this.limit / 2;
@@ -513,7 +555,7 @@ export class AdaptiveLimit {
     const tryQueued = atCeiling && this.#tryQueued(w.mean);
     if (late > 0 || meanQueue || tryQueued) {
       const before = this.#queuedBefore;
-      if (busy && this.#busyWaits < BUSY_WAITS) {
+      if (busy && this.#busyWaits < (this.#slowStart ? BUSY_WAITS_SLOW_START : BUSY_WAITS)) {
         // Our own loop, not the API, most likely (see BUSY): hold the limit and judge the next window.
         this.#busyWaits++;
         this.#queuedBefore = before ?? { late, mean: w.mean };
@@ -572,14 +614,27 @@ export class AdaptiveLimit {
         if (this.#cutMean !== undefined && w.mean >= this.#cutMean * 0.95) this.#probeSoon = true;
         this.#cutMean = w.mean;
       }
+      const undoTo = busy && !this.#undid ? this.#state() : undefined;
       this.#setCeiling(Math.floor(target) + 1, atCeiling);
       this.#decrease(target / this.#limit);
+      this.#undo = undoTo;
       return;
     }
     this.#queuedBefore = undefined;
     this.#busyWaits = 0;
     if (inflated && inflation > GROW_BELOW) this.#growth = 1;
-    else {
+    else if (undo && used && busyNow <= BUSY) {
+      // A clean window at the cut limit, our loop idle again: the cut was our own stall's (see #undo).
+      this.#limit = undo.limit;
+      this.#slowStart = undo.slowStart;
+      this.#ceiling = undo.ceiling;
+      this.#ceilingSince = undo.since;
+      this.#ceilingAt = undo.at;
+      this.#hold = undo.hold;
+      this.#growth = 1;
+      this.#cutMean = undefined;
+      this.#undid = true;
+    } else {
       // Slow start's windows below the knee are unloaded ones: the floor's first samples. One
       // clearly faster than the last of them is a client (and API) still warming up: the floor
       // it replaces was cold, so the limit it judged clean is not known to be; hold it a window.
@@ -631,7 +686,8 @@ export class AdaptiveLimit {
       this.#hold = HOLD_MIN;
       this.#growth = 1;
     }
-    const step = this.#slowStart ? this.#limit * (SLOW_START - 1) : this.#growth;
+    const factor = this.#limit >= SLOW_START_DOUBLE_FROM ? 2 : SLOW_START;
+    const step = this.#slowStart ? this.#limit * (factor - 1) : this.#growth;
     let next = clamp(this.#limit + step, 1, this.max);
     if (this.#ceiling !== undefined && next >= this.#ceiling) {
       // Up to one under the ceiling at once; the ceiling itself once its hold has passed.
@@ -646,7 +702,20 @@ export class AdaptiveLimit {
     }
     if (Math.floor(next) <= this.limit && next <= this.#limit) return;
     this.#cutMean = undefined;
+    this.#undid = false;
     this.#limit = clamp(next, 1, this.max);
+  }
+
+  /** What a cut changes, for #undo. */
+  #state(): CutState {
+    return {
+      limit: this.#limit,
+      slowStart: this.#slowStart,
+      ceiling: this.#ceiling,
+      since: this.#ceilingSince,
+      at: this.#ceilingAt,
+      hold: this.#hold,
+    };
   }
 
   /** A queue showed at the limit over `ceiling` - 1; a failed try at the old ceiling doubles its hold. */
