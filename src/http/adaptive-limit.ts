@@ -577,7 +577,11 @@ export class AdaptiveLimit {
         // start or at a ceiling.
         this.#queuedBefore = { late, mean: w.mean };
         // A shift is our own stall, most likely: the climb goes on at its pace if it passes.
-        if (!shifted) this.#growth = 1;
+        // Otherwise it slows to half its pace, not to +1: after slow start ended early at a knee
+        // of 128, windows of 1–14 late answers (our own jitter at ~100 in flight) that the next
+        // window did not confirm restarted the climb at +1 seven times, and 63 → 127 took 2.2 s.
+        // A queue that is real is cut at the next window anyway; the step is a quarter at most.
+        if (!shifted) this.#growth = Math.max(1, this.#growth / 2);
         return;
       }
       this.#queuedBefore = undefined;

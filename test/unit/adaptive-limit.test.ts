@@ -346,6 +346,28 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     ).toBe(true);
   });
 
+  it('a queue-looking window the next one does not confirm halves the climb, not restarts it at +1', () => {
+    // After slow start ended early at a knee of 128, windows of a few late answers (our own jitter)
+    // that the next window did not confirm restarted the climb at +1 seven times: 63 → 127 took 2.2 s.
+    const { lim, round } = rounds();
+    while (lim.limit < 60) round(steady);
+    const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
+    round(queued); // slow start ends
+    const climb = [lim.limit];
+    for (let r = 0; r < 14 && lim.limit - (climb[climb.length - 2] ?? lim.limit) < 8; r++) {
+      round(steady);
+      climb.push(lim.limit);
+    }
+    const before = lim.limit;
+    const step = before - (climb[climb.length - 2] as number);
+    expect(step, climb.join(' ')).toBeGreaterThanOrEqual(8);
+    expect(before).toBeLessThan(200);
+    round((i) => (i < 2 ? 70 : steady(i))); // two late answers, not confirmed
+    expect(lim.limit).toBe(before);
+    round(steady);
+    expect(lim.limit - before).toBeGreaterThanOrEqual(step / 2);
+  });
+
   it('a busy loop excuses latency only: 503s from an API that refuses everything still back off', () => {
     // Paired with the rule above: an overload answer is the API's own word, busy client or not.
     let t = 0;
