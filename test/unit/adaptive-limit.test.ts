@@ -368,6 +368,38 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     expect(lim.limit - before).toBeGreaterThanOrEqual(step / 2);
   });
 
+  it('a busy cut is never undone by a window of 503s: the overload backs off further', () => {
+    // Paired with the undo above: a window the API refuses is not "clean at the cut limit".
+    let busy = 0;
+    let t = 0;
+    const lim = new AdaptiveLimit({ max: 256, now: () => t, busy: () => busy });
+    const round = (outcome: (i: number) => 'ok' | 'overload', lat: (i: number, limit: number) => number) => {
+      const limit = lim.limit;
+      const starts = Array.from({ length: limit }, () => {
+        t += 0.001;
+        return lim.begin();
+      });
+      const ends = starts.map((start, i) => ({ start, i, at: start + lat(i, limit) })).sort((a, b) => a.at - b.at);
+      for (const e of ends) {
+        t = Math.max(t, e.at);
+        lim.end(e.start, outcome(e.i));
+      }
+      t += 0.5;
+    };
+    const ok = () => 'ok' as const;
+    while (lim.limit < 60) round(ok, steady);
+    busy = 0.9;
+    for (let r = 0; r < 5; r++) round(ok, (i, limit) => (i >= (limit * 2) / 3 ? 80 : steady(i)));
+    const cut = lim.limit;
+    busy = 0;
+    round(() => 'overload', steady);
+    expect(lim.limit).toBeLessThan(cut);
+    const backedOff = lim.limit;
+    round(ok, steady);
+    expect(lim.limit).toBeLessThanOrEqual(Math.ceil(backedOff * 1.5));
+    expect(lim.limit).toBeLessThan(cut);
+  });
+
   it('a busy loop excuses latency only: 503s from an API that refuses everything still back off', () => {
     // Paired with the rule above: an overload answer is the API's own word, busy client or not.
     let t = 0;
