@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { simulate as simulateBench } from '../../bench/adaptive/simulate.js';
-import { AdaptiveLimit, LatencyHistogram } from '../../src/http/adaptive-limit.js';
+import { AdaptiveLimit, type AttemptOutcome, LatencyHistogram } from '../../src/http/adaptive-limit.js';
 
 /**
  * A capacity model driven on a virtual clock: k workers of s ms each, a FIFO queue of q, an
@@ -203,8 +203,8 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
   const rounds = (busy?: () => number) => {
     let t = 0;
     const lim = new AdaptiveLimit({ max: 256, now: () => t, busy });
-    /** `lat(i, limit)` is the i-th attempt's latency in a round at `limit`. */
-    const round = (lat: (i: number, limit: number) => number) => {
+    /** `lat(i, limit)` is the i-th attempt's latency in a round at `limit`; `outcome`, how every attempt of it ends. */
+    const round = (lat: (i: number, limit: number) => number, outcome: AttemptOutcome = 'ok') => {
       const limit = lim.limit;
       const starts = Array.from({ length: limit }, () => {
         t += 0.001;
@@ -213,13 +213,15 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
       const ends = starts.map((start, i) => ({ start, at: start + lat(i, limit) })).sort((a, b) => a.at - b.at);
       for (const e of ends) {
         t = Math.max(t, e.at);
-        lim.end(e.start, 'ok');
+        lim.end(e.start, outcome);
       }
       t += 0.5;
     };
     return { lim, round };
   };
   const steady = (i: number) => 40 + (i % 5) * 0.2;
+  /** The last third a whole service time late: the pattern of a step past a knee. */
+  const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
 
   it('a window whose answers all came late together (our own stall) does not end slow start; a third late does', () => {
     // On two cores, the first second of a real run stalls our own process 10–25 ms at a time:
@@ -265,9 +267,7 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     const { lim, round } = rounds(() => busy);
     while (lim.limit < 60) round(steady);
     const before = lim.limit;
-    // The last third a whole service time late: the pattern of a step past a knee, cut at once
-    // when our loop was idle (the test above).
-    const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
+    // `queued`, a step past a knee, is cut at once when our loop is idle (the test above).
     busy = 0.8;
     round(queued);
     expect(lim.limit).toBe(before);
@@ -308,7 +308,6 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     const { lim, round } = rounds(() => busy);
     while (lim.limit < 60) round(steady);
     const before = lim.limit;
-    const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
     busy = 0.9;
     for (let r = 0; r < 5; r++) round(queued);
     expect(lim.limit).toBeLessThan(before);
@@ -351,7 +350,6 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
     // that the next window did not confirm restarted the climb at +1 seven times: 63 → 127 took 2.2 s.
     const { lim, round } = rounds();
     while (lim.limit < 60) round(steady);
-    const queued = (i: number, limit: number) => (i >= (limit * 2) / 3 ? 80 : steady(i));
     round(queued); // slow start ends
     const climb = [lim.limit];
     for (let r = 0; r < 14 && lim.limit - (climb[climb.length - 2] ?? lim.limit) < 8; r++) {
@@ -371,31 +369,16 @@ describe('AdaptiveLimit against the adaptive bench, on a virtual clock (bench/ad
   it('a busy cut is never undone by a window of 503s: the overload backs off further', () => {
     // Paired with the undo above: a window the API refuses is not "clean at the cut limit".
     let busy = 0;
-    let t = 0;
-    const lim = new AdaptiveLimit({ max: 256, now: () => t, busy: () => busy });
-    const round = (outcome: (i: number) => 'ok' | 'overload', lat: (i: number, limit: number) => number) => {
-      const limit = lim.limit;
-      const starts = Array.from({ length: limit }, () => {
-        t += 0.001;
-        return lim.begin();
-      });
-      const ends = starts.map((start, i) => ({ start, i, at: start + lat(i, limit) })).sort((a, b) => a.at - b.at);
-      for (const e of ends) {
-        t = Math.max(t, e.at);
-        lim.end(e.start, outcome(e.i));
-      }
-      t += 0.5;
-    };
-    const ok = () => 'ok' as const;
-    while (lim.limit < 60) round(ok, steady);
+    const { lim, round } = rounds(() => busy);
+    while (lim.limit < 60) round(steady);
     busy = 0.9;
-    for (let r = 0; r < 5; r++) round(ok, (i, limit) => (i >= (limit * 2) / 3 ? 80 : steady(i)));
+    for (let r = 0; r < 5; r++) round(queued);
     const cut = lim.limit;
     busy = 0;
-    round(() => 'overload', steady);
+    round(steady, 'overload');
     expect(lim.limit).toBeLessThan(cut);
     const backedOff = lim.limit;
-    round(ok, steady);
+    round(steady);
     expect(lim.limit).toBeLessThanOrEqual(Math.ceil(backedOff * 1.5));
     expect(lim.limit).toBeLessThan(cut);
   });
